@@ -1,0 +1,20 @@
+// Content hashing. SHA-256 identifies DAG file versions and rendered task configs: stable across
+// machines and releases, so a hash recorded today still means the same bytes for an auditor.
+#ifndef WEIR_COMMON_HASH_H_
+#define WEIR_COMMON_HASH_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace weir {
+
+// Lower-case hex SHA-256 of `data`.
+std::string Sha256Hex(std::string_view data);
+
+// A fast, stable 64-bit FNV-1a hash; not for security, for deterministic choices (jitter).
+std::uint64_t Fnv1a64(std::string_view data);
+
+}  // namespace weir
+
+#endif  // WEIR_COMMON_HASH_H_

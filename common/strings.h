@@ -1,0 +1,30 @@
+// Small string helpers shared by the loader, the CLI and the store.
+#ifndef WEIR_COMMON_STRINGS_H_
+#define WEIR_COMMON_STRINGS_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weir {
+
+// Levenshtein edit distance, for did-you-mean hints.
+std::size_t EditDistance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word` if it is close enough to be a plausible typo, else nullopt.
+std::optional<std::string> ClosestMatch(std::string_view word,
+                                        const std::vector<std::string>& candidates);
+
+// Quotes `s` as one word for /bin/sh: 'it'\''s'.
+std::string ShellQuote(std::string_view s);
+
+// Offset (0-based) of the first byte that is not part of valid UTF-8, or nullopt.
+std::optional<std::size_t> FindInvalidUtf8(std::string_view s);
+
+// Escapes control characters and non-printables so a value fits on one line of an error.
+std::string Printable(std::string_view s, std::size_t max_len = 80);
+
+}  // namespace weir
+
+#endif  // WEIR_COMMON_STRINGS_H_

@@ -1,0 +1,58 @@
+// dags: what a DAG is. Loads YAML DAG files into validated, immutable Dag models and reports
+// every problem as "FILE:LINE:COL: reason". Hostile files (alias bombs, deep nesting, huge or
+// binary files) are refused with an error instead of exhausting memory.
+//
+//   dags::LoadResult loaded = dags::LoadDags({"dags/"}, "dags/");
+//   for (const auto& e : loaded.errors) std::cerr << e.ToString() << "\n";
+//   const dags::Dag* dag = loaded.Find("user_training_set");
+//
+// Thread-safety: loading is reentrant; a loaded Dag is immutable and may be shared.
+#ifndef WEIR_DAGS_DAGS_H_
+#define WEIR_DAGS_DAGS_H_
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dags/dag.h"
+
+namespace weir::dags {
+
+struct Diagnostic {
+  SourceLocation loc;
+  std::string message;
+  // "file:line:col: message"
+  std::string ToString() const;
+};
+
+struct LoadOptions {
+  std::size_t max_file_bytes = 10 << 20;  // larger files are refused without being parsed
+  std::size_t max_tasks = 100'000;        // tasks in one DAG
+  int max_depth = 64;                     // nesting of YAML maps and lists
+  std::size_t max_nodes = 1'000'000;      // YAML nodes visited, aliases expanded (alias bombs)
+};
+
+struct LoadResult {
+  std::vector<std::shared_ptr<const Dag>> dags;  // every valid DAG, sorted by id
+  std::vector<Diagnostic> errors;                // every problem in every file, in file order
+  std::size_t files = 0;                         // DAG files read
+  // DAG id -> file, for DAGs whose file had errors (so "unknown DAG" is not said of them).
+  std::map<std::string, std::string> broken;
+
+  std::shared_ptr<const Dag> Find(std::string_view id) const;
+};
+
+// Loads every *.yaml and *.yml file under `paths` (files, or folders searched recursively).
+// Display paths and dataset paths are relative to `root` (the DAGs folder).
+LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
+                    const std::filesystem::path& root, const LoadOptions& options = {});
+
+// Loads one document from memory; `display_name` names it in errors.
+LoadResult LoadDagText(std::string_view text, const std::string& display_name,
+                       const LoadOptions& options = {});
+
+}  // namespace weir::dags
+
+#endif  // WEIR_DAGS_DAGS_H_

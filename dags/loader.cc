@@ -1,0 +1,691 @@
+// YAML -> Value (with locations, duplicate-key detection and resource limits), then
+// Value -> Dag (types, defaults, kinds, templates, graph). Every problem becomes a Diagnostic;
+// loading goes on after an error so that one pass reports all of them.
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/hash.h"
+#include "common/strings.h"
+#include "dags/dags.h"
+#include "dags/kinds.h"
+#include "dags/template.h"
+
+namespace weir::dags {
+namespace {
+
+using Diagnostics = std::vector<Diagnostic>;
+
+SourceLocation LocationAt(const std::string& file, std::string_view text, std::size_t offset) {
+  int line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++column;
+    }
+  }
+  return SourceLocation{file, line, column};
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML -> Value
+
+class YamlReader {
+ public:
+  YamlReader(const std::string& file, const LoadOptions& options, Diagnostics* errors)
+      : file_(file), options_(options), errors_(errors) {}
+
+  // Returns nullopt after recording the (first, fatal) structural error.
+  std::optional<Value> Read(const YAML::Node& node, int depth) {
+    if (failed_) return std::nullopt;
+    if (++nodes_ > options_.max_nodes) {
+      return Fatal(node, fmt::format("the document expands to more than {} YAML nodes (an alias "
+                                     "bomb?); refusing to load it",
+                                     options_.max_nodes));
+    }
+    if (depth > options_.max_depth) {
+      return Fatal(node, fmt::format("nesting deeper than {} levels; refusing to load it",
+                                     options_.max_depth));
+    }
+    Value out;
+    switch (node.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        break;
+      case YAML::NodeType::Scalar:
+        out = Scalar(node);
+        break;
+      case YAML::NodeType::Sequence: {
+        Value::List items;
+        for (const YAML::Node& item : node) {
+          auto v = Read(item, depth + 1);
+          if (!v) return std::nullopt;
+          items.push_back(std::move(*v));
+        }
+        out = Value::MakeList(std::move(items));
+        break;
+      }
+      case YAML::NodeType::Map: {
+        Value::Map entries;
+        std::map<std::string, SourceLocation> seen;
+        for (const auto& pair : node) {
+          if (!pair.first.IsScalar()) {
+            return Fatal(pair.first, "map keys must be plain text");
+          }
+          const std::string& key = pair.first.Scalar();
+          SourceLocation key_loc = Loc(pair.first);
+          auto [it, inserted] = seen.emplace(key, key_loc);
+          if (!inserted) {
+            errors_->push_back({key_loc, fmt::format("duplicate key '{}' (first at line {})",
+                                                     Printable(key), it->second.line)});
+          }
+          auto v = Read(pair.second, depth + 1);
+          if (!v) return std::nullopt;
+          if (v->loc.line == 0) v->loc = key_loc;  // an empty value: point at its key
+          if (inserted) entries.emplace_back(key, std::move(*v));
+        }
+        out = Value::MakeMap(std::move(entries));
+        break;
+      }
+    }
+    out.loc = Loc(node);
+    return out;
+  }
+
+ private:
+  SourceLocation Loc(const YAML::Node& node) const {
+    YAML::Mark mark = node.Mark();
+    if (mark.is_null()) return SourceLocation{file_, 0, 0};
+    return SourceLocation{file_, mark.line + 1, mark.column + 1};
+  }
+
+  std::optional<Value> Fatal(const YAML::Node& node, std::string message) {
+    errors_->push_back({Loc(node), std::move(message)});
+    failed_ = true;
+    return std::nullopt;
+  }
+
+  // Plain scalars follow the YAML 1.2 core schema; quoted ones are always strings.
+  static Value Scalar(const YAML::Node& node) {
+    const std::string& text = node.Scalar();
+    if (node.Tag() != "?") return Value::String(text);
+    static const std::regex kInt(R"([-+]?[0-9]+)");
+    static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+    if (text == "true" || text == "True" || text == "TRUE") return Value::Bool(true);
+    if (text == "false" || text == "False" || text == "FALSE") return Value::Bool(false);
+    if (text == "~" || text == "null" || text == "Null" || text == "NULL") return Value();
+    if (text.size() < 40 && std::regex_match(text, kInt)) {
+      try {
+        return Value::Int(std::stoll(text));
+      } catch (const std::exception&) {
+        return Value::String(text);
+      }
+    }
+    if (text.size() < 40 && std::regex_match(text, kFloat)) {
+      try {
+        return Value::Double(std::stod(text));
+      } catch (const std::exception&) {
+        return Value::String(text);
+      }
+    }
+    return Value::String(text);
+  }
+
+  const std::string& file_;
+  const LoadOptions& options_;
+  Diagnostics* errors_;
+  std::size_t nodes_ = 0;
+  bool failed_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Value -> Dag
+
+const std::vector<std::string> kDagKeys = {
+    "dag",          "description",     "schedule", "timezone", "start_date", "end_date",
+    "catchup",      "max_active_runs", "max_active_tasks", "params", "warehouse", "defaults",
+    "tasks"};
+// Keys every task may have, whatever its kind. `defaults:` takes all but kind and deps.
+const std::vector<std::string> kTaskKeys = {
+    "kind",    "deps",   "description", "trigger_rule",    "retries",         "retry_delay",
+    "retry_backoff", "max_retry_delay", "timeout", "pool", "priority_weight", "cache"};
+
+bool IsId(std::string_view id) {
+  if (id.empty() || id.size() > 250 || id == "." || id == "..") return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '.' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsIdentifier(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+class DagBuilder {
+ public:
+  DagBuilder(Diagnostics* errors) : errors_(errors) {}
+
+  void Error(const Value& at, std::string message) {
+    errors_->push_back({at.loc, std::move(message)});
+  }
+
+  void CheckKeys(const Value& map, const std::vector<std::string>& allowed,
+                 std::string_view what) {
+    for (const auto& [key, value] : map.AsMap()) {
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      auto hint = ClosestMatch(key, allowed);
+      SourceLocation key_loc = value.loc;
+      errors_->push_back({key_loc, fmt::format("unknown key '{}' in {}{}", Printable(key), what,
+                                               hint ? fmt::format(" (did you mean '{}'?)", *hint)
+                                                    : "")});
+    }
+  }
+
+  std::optional<std::string> String(const Value* v, std::string_view key) {
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    if (!v->is_string()) {
+      Error(*v, fmt::format("'{}' must be a string, not {}", key, Value::TypeName(v->type())));
+      return std::nullopt;
+    }
+    return v->AsString();
+  }
+
+  std::optional<std::int64_t> Int(const Value* v, std::string_view key, std::int64_t min,
+                                  std::int64_t max) {
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    if (v->type() != Value::Type::kInt) {
+      Error(*v, fmt::format("'{}' must be a whole number, not {}", key, Value::TypeName(v->type())));
+      return std::nullopt;
+    }
+    if (v->AsInt() < min || v->AsInt() > max) {
+      Error(*v, fmt::format("'{}' must be between {} and {}", key, min, max));
+      return std::nullopt;
+    }
+    return v->AsInt();
+  }
+
+  std::optional<bool> Bool(const Value* v, std::string_view key) {
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    if (v->type() != Value::Type::kBool) {
+      Error(*v, fmt::format("'{}' must be true or false", key));
+      return std::nullopt;
+    }
+    return v->AsBool();
+  }
+
+  std::optional<Duration> DurationValue(const Value* v, std::string_view key, bool positive) {
+    auto text = String(v, key);
+    if (!text) return std::nullopt;
+    auto d = ParseDuration(*text);
+    if (!d) {
+      Error(*v, fmt::format("'{}': {}", key, d.error().message));
+      return std::nullopt;
+    }
+    if (positive && d->count() <= 0) {
+      Error(*v, fmt::format("'{}' must be greater than zero", key));
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  std::optional<CivilDate> Date(const Value* v, std::string_view key) {
+    auto text = String(v, key);
+    if (!text) return std::nullopt;
+    auto d = ParseDate(*text);
+    if (!d) {
+      Error(*v, fmt::format("'{}': {}", key, d.error().message));
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  // Applies the common task keys found in `map` (a task or `defaults:`) onto `task`.
+  void ApplyCommonKeys(const Value& map, TaskSpec* task) {
+    if (auto d = String(map.Find("description"), "description")) task->description = *d;
+    if (const Value* v = map.Find("trigger_rule")) {
+      if (auto name = String(v, "trigger_rule")) {
+        if (auto rule = ParseTriggerRule(*name)) {
+          task->trigger_rule = *rule;
+        } else {
+          auto hint = ClosestMatch(*name, TriggerRuleNames());
+          Error(*v, fmt::format("unknown trigger_rule '{}'{}", Printable(*name),
+                                hint ? fmt::format(" (did you mean '{}'?)", *hint) : ""));
+        }
+      }
+    }
+    if (auto r = Int(map.Find("retries"), "retries", 0, 100)) task->retry.retries = int(*r);
+    if (auto d = DurationValue(map.Find("retry_delay"), "retry_delay", false)) {
+      task->retry.retry_delay = *d;
+    }
+    if (auto d = DurationValue(map.Find("max_retry_delay"), "max_retry_delay", false)) {
+      task->retry.max_retry_delay = *d;
+    }
+    if (const Value* v = map.Find("retry_backoff")) {
+      if (auto name = String(v, "retry_backoff")) {
+        if (*name == "fixed") {
+          task->retry.backoff = Backoff::kFixed;
+        } else if (*name == "exponential") {
+          task->retry.backoff = Backoff::kExponential;
+        } else {
+          Error(*v, fmt::format("retry_backoff must be 'fixed' or 'exponential', not '{}'",
+                                Printable(*name)));
+        }
+      }
+    }
+    if (auto d = DurationValue(map.Find("timeout"), "timeout", true)) task->timeout = *d;
+    if (const Value* v = map.Find("pool")) {
+      if (auto name = String(v, "pool")) {
+        if (IsId(*name)) {
+          task->pool = *name;
+        } else {
+          Error(*v, fmt::format("bad pool name '{}' (letters, digits, _ . -)", Printable(*name)));
+        }
+      }
+    }
+    if (auto p = Int(map.Find("priority_weight"), "priority_weight", -1'000'000, 1'000'000)) {
+      task->priority_weight = int(*p);
+    }
+    if (auto c = Bool(map.Find("cache"), "cache")) task->cache = *c;
+  }
+
+  // Every string in a task's config is a template whose variables must be known.
+  void CheckTemplates(const Value& v, const std::set<std::string>& known) {
+    if (v.is_string()) {
+      auto t = Template::Parse(v.AsString());
+      if (!t) {
+        Error(v, t.error().message);
+        return;
+      }
+      for (const std::string& name : t->Variables()) {
+        if (known.count(name) != 0) continue;
+        std::vector<std::string> candidates(known.begin(), known.end());
+        auto hint = ClosestMatch(name, candidates);
+        std::string why = name.starts_with("params.")
+                              ? fmt::format("param '{}' is not declared in 'params:'", name.substr(7))
+                              : fmt::format("unknown template variable '{}'", name);
+        Error(v, hint ? fmt::format("{} (did you mean '{}'?)", why, *hint) : why);
+      }
+    } else if (v.is_list()) {
+      for (const Value& item : v.AsList()) CheckTemplates(item, known);
+    } else if (v.is_map()) {
+      for (const auto& [key, item] : v.AsMap()) CheckTemplates(item, known);
+    }
+  }
+
+  std::shared_ptr<Dag> Build(const Value& root, const LoadOptions& options,
+                             std::string* dag_id_out) {
+    if (!root.is_map()) {
+      Error(root, "a DAG file must be a map with at least 'dag:' and 'tasks:'");
+      return nullptr;
+    }
+    std::size_t errors_before = errors_->size();
+    auto dag = std::make_shared<Dag>();
+    dag->loc = root.loc;
+    CheckKeys(root, kDagKeys, "the DAG");
+
+    const Value* id = root.Find("dag");
+    if (id == nullptr) {
+      Error(root, "missing 'dag:' (the DAG's id)");
+    } else if (auto text = String(id, "dag")) {
+      if (IsId(*text)) {
+        dag->id = *text;
+        *dag_id_out = *text;
+      } else {
+        Error(*id, fmt::format("bad DAG id '{}': use letters, digits, '_', '.' and '-'",
+                               Printable(*text)));
+      }
+    }
+    if (auto d = String(root.Find("description"), "description")) dag->description = *d;
+    if (const Value* v = root.Find("schedule"); v != nullptr && !v->is_null()) {
+      if (auto text = String(v, "schedule")) {
+        auto schedule = Schedule::Parse(*text);
+        if (schedule) {
+          dag->schedule = *schedule;
+        } else {
+          Error(*v, schedule.error().message);
+        }
+      }
+    }
+    if (const Value* v = root.Find("timezone")) {
+      if (auto zone = String(v, "timezone")) {
+        if (IsKnownZone(*zone)) {
+          dag->timezone = *zone;
+        } else {
+          Error(*v, fmt::format("unknown time zone '{}' (use an IANA name such as "
+                                "Europe/Berlin or UTC)",
+                                Printable(*zone)));
+        }
+      }
+    }
+    dag->start_date = Date(root.Find("start_date"), "start_date");
+    dag->end_date = Date(root.Find("end_date"), "end_date");
+    if (dag->start_date && dag->end_date && *dag->end_date < *dag->start_date) {
+      Error(*root.Find("end_date"), "'end_date' is before 'start_date'");
+    }
+    if (auto c = Bool(root.Find("catchup"), "catchup")) dag->catchup = *c;
+    if (auto n = Int(root.Find("max_active_runs"), "max_active_runs", 1, 10'000)) {
+      dag->max_active_runs = int(*n);
+    }
+    if (auto n = Int(root.Find("max_active_tasks"), "max_active_tasks", 1, 100'000)) {
+      dag->max_active_tasks = int(*n);
+    }
+    if (auto w = String(root.Find("warehouse"), "warehouse")) dag->warehouse = *w;
+
+    std::set<std::string> variables(BuiltinVariables().begin(), BuiltinVariables().end());
+    if (const Value* params = root.Find("params"); params != nullptr && !params->is_null()) {
+      if (!params->is_map()) {
+        Error(*params, "'params' must be a map of name: default value");
+      } else {
+        for (const auto& [name, value] : params->AsMap()) {
+          if (!IsIdentifier(name)) {
+            Error(value, fmt::format("bad param name '{}': use letters, digits and '_'",
+                                     Printable(name)));
+          } else if (!value.is_scalar()) {
+            Error(value, fmt::format("param '{}' must have a scalar default (text, number, "
+                                     "boolean or null)",
+                                     name));
+          } else {
+            dag->params.AsMap().emplace_back(name, value);
+            variables.insert("params." + name);
+          }
+        }
+      }
+    }
+
+    TaskSpec defaults;
+    if (const Value* d = root.Find("defaults"); d != nullptr && !d->is_null()) {
+      if (!d->is_map()) {
+        Error(*d, "'defaults' must be a map of task keys");
+      } else {
+        std::vector<std::string> allowed(kTaskKeys.begin() + 2, kTaskKeys.end());
+        CheckKeys(*d, allowed, "defaults");
+        ApplyCommonKeys(*d, &defaults);
+      }
+    }
+
+    const Value* tasks = root.Find("tasks");
+    if (tasks == nullptr) {
+      Error(root, "missing 'tasks:' (a map of task id to task)");
+    } else if (!tasks->is_map() || tasks->AsMap().empty()) {
+      Error(*tasks, "'tasks' must be a map of task id to task, with at least one task");
+    } else if (tasks->AsMap().size() > options.max_tasks) {
+      Error(*tasks, fmt::format("{} tasks is more than the limit of {}", tasks->AsMap().size(),
+                                options.max_tasks));
+    } else {
+      BuildTasks(*tasks, defaults, variables, dag.get());
+    }
+    if (errors_->size() != errors_before) return nullptr;
+    return dag;
+  }
+
+  void BuildTasks(const Value& tasks, const TaskSpec& defaults,
+                  const std::set<std::string>& variables, Dag* dag) {
+    std::map<std::string, int> index;
+    for (const auto& [id, body] : tasks.AsMap()) {
+      TaskSpec task = defaults;
+      task.id = id;
+      task.loc = body.loc;
+      if (!IsId(id)) {
+        Error(body, fmt::format("bad task id '{}': use letters, digits, '_', '.' and '-'",
+                                Printable(id)));
+      }
+      index.emplace(id, static_cast<int>(dag->tasks.size()));
+      if (!body.is_map()) {
+        Error(body, fmt::format("task '{}' must be a map with at least 'kind:'", Printable(id)));
+        dag->tasks.push_back(std::move(task));
+        continue;
+      }
+      const Value* kind = body.Find("kind");
+      if (kind == nullptr) {
+        Error(body, fmt::format("task '{}' has no 'kind:' (one of: {})", Printable(id),
+                                fmt::join(KnownKinds(), ", ")));
+      } else if (auto name = String(kind, "kind")) {
+        const auto& kinds = KnownKinds();
+        if (std::find(kinds.begin(), kinds.end(), *name) == kinds.end()) {
+          auto hint = ClosestMatch(*name, kinds);
+          Error(*kind, fmt::format("unknown task kind '{}'{}", Printable(*name),
+                                   hint ? fmt::format(" (did you mean '{}'?)", *hint)
+                                        : fmt::format(" (known kinds: {})", fmt::join(kinds, ", "))));
+        } else {
+          task.kind = *name;
+        }
+      }
+      std::vector<std::string> allowed = kTaskKeys;
+      const auto& kind_keys = KindKeys(task.kind);
+      allowed.insert(allowed.end(), kind_keys.begin(), kind_keys.end());
+      if (!task.kind.empty()) CheckKeys(body, allowed, fmt::format("{} task", task.kind));
+      ApplyCommonKeys(body, &task);
+      if (const Value* deps = body.Find("deps"); deps != nullptr && !deps->is_null()) {
+        if (deps->is_string()) {
+          task.deps.push_back(deps->AsString());
+        } else if (deps->is_list()) {
+          for (const Value& dep : deps->AsList()) {
+            if (!dep.is_string()) {
+              Error(dep, "each dep must be a task id");
+            } else if (std::find(task.deps.begin(), task.deps.end(), dep.AsString()) ==
+                       task.deps.end()) {
+              task.deps.push_back(dep.AsString());
+            }
+          }
+        } else {
+          Error(*deps, "'deps' must be a list of task ids");
+        }
+      }
+      Value::Map config;
+      for (const auto& [key, value] : body.AsMap()) {
+        if (std::find(kind_keys.begin(), kind_keys.end(), key) != kind_keys.end()) {
+          config.emplace_back(key, value);
+        }
+      }
+      task.config = Value::MakeMap(std::move(config));
+      task.config.loc = body.loc;
+      if (!task.kind.empty()) {
+        ValidateKindConfig(task.kind, task.config, errors_);
+        CheckTemplates(task.config, variables);
+      }
+      dag->tasks.push_back(std::move(task));
+    }
+
+    std::vector<std::pair<int, int>> edges;
+    std::vector<std::string> names;
+    bool deps_ok = true;
+    for (const TaskSpec& task : dag->tasks) names.push_back(task.id);
+    for (int v = 0; v < static_cast<int>(dag->tasks.size()); ++v) {
+      const TaskSpec& task = dag->tasks[v];
+      const Value* deps_value = tasks.AsMap()[v].second.Find("deps");
+      const Value& at = deps_value != nullptr ? *deps_value : tasks.AsMap()[v].second;
+      for (const std::string& dep : task.deps) {
+        if (dep == task.id) {
+          Error(at, fmt::format("task '{}' depends on itself", task.id));
+          deps_ok = false;
+          continue;
+        }
+        auto it = index.find(dep);
+        if (it == index.end()) {
+          std::vector<std::string> ids(names);
+          auto hint = ClosestMatch(dep, ids);
+          Error(at, fmt::format("task '{}' depends on '{}', which is not a task of this DAG{}",
+                                task.id, Printable(dep),
+                                hint ? fmt::format(" (did you mean '{}'?)", *hint) : ""));
+          deps_ok = false;
+          continue;
+        }
+        edges.emplace_back(it->second, v);
+      }
+    }
+    if (!deps_ok) return;
+    std::vector<int> cycle;
+    auto graph = TaskGraph::Build(static_cast<int>(dag->tasks.size()), edges, names, &cycle);
+    if (!graph) {
+      Error(tasks.AsMap()[cycle.empty() ? 0 : cycle.front()].second, graph.error().message);
+      return;
+    }
+    dag->graph = std::move(*graph);
+  }
+
+ private:
+  Diagnostics* errors_;
+};
+
+void LoadOne(std::string_view text, const std::string& display, const std::filesystem::path& file,
+             const LoadOptions& options, LoadResult* result) {
+  Diagnostics& errors = result->errors;
+  if (text.find('\0') != std::string_view::npos) {
+    errors.push_back({LocationAt(display, text, text.find('\0')),
+                      "the file contains a NUL byte; DAG files must be UTF-8 text"});
+    return;
+  }
+  if (auto bad = FindInvalidUtf8(text)) {
+    errors.push_back({LocationAt(display, text, *bad), "invalid UTF-8; DAG files must be UTF-8 text"});
+    return;
+  }
+  YAML::Node document;
+  try {
+    document = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    SourceLocation loc{display, e.mark.is_null() ? 0 : e.mark.line + 1,
+                       e.mark.is_null() ? 0 : e.mark.column + 1};
+    errors.push_back({loc, fmt::format("invalid YAML: {}", e.msg)});
+    return;
+  }
+  std::size_t errors_before = errors.size();
+  std::optional<Value> root;
+  try {
+    root = YamlReader(display, options, &errors).Read(document, 0);
+  } catch (const YAML::Exception& e) {
+    errors.push_back({SourceLocation{display, 0, 0}, fmt::format("invalid YAML: {}", e.msg)});
+    return;
+  }
+  if (!root) return;
+  if (root->loc.line == 0) root->loc = SourceLocation{display, 1, 1};
+  std::string dag_id;
+  auto dag = DagBuilder(&errors).Build(*root, options, &dag_id);
+  if (!dag || errors.size() != errors_before) {
+    if (!dag_id.empty()) result->broken.emplace(dag_id, display);
+    return;
+  }
+  dag->file = file;
+  dag->file_display = display;
+  dag->content_hash = Sha256Hex(text);
+  for (const auto& existing : result->dags) {
+    if (existing->id == dag->id) {
+      errors.push_back({dag->loc, fmt::format("DAG id '{}' is already defined in {}", dag->id,
+                                              existing->file_display)});
+      result->broken.emplace(dag->id, display);
+      return;
+    }
+  }
+  result->dags.push_back(std::move(dag));
+}
+
+bool IsDagFile(const std::filesystem::path& p) {
+  auto ext = p.extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
+std::string DisplayPath(const std::filesystem::path& file, const std::filesystem::path& root) {
+  std::error_code ec;
+  auto relative = std::filesystem::relative(file, root, ec);
+  if (!ec && !relative.empty() && !relative.string().starts_with("..")) return relative.string();
+  return file.string();
+}
+
+}  // namespace
+
+std::string Diagnostic::ToString() const { return loc.ToString() + ": " + message; }
+
+std::shared_ptr<const Dag> LoadResult::Find(std::string_view id) const {
+  for (const auto& dag : dags) {
+    if (dag->id == id) return dag;
+  }
+  return nullptr;
+}
+
+LoadResult LoadDagText(std::string_view text, const std::string& display_name,
+                       const LoadOptions& options) {
+  LoadResult result;
+  result.files = 1;
+  if (text.size() > options.max_file_bytes) {
+    result.errors.push_back({SourceLocation{display_name, 0, 0},
+                             fmt::format("the file is {} bytes, over the limit of {}", text.size(),
+                                         options.max_file_bytes)});
+    return result;
+  }
+  LoadOne(text, display_name, display_name, options, &result);
+  return result;
+}
+
+LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
+                    const std::filesystem::path& root, const LoadOptions& options) {
+  namespace fs = std::filesystem;
+  LoadResult result;
+  std::vector<fs::path> files;
+  for (const fs::path& path : paths) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied,
+                                               ec), end;
+           !ec && it != end; it.increment(ec)) {
+        if (it->is_regular_file(ec) && IsDagFile(it->path())) files.push_back(it->path());
+      }
+      if (ec) {
+        result.errors.push_back({SourceLocation{path.string(), 0, 0},
+                                 fmt::format("cannot read folder: {}", ec.message())});
+      }
+    } else if (fs::exists(path, ec)) {
+      files.push_back(path);
+    } else {
+      result.errors.push_back({SourceLocation{path.string(), 0, 0}, "no such file or folder"});
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const fs::path& file : files) {
+    ++result.files;
+    std::error_code ec;
+    fs::path absolute = fs::weakly_canonical(fs::absolute(file), ec);
+    std::string display = DisplayPath(absolute, fs::weakly_canonical(fs::absolute(root), ec));
+    auto size = fs::file_size(file, ec);
+    if (ec) {
+      result.errors.push_back({SourceLocation{display, 0, 0},
+                               fmt::format("cannot read: {}", ec.message())});
+      continue;
+    }
+    if (size > options.max_file_bytes) {
+      result.errors.push_back({SourceLocation{display, 0, 0},
+                               fmt::format("the file is {} bytes, over the limit of {}", size,
+                                           options.max_file_bytes)});
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (!in) {
+      result.errors.push_back({SourceLocation{display, 0, 0}, "cannot read the file"});
+      continue;
+    }
+    LoadOne(buffer.str(), display, absolute, options, &result);
+  }
+  std::sort(result.dags.begin(), result.dags.end(),
+            [](const auto& a, const auto& b) { return a->id < b->id; });
+  return result;
+}
+
+}  // namespace weir::dags

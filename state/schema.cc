@@ -1,0 +1,138 @@
+#include "state/schema.h"
+
+#include <fmt/format.h>
+
+#include "state/sqlite.h"
+
+namespace weir::state {
+namespace {
+
+// kMigrations[i] takes a database from user_version i to i + 1. Never edit a released entry:
+// add a new one. Times are UTC milliseconds since the epoch (INTEGER), portable to PostgreSQL.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1: the foundation.
+    R"sql(
+CREATE TABLE dag_versions (
+  id             INTEGER PRIMARY KEY,
+  dag_id         TEXT NOT NULL,
+  file_path      TEXT NOT NULL,
+  content_hash   TEXT NOT NULL,
+  first_seen_ms  INTEGER NOT NULL,
+  UNIQUE (dag_id, content_hash)
+);
+
+CREATE TABLE runs (
+  run_id             TEXT PRIMARY KEY,
+  dag_id             TEXT NOT NULL,
+  dag_version_id     INTEGER NOT NULL REFERENCES dag_versions (id),
+  kind               TEXT NOT NULL CHECK (kind IN ('scheduled', 'manual', 'backfill')),
+  state              TEXT NOT NULL CHECK (state IN ('queued', 'running', 'success', 'failed')),
+  interval_start_ms  INTEGER NOT NULL,
+  interval_end_ms    INTEGER NOT NULL,
+  logical_date_ms    INTEGER NOT NULL,
+  params_json        TEXT NOT NULL DEFAULT '{}',
+  created_at_ms      INTEGER NOT NULL,
+  started_at_ms      INTEGER,
+  ended_at_ms        INTEGER
+);
+CREATE INDEX runs_by_dag ON runs (dag_id, interval_start_ms);
+CREATE INDEX runs_by_state ON runs (state);
+
+CREATE TABLE task_instances (
+  run_id          TEXT NOT NULL REFERENCES runs (run_id),
+  task_id         TEXT NOT NULL,
+  state           TEXT NOT NULL CHECK (state IN ('pending', 'scheduled', 'queued', 'running',
+                    'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped', 'cached')),
+  try_number      INTEGER NOT NULL DEFAULT 0,
+  max_tries       INTEGER NOT NULL DEFAULT 1,
+  priority        INTEGER NOT NULL DEFAULT 0,
+  next_try_at_ms  INTEGER,
+  started_at_ms   INTEGER,
+  ended_at_ms     INTEGER,
+  PRIMARY KEY (run_id, task_id)
+);
+
+CREATE TABLE attempts (
+  id                   INTEGER PRIMARY KEY,
+  run_id               TEXT NOT NULL,
+  task_id              TEXT NOT NULL,
+  try_number           INTEGER NOT NULL,
+  state                TEXT NOT NULL CHECK (state IN ('running', 'success', 'failed', 'skipped')),
+  pid                  INTEGER,
+  process_start_ticks  INTEGER,
+  exit_code            INTEGER,
+  signal               INTEGER,
+  reason               TEXT NOT NULL DEFAULT '',
+  log_path             TEXT NOT NULL,
+  started_at_ms        INTEGER NOT NULL,
+  ended_at_ms          INTEGER,
+  UNIQUE (run_id, task_id, try_number),
+  FOREIGN KEY (run_id, task_id) REFERENCES task_instances (run_id, task_id)
+);
+CREATE INDEX attempts_running ON attempts (state) WHERE state = 'running';
+
+CREATE TABLE audit_events (
+  id            INTEGER PRIMARY KEY,
+  at_ms         INTEGER NOT NULL,
+  actor         TEXT NOT NULL,
+  source        TEXT NOT NULL CHECK (source IN ('cli', 'api', 'scheduler')),
+  action        TEXT NOT NULL,
+  target        TEXT NOT NULL,
+  reason        TEXT NOT NULL DEFAULT '',
+  details_json  TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TRIGGER audit_events_append_only_update BEFORE UPDATE ON audit_events
+  BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+CREATE TRIGGER audit_events_append_only_delete BEFORE DELETE ON audit_events
+  BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+)sql",
+};
+
+constexpr int kCurrentVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+Result<int> UserVersion(Database& db) {
+  auto stmt = db.Prepare("PRAGMA user_version");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  int version = static_cast<int>((*stmt)->Int(0));
+  (*stmt)->Reset();
+  return version;
+}
+
+}  // namespace
+
+int CurrentSchemaVersion() { return kCurrentVersion; }
+
+Result<void> Migrate(Database& db, int target) {
+  if (target < 0) target = kCurrentVersion;
+  auto version = UserVersion(db);
+  if (!version) return std::unexpected(version.error());
+  if (*version > kCurrentVersion) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                fmt::format("the state database has schema version {}, newer than this weir "
+                            "knows ({}); use a newer weir",
+                            *version, kCurrentVersion));
+  }
+  for (int v = *version; v < target; ++v) {
+    auto txn = WriteTransaction::Begin(db);
+    if (!txn) return std::unexpected(txn.error());
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    auto current = UserVersion(db);
+    if (!current) return std::unexpected(current.error());
+    if (*current > v) continue;
+    auto applied = db.Exec(kMigrations[v]);
+    if (!applied) {
+      return Fail(applied.error().code,
+                  fmt::format("migrating the state database to version {}: {}", v + 1,
+                              applied.error().message));
+    }
+    auto bumped = db.Exec(fmt::format("PRAGMA user_version = {}", v + 1));
+    if (!bumped) return bumped;
+    auto committed = txn->Commit();
+    if (!committed) return committed;
+  }
+  return {};
+}
+
+}  // namespace weir::state

@@ -1,0 +1,78 @@
+// state: the SQLite store, the truth about every run. A typed repository over one connection:
+// DAG versions, runs, task instances, attempts and audit events. Each mutating call is one
+// IMMEDIATE transaction, so a crash leaves either all of a change or none of it.
+//
+// Only the parent process (the scheduler, `weir run`, the server) writes; task processes never
+// open it. Thread-safety: a Store is used by one thread at a time; other threads open their own.
+#ifndef WEIR_STATE_STATE_H_
+#define WEIR_STATE_STATE_H_
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "dags/dag.h"
+#include "state/records.h"
+
+namespace weir::state {
+
+class Database;
+
+struct StoreOptions {
+  bool create = true;             // create the file (and migrate it) when missing
+  int busy_timeout_ms = 10'000;   // how long a write waits for another writer before failing
+};
+
+class Store {
+ public:
+  // Opens the database at `path`, migrating its schema forward.
+  [[nodiscard]] static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& path,
+                                                           const StoreOptions& options = {});
+  ~Store();
+
+  // The id of this exact DAG file content, recording it the first time it is seen.
+  [[nodiscard]] Result<std::int64_t> RecordDagVersion(const dags::Dag& dag, Timestamp now);
+
+  // Creates a run with its task instances. kAlreadyExists when the run id is taken.
+  [[nodiscard]] Result<void> CreateRun(const RunRecord& run,
+                                       const std::vector<TaskInstanceRecord>& tasks);
+  [[nodiscard]] Result<std::optional<RunRecord>> GetRun(const std::string& run_id);
+  // Newest first (by interval start, then creation); all DAGs when `dag_id` is empty.
+  [[nodiscard]] Result<std::vector<RunRecord>> ListRuns(const std::string& dag_id, int limit);
+  // How many runs of `kind` `dag_id` has for the interval starting at `start`.
+  [[nodiscard]] Result<int> CountRuns(const std::string& dag_id, Timestamp start, RunKind kind);
+  [[nodiscard]] Result<void> UpdateRun(const RunRecord& run);
+
+  [[nodiscard]] Result<std::vector<TaskInstanceRecord>> TaskInstances(const std::string& run_id);
+  // Writes every given task instance in one transaction.
+  [[nodiscard]] Result<void> UpdateTaskInstances(const std::vector<TaskInstanceRecord>& tasks);
+
+  // Records a new attempt and its task instance's new state together; returns the attempt id.
+  [[nodiscard]] Result<std::int64_t> BeginAttempt(const TaskInstanceRecord& task,
+                                                  const AttemptRecord& attempt);
+  // Records an attempt's end (and pid, once known) with its task instance's new state.
+  [[nodiscard]] Result<void> FinishAttempt(const TaskInstanceRecord& task,
+                                           const AttemptRecord& attempt);
+  [[nodiscard]] Result<void> UpdateAttemptProcess(std::int64_t attempt_id, std::int64_t pid,
+                                                  std::optional<std::int64_t> start_ticks);
+  // Attempts of one task instance (every task of the run when `task_id` is empty), oldest first.
+  [[nodiscard]] Result<std::vector<AttemptRecord>> Attempts(const std::string& run_id,
+                                                            const std::string& task_id);
+
+  // Appends to the audit log, which no code path updates or deletes (SQLite triggers agree).
+  [[nodiscard]] Result<std::int64_t> AppendAudit(const AuditEvent& event);
+  [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int limit);
+
+  Database& database() { return *db_; }
+
+ private:
+  explicit Store(std::unique_ptr<Database> db);
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace weir::state
+
+#endif  // WEIR_STATE_STATE_H_

@@ -1,0 +1,404 @@
+#include <fmt/format.h>
+
+#include "state/schema.h"
+#include "state/sqlite.h"
+#include "state/state.h"
+
+namespace weir::state {
+namespace {
+
+std::optional<Timestamp> OptionalTime(const Statement& s, int col) {
+  if (s.IsNull(col)) return std::nullopt;
+  return FromMillis(s.Int(col));
+}
+
+std::optional<std::int64_t> OptionalMillis(const std::optional<Timestamp>& t) {
+  if (!t) return std::nullopt;
+  return ToMillis(*t);
+}
+
+// Runs `body` inside one write transaction.
+template <typename F>
+Result<void> InTransaction(Database& db, F&& body) {
+  auto txn = WriteTransaction::Begin(db);
+  if (!txn) return std::unexpected(txn.error());
+  Result<void> done = body();
+  if (!done) return done;
+  return txn->Commit();
+}
+
+constexpr const char* kRunColumns =
+    "run_id, dag_id, dag_version_id, kind, state, interval_start_ms, interval_end_ms, "
+    "logical_date_ms, params_json, created_at_ms, started_at_ms, ended_at_ms";
+
+RunRecord ReadRun(const Statement& s) {
+  RunRecord r;
+  r.run_id = s.Text(0);
+  r.dag_id = s.Text(1);
+  r.dag_version_id = s.Int(2);
+  r.kind = ParseRunKind(s.Text(3)).value_or(RunKind::kManual);
+  r.state = ParseRunState(s.Text(4)).value_or(RunState::kFailed);
+  r.interval_start = FromMillis(s.Int(5));
+  r.interval_end = FromMillis(s.Int(6));
+  r.logical_date = FromMillis(s.Int(7));
+  r.params_json = s.Text(8);
+  r.created_at = FromMillis(s.Int(9));
+  r.started_at = OptionalTime(s, 10);
+  r.ended_at = OptionalTime(s, 11);
+  return r;
+}
+
+constexpr const char* kTaskColumns =
+    "run_id, task_id, state, try_number, max_tries, priority, next_try_at_ms, started_at_ms, "
+    "ended_at_ms";
+
+TaskInstanceRecord ReadTask(const Statement& s) {
+  TaskInstanceRecord t;
+  t.run_id = s.Text(0);
+  t.task_id = s.Text(1);
+  t.state = ParseTaskState(s.Text(2)).value_or(TaskState::kFailed);
+  t.try_number = static_cast<int>(s.Int(3));
+  t.max_tries = static_cast<int>(s.Int(4));
+  t.priority = static_cast<int>(s.Int(5));
+  t.next_try_at = OptionalTime(s, 6);
+  t.started_at = OptionalTime(s, 7);
+  t.ended_at = OptionalTime(s, 8);
+  return t;
+}
+
+Result<void> WriteTask(Database& db, const TaskInstanceRecord& t) {
+  auto stmt = db.Prepare(
+      "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, priority = ?6, "
+      "next_try_at_ms = ?7, started_at_ms = ?8, ended_at_ms = ?9 "
+      "WHERE run_id = ?1 AND task_id = ?2");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)
+      ->Bind(1, t.run_id)
+      .Bind(2, t.task_id)
+      .Bind(3, Name(t.state))
+      .Bind(4, t.try_number)
+      .Bind(5, t.max_tries)
+      .Bind(6, t.priority)
+      .Bind(7, OptionalMillis(t.next_try_at))
+      .Bind(8, OptionalMillis(t.started_at))
+      .Bind(9, OptionalMillis(t.ended_at))
+      .Run();
+}
+
+constexpr const char* kAttemptColumns =
+    "id, run_id, task_id, try_number, state, pid, process_start_ticks, exit_code, signal, "
+    "reason, log_path, started_at_ms, ended_at_ms";
+
+AttemptRecord ReadAttempt(const Statement& s) {
+  AttemptRecord a;
+  a.id = s.Int(0);
+  a.run_id = s.Text(1);
+  a.task_id = s.Text(2);
+  a.try_number = static_cast<int>(s.Int(3));
+  a.state = ParseAttemptState(s.Text(4)).value_or(AttemptState::kFailed);
+  a.pid = s.OptionalInt(5);
+  a.process_start_ticks = s.OptionalInt(6);
+  if (auto code = s.OptionalInt(7)) a.exit_code = static_cast<int>(*code);
+  if (auto sig = s.OptionalInt(8)) a.signal = static_cast<int>(*sig);
+  a.reason = s.Text(9);
+  a.log_path = s.Text(10);
+  a.started_at = FromMillis(s.Int(11));
+  a.ended_at = OptionalTime(s, 12);
+  return a;
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path,
+                                           const StoreOptions& options) {
+  auto db = Database::Open(path, options.create, options.busy_timeout_ms);
+  if (!db) return std::unexpected(db.error());
+  auto migrated = Migrate(**db);
+  if (!migrated) return std::unexpected(migrated.error());
+  return std::unique_ptr<Store>(new Store(std::move(*db)));
+}
+
+Result<std::int64_t> Store::RecordDagVersion(const dags::Dag& dag, Timestamp now) {
+  std::int64_t id = 0;
+  auto done = InTransaction(*db_, [&]() -> Result<void> {
+    auto insert = db_->Prepare(
+        "INSERT INTO dag_versions (dag_id, file_path, content_hash, first_seen_ms) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (dag_id, content_hash) DO NOTHING");
+    if (!insert) return std::unexpected(insert.error());
+    auto inserted = (*insert)
+                        ->Bind(1, dag.id)
+                        .Bind(2, dag.file_display)
+                        .Bind(3, dag.content_hash)
+                        .Bind(4, ToMillis(now))
+                        .Run();
+    if (!inserted) return inserted;
+    auto select =
+        db_->Prepare("SELECT id FROM dag_versions WHERE dag_id = ?1 AND content_hash = ?2");
+    if (!select) return std::unexpected(select.error());
+    (*select)->Bind(1, dag.id).Bind(2, dag.content_hash);
+    auto row = (*select)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return Fail(ErrorCode::kInternal, "dag version vanished after insert");
+    id = (*select)->Int(0);
+    (*select)->Reset();
+    return {};
+  });
+  if (!done) return std::unexpected(done.error());
+  return id;
+}
+
+Result<void> Store::CreateRun(const RunRecord& run, const std::vector<TaskInstanceRecord>& tasks) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto exists = db_->Prepare("SELECT 1 FROM runs WHERE run_id = ?1");
+    if (!exists) return std::unexpected(exists.error());
+    (*exists)->Bind(1, run.run_id);
+    auto row = (*exists)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) {
+      (*exists)->Reset();
+      return Fail(ErrorCode::kAlreadyExists, fmt::format("run '{}' already exists", run.run_id));
+    }
+    auto insert = db_->Prepare(fmt::format(
+        "INSERT INTO runs ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        kRunColumns));
+    if (!insert) return std::unexpected(insert.error());
+    auto inserted = (*insert)
+                        ->Bind(1, run.run_id)
+                        .Bind(2, run.dag_id)
+                        .Bind(3, run.dag_version_id)
+                        .Bind(4, Name(run.kind))
+                        .Bind(5, Name(run.state))
+                        .Bind(6, ToMillis(run.interval_start))
+                        .Bind(7, ToMillis(run.interval_end))
+                        .Bind(8, ToMillis(run.logical_date))
+                        .Bind(9, run.params_json)
+                        .Bind(10, ToMillis(run.created_at))
+                        .Bind(11, OptionalMillis(run.started_at))
+                        .Bind(12, OptionalMillis(run.ended_at))
+                        .Run();
+    if (!inserted) return inserted;
+    auto task_insert = db_->Prepare(fmt::format(
+        "INSERT INTO task_instances ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        kTaskColumns));
+    if (!task_insert) return std::unexpected(task_insert.error());
+    for (const TaskInstanceRecord& t : tasks) {
+      auto ok = (*task_insert)
+                    ->Bind(1, t.run_id)
+                    .Bind(2, t.task_id)
+                    .Bind(3, Name(t.state))
+                    .Bind(4, t.try_number)
+                    .Bind(5, t.max_tries)
+                    .Bind(6, t.priority)
+                    .Bind(7, OptionalMillis(t.next_try_at))
+                    .Bind(8, OptionalMillis(t.started_at))
+                    .Bind(9, OptionalMillis(t.ended_at))
+                    .Run();
+      if (!ok) return ok;
+    }
+    return {};
+  });
+}
+
+Result<std::optional<RunRecord>> Store::GetRun(const std::string& run_id) {
+  auto stmt = db_->Prepare(fmt::format("SELECT {} FROM runs WHERE run_id = ?1", kRunColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, run_id);
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<RunRecord>();
+  RunRecord run = ReadRun(**stmt);
+  (*stmt)->Reset();
+  return run;
+}
+
+Result<std::vector<RunRecord>> Store::ListRuns(const std::string& dag_id, int limit) {
+  auto stmt = db_->Prepare(fmt::format(
+      "SELECT {} FROM runs WHERE (?1 = '' OR dag_id = ?1) "
+      "ORDER BY interval_start_ms DESC, created_at_ms DESC, run_id DESC LIMIT ?2",
+      kRunColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, dag_id).Bind(2, limit);
+  std::vector<RunRecord> runs;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    runs.push_back(ReadRun(**stmt));
+  }
+  return runs;
+}
+
+Result<int> Store::CountRuns(const std::string& dag_id, Timestamp start, RunKind kind) {
+  auto stmt = db_->Prepare(
+      "SELECT count(*) FROM runs WHERE dag_id = ?1 AND interval_start_ms = ?2 AND kind = ?3");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, dag_id).Bind(2, ToMillis(start)).Bind(3, Name(kind));
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  int count = static_cast<int>((*stmt)->Int(0));
+  (*stmt)->Reset();
+  return count;
+}
+
+Result<void> Store::UpdateRun(const RunRecord& run) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt = db_->Prepare(
+        "UPDATE runs SET state = ?2, started_at_ms = ?3, ended_at_ms = ?4 WHERE run_id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    return (*stmt)
+        ->Bind(1, run.run_id)
+        .Bind(2, Name(run.state))
+        .Bind(3, OptionalMillis(run.started_at))
+        .Bind(4, OptionalMillis(run.ended_at))
+        .Run();
+  });
+}
+
+Result<std::vector<TaskInstanceRecord>> Store::TaskInstances(const std::string& run_id) {
+  auto stmt = db_->Prepare(
+      fmt::format("SELECT {} FROM task_instances WHERE run_id = ?1 ORDER BY rowid", kTaskColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, run_id);
+  std::vector<TaskInstanceRecord> tasks;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    tasks.push_back(ReadTask(**stmt));
+  }
+  return tasks;
+}
+
+Result<void> Store::UpdateTaskInstances(const std::vector<TaskInstanceRecord>& tasks) {
+  if (tasks.empty()) return {};
+  return InTransaction(*db_, [&]() -> Result<void> {
+    for (const TaskInstanceRecord& t : tasks) {
+      auto ok = WriteTask(*db_, t);
+      if (!ok) return ok;
+    }
+    return {};
+  });
+}
+
+Result<std::int64_t> Store::BeginAttempt(const TaskInstanceRecord& task,
+                                         const AttemptRecord& attempt) {
+  std::int64_t id = 0;
+  auto done = InTransaction(*db_, [&]() -> Result<void> {
+    auto ok = WriteTask(*db_, task);
+    if (!ok) return ok;
+    auto stmt = db_->Prepare(
+        "INSERT INTO attempts (run_id, task_id, try_number, state, pid, process_start_ticks, "
+        "log_path, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto inserted = (*stmt)
+                        ->Bind(1, attempt.run_id)
+                        .Bind(2, attempt.task_id)
+                        .Bind(3, attempt.try_number)
+                        .Bind(4, Name(attempt.state))
+                        .Bind(5, attempt.pid)
+                        .Bind(6, attempt.process_start_ticks)
+                        .Bind(7, attempt.log_path)
+                        .Bind(8, ToMillis(attempt.started_at))
+                        .Run();
+    if (!inserted) return inserted;
+    id = db_->LastInsertRowId();
+    return {};
+  });
+  if (!done) return std::unexpected(done.error());
+  return id;
+}
+
+Result<void> Store::FinishAttempt(const TaskInstanceRecord& task, const AttemptRecord& attempt) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto ok = WriteTask(*db_, task);
+    if (!ok) return ok;
+    auto stmt = db_->Prepare(
+        "UPDATE attempts SET state = ?2, pid = ?3, process_start_ticks = ?4, exit_code = ?5, "
+        "signal = ?6, reason = ?7, ended_at_ms = ?8 WHERE id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    return (*stmt)
+        ->Bind(1, attempt.id)
+        .Bind(2, Name(attempt.state))
+        .Bind(3, attempt.pid)
+        .Bind(4, attempt.process_start_ticks)
+        .Bind(5, attempt.exit_code)
+        .Bind(6, attempt.signal)
+        .Bind(7, attempt.reason)
+        .Bind(8, OptionalMillis(attempt.ended_at))
+        .Run();
+  });
+}
+
+Result<void> Store::UpdateAttemptProcess(std::int64_t attempt_id, std::int64_t pid,
+                                         std::optional<std::int64_t> start_ticks) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt =
+        db_->Prepare("UPDATE attempts SET pid = ?2, process_start_ticks = ?3 WHERE id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    return (*stmt)->Bind(1, attempt_id).Bind(2, pid).Bind(3, start_ticks).Run();
+  });
+}
+
+Result<std::vector<AttemptRecord>> Store::Attempts(const std::string& run_id,
+                                                   const std::string& task_id) {
+  auto stmt = db_->Prepare(fmt::format(
+      "SELECT {} FROM attempts WHERE run_id = ?1 AND (?2 = '' OR task_id = ?2) ORDER BY id",
+      kAttemptColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, run_id).Bind(2, task_id);
+  std::vector<AttemptRecord> attempts;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    attempts.push_back(ReadAttempt(**stmt));
+  }
+  return attempts;
+}
+
+Result<std::int64_t> Store::AppendAudit(const AuditEvent& event) {
+  std::int64_t id = 0;
+  auto done = InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt = db_->Prepare(
+        "INSERT INTO audit_events (at_ms, actor, source, action, target, reason, details_json) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto ok = (*stmt)
+                  ->Bind(1, ToMillis(event.at))
+                  .Bind(2, event.actor)
+                  .Bind(3, event.source)
+                  .Bind(4, event.action)
+                  .Bind(5, event.target)
+                  .Bind(6, event.reason)
+                  .Bind(7, event.details_json)
+                  .Run();
+    if (!ok) return ok;
+    id = db_->LastInsertRowId();
+    return {};
+  });
+  if (!done) return std::unexpected(done.error());
+  return id;
+}
+
+Result<std::vector<AuditEvent>> Store::ListAudit(int limit) {
+  auto stmt = db_->Prepare(
+      "SELECT id, at_ms, actor, source, action, target, reason, details_json FROM audit_events "
+      "ORDER BY id DESC LIMIT ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, limit);
+  std::vector<AuditEvent> events;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    const Statement& s = **stmt;
+    events.push_back(AuditEvent{s.Int(0), FromMillis(s.Int(1)), s.Text(2), s.Text(3), s.Text(4),
+                                s.Text(5), s.Text(6), s.Text(7)});
+  }
+  return events;
+}
+
+}  // namespace weir::state

@@ -1,5 +1,11 @@
 #include "dags/dag.h"
 
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "common/strings.h"
+
 namespace weir::dags {
 namespace {
 
@@ -49,6 +55,65 @@ int Dag::TaskIndex(std::string_view task_id) const {
 const TaskSpec* Dag::FindTask(std::string_view task_id) const {
   int i = TaskIndex(task_id);
   return i < 0 ? nullptr : &tasks[i];
+}
+
+Result<Value> ResolveParams(const Dag& dag,
+                            const std::vector<std::pair<std::string, std::string>>& overrides) {
+  Value params = dag.params;
+  for (const auto& [name, text] : overrides) {
+    Value* slot = nullptr;
+    for (auto& [key, value] : params.AsMap()) {
+      if (key == name) slot = &value;
+    }
+    if (slot == nullptr) {
+      std::vector<std::string> declared;
+      for (const auto& [key, value] : dag.params.AsMap()) declared.push_back(key);
+      auto hint = ClosestMatch(name, declared);
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("--param {}: DAG '{}' declares no param '{}'{}", Printable(name),
+                              dag.id, Printable(name),
+                              hint ? fmt::format(" (did you mean '{}'?)", *hint)
+                              : declared.empty()
+                                  ? std::string(" (it declares none)")
+                                  : fmt::format(" (it declares: {})", fmt::join(declared, ", "))));
+    }
+    auto bad = [&](const char* what) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("--param {}={}: expected {}, like its default {}", name,
+                              Printable(text), what, slot->ToText()));
+    };
+    switch (slot->type()) {
+      case Value::Type::kInt: {
+        std::int64_t i = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
+        if (ec != std::errc() || end != text.data() + text.size()) return bad("a whole number");
+        *slot = Value::Int(i);
+        break;
+      }
+      case Value::Type::kDouble: {
+        char* end = nullptr;
+        double d = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size()) return bad("a number");
+        *slot = Value::Double(d);
+        break;
+      }
+      case Value::Type::kBool:
+        if (text == "true") {
+          *slot = Value::Bool(true);
+        } else if (text == "false") {
+          *slot = Value::Bool(false);
+        } else {
+          return bad("true or false");
+        }
+        break;
+      default:
+        if (FindInvalidUtf8(text) || text.find('\0') != std::string::npos) {
+          return bad("UTF-8 text");
+        }
+        *slot = Value::String(text);
+    }
+  }
+  return params;
 }
 
 }  // namespace weir::dags

@@ -79,6 +79,12 @@ struct Dag {
   const TaskSpec* FindTask(std::string_view id) const;
 };
 
+// The params of a run: the DAG's defaults with `overrides` (name, text) applied. Each text is
+// read as the type of its default (a number for a number, true/false for a boolean); a name the
+// DAG does not declare is an error, so a typo cannot silently fall back to the default.
+[[nodiscard]] Result<Value> ResolveParams(
+    const Dag& dag, const std::vector<std::pair<std::string, std::string>>& overrides);
+
 }  // namespace weir::dags
 
 #endif  // WEIR_DAGS_DAG_H_

@@ -36,9 +36,11 @@ class Store {
   // The id of this exact DAG file content, recording it the first time it is seen.
   [[nodiscard]] Result<std::int64_t> RecordDagVersion(const dags::Dag& dag, Timestamp now);
 
-  // Creates a run with its task instances. kAlreadyExists when the run id is taken.
+  // Creates a run with its task instances (and the audit event of the person who asked for it)
+  // in one transaction. kAlreadyExists when the run id is taken.
   [[nodiscard]] Result<void> CreateRun(const RunRecord& run,
-                                       const std::vector<TaskInstanceRecord>& tasks);
+                                       const std::vector<TaskInstanceRecord>& tasks,
+                                       const std::optional<AuditEvent>& audit = std::nullopt);
   [[nodiscard]] Result<std::optional<RunRecord>> GetRun(const std::string& run_id);
   // Newest first (by interval start, then creation); all DAGs when `dag_id` is empty.
   [[nodiscard]] Result<std::vector<RunRecord>> ListRuns(const std::string& dag_id, int limit);
@@ -64,6 +66,7 @@ class Store {
 
   // Appends to the audit log, which no code path updates or deletes (SQLite triggers agree).
   [[nodiscard]] Result<std::int64_t> AppendAudit(const AuditEvent& event);
+  
   [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int limit);
 
   Database& database() { return *db_; }

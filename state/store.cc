@@ -107,6 +107,24 @@ AttemptRecord ReadAttempt(const Statement& s) {
   return a;
 }
 
+Result<std::int64_t> InsertAudit(Database& db, const AuditEvent& event) {
+  auto stmt = db.Prepare(
+      "INSERT INTO audit_events (at_ms, actor, source, action, target, reason, details_json) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto ok = (*stmt)
+                ->Bind(1, ToMillis(event.at))
+                .Bind(2, event.actor)
+                .Bind(3, event.source)
+                .Bind(4, event.action)
+                .Bind(5, event.target)
+                .Bind(6, event.reason)
+                .Bind(7, event.details_json)
+                .Run();
+  if (!ok) return std::unexpected(ok.error());
+  return db.LastInsertRowId();
+}
+
 }  // namespace
 
 Store::Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
@@ -150,7 +168,8 @@ Result<std::int64_t> Store::RecordDagVersion(const dags::Dag& dag, Timestamp now
   return id;
 }
 
-Result<void> Store::CreateRun(const RunRecord& run, const std::vector<TaskInstanceRecord>& tasks) {
+Result<void> Store::CreateRun(const RunRecord& run, const std::vector<TaskInstanceRecord>& tasks,
+                              const std::optional<AuditEvent>& audit) {
   return InTransaction(*db_, [&]() -> Result<void> {
     auto exists = db_->Prepare("SELECT 1 FROM runs WHERE run_id = ?1");
     if (!exists) return std::unexpected(exists.error());
@@ -197,6 +216,10 @@ Result<void> Store::CreateRun(const RunRecord& run, const std::vector<TaskInstan
                     .Bind(9, OptionalMillis(t.ended_at))
                     .Run();
       if (!ok) return ok;
+    }
+    if (audit) {
+      auto appended = InsertAudit(*db_, *audit);
+      if (!appended) return std::unexpected(appended.error());
     }
     return {};
   });
@@ -362,21 +385,9 @@ Result<std::vector<AttemptRecord>> Store::Attempts(const std::string& run_id,
 Result<std::int64_t> Store::AppendAudit(const AuditEvent& event) {
   std::int64_t id = 0;
   auto done = InTransaction(*db_, [&]() -> Result<void> {
-    auto stmt = db_->Prepare(
-        "INSERT INTO audit_events (at_ms, actor, source, action, target, reason, details_json) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    if (!stmt) return std::unexpected(stmt.error());
-    auto ok = (*stmt)
-                  ->Bind(1, ToMillis(event.at))
-                  .Bind(2, event.actor)
-                  .Bind(3, event.source)
-                  .Bind(4, event.action)
-                  .Bind(5, event.target)
-                  .Bind(6, event.reason)
-                  .Bind(7, event.details_json)
-                  .Run();
-    if (!ok) return ok;
-    id = db_->LastInsertRowId();
+    auto inserted = InsertAudit(*db_, event);
+    if (!inserted) return std::unexpected(inserted.error());
+    id = *inserted;
     return {};
   });
   if (!done) return std::unexpected(done.error());

@@ -1,0 +1,100 @@
+#include "cli/commands.h"
+
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/table.h"
+#include "common/strings.h"
+
+namespace weir::cli {
+
+int Report(const Error& error) {
+  std::cerr << "weir: " << error.message << "\n";
+  return error.ExitCode();
+}
+
+dags::LoadResult Context::LoadDags() const { return dags::LoadDags({dags_dir}, dags_dir); }
+
+Result<std::shared_ptr<const dags::Dag>> Context::FindDag(const dags::LoadResult& loaded,
+                                                          const std::string& id) const {
+  if (auto dag = loaded.Find(id)) return dag;
+  auto broken = loaded.broken.find(id);
+  if (broken != loaded.broken.end()) {
+    std::string details;
+    for (const auto& e : loaded.errors) {
+      if (e.loc.file == broken->second) details += "\n  " + e.ToString();
+    }
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("DAG '{}' in {} has errors:{}", id, broken->second, details));
+  }
+  std::vector<std::string> ids;
+  for (const auto& d : loaded.dags) ids.push_back(d->id);
+  for (const auto& [broken_id, file] : loaded.broken) ids.push_back(broken_id);
+  auto hint = ClosestMatch(id, ids);
+  return Fail(ErrorCode::kNotFound,
+              fmt::format("unknown DAG '{}' in {}{}", Printable(id), dags_dir.string(),
+                          hint ? fmt::format(" (did you mean '{}'?)", *hint) : ""));
+}
+
+Result<std::unique_ptr<state::Store>> Context::OpenStore(bool create) const {
+  std::error_code ec;
+  if (!create && !std::filesystem::exists(StatePath(), ec)) {
+    return Fail(ErrorCode::kNotFound,
+                fmt::format("no state database at {} (nothing has run with this --home yet)",
+                            StatePath().string()));
+  }
+  if (create) {
+    std::filesystem::create_directories(home, ec);
+    if (ec) {
+      return Fail(ErrorCode::kIo,
+                  fmt::format("cannot create home folder {}: {}", home.string(), ec.message()));
+    }
+  }
+  return state::Store::Open(StatePath(), state::StoreOptions{.create = create});
+}
+
+int RunValidate(const Context& context, const std::vector<std::string>& paths) {
+  std::vector<std::filesystem::path> targets;
+  for (const std::string& p : paths) targets.emplace_back(p);
+  if (targets.empty()) targets.push_back(context.dags_dir);
+  dags::LoadResult loaded = dags::LoadDags(targets, context.dags_dir);
+  for (const auto& e : loaded.errors) std::cerr << e.ToString() << "\n";
+  std::size_t tasks = 0;
+  for (const auto& dag : loaded.dags) tasks += dag->tasks.size();
+  if (!loaded.errors.empty()) {
+    std::cerr << fmt::format("{} error{} in {} file{}\n", loaded.errors.size(),
+                             loaded.errors.size() == 1 ? "" : "s", loaded.files,
+                             loaded.files == 1 ? "" : "s");
+    return 2;
+  }
+  if (loaded.files == 0) {
+    std::cerr << "weir: no DAG files (*.yaml, *.yml) found\n";
+    return 2;
+  }
+  std::cout << fmt::format("ok: {} DAG{}, {} task{} in {} file{}\n", loaded.dags.size(),
+                           loaded.dags.size() == 1 ? "" : "s", tasks, tasks == 1 ? "" : "s",
+                           loaded.files, loaded.files == 1 ? "" : "s");
+  return 0;
+}
+
+int RunDagsList(const Context& context) {
+  dags::LoadResult loaded = context.LoadDags();
+  Table table({"DAG", "SCHEDULE", "TIMEZONE", "TASKS", "FILE"});
+  for (const auto& dag : loaded.dags) {
+    table.Add({dag->id, dag->schedule.text(), dag->timezone, std::to_string(dag->tasks.size()),
+               dag->file_display});
+  }
+  if (table.empty()) {
+    std::cout << fmt::format("no DAGs in {}\n", context.dags_dir.string());
+  } else {
+    table.Print(std::cout);
+  }
+  if (!loaded.errors.empty()) {
+    std::cerr << fmt::format("weir: {} error{} in DAG files; `weir validate` lists them\n",
+                             loaded.errors.size(), loaded.errors.size() == 1 ? "" : "s");
+  }
+  return 0;
+}
+
+}  // namespace weir::cli

@@ -1,0 +1,61 @@
+// The subcommands and what they share: where the DAGs and the home folder are, who is acting,
+// and how errors are printed. Each Run* function returns the process exit status:
+// 0 success, 1 a run or task failed, 2 bad input.
+#ifndef WEIR_CLI_COMMANDS_H_
+#define WEIR_CLI_COMMANDS_H_
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "dags/dags.h"
+#include "state/state.h"
+
+namespace weir::cli {
+
+struct Context {
+  std::filesystem::path dags_dir;  // --dags, else $WEIR_DAGS, else ./dags
+  std::filesystem::path home;      // --home, else $WEIR_HOME, else ./.weir
+  std::string actor;               // the OS user, for the audit log
+
+  std::filesystem::path StatePath() const { return home / "weir.db"; }
+  std::filesystem::path LogDir() const { return home / "logs"; }
+
+  // Loads every DAG under dags_dir.
+  dags::LoadResult LoadDags() const;
+  // The DAG `id`, or an error that says why not (its file's errors, or a did-you-mean).
+  Result<std::shared_ptr<const dags::Dag>> FindDag(const dags::LoadResult& loaded,
+                                                   const std::string& id) const;
+  // Opens the state database; `create` makes home and the file when missing. Without `create`
+  // a missing database is kNotFound, so read-only commands leave no file behind.
+  Result<std::unique_ptr<state::Store>> OpenStore(bool create) const;
+};
+
+// Prints "weir: <message>" on stderr and returns the error's exit code.
+int Report(const Error& error);
+
+int RunValidate(const Context& context, const std::vector<std::string>& paths);
+int RunDagsList(const Context& context);
+
+struct RunOptions {
+  std::string dag_id;
+  std::optional<std::string> date;   // --date YYYY-MM-DD
+  std::optional<std::string> start;  // --start T
+  std::optional<std::string> end;    // --end T
+  std::vector<std::string> params;   // --param k=v
+  int parallelism = 0;
+};
+int RunRun(const Context& context, const RunOptions& options);
+
+int RunRunsList(const Context& context, const std::string& dag_id, int limit);
+int RunRunsShow(const Context& context, const std::string& run_id);
+int RunTaskLogs(const Context& context, const std::string& run_id, const std::string& task_id,
+                std::optional<int> try_number);
+
+}  // namespace weir::cli
+
+#endif  // WEIR_CLI_COMMANDS_H_

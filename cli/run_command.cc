@@ -1,0 +1,174 @@
+// `weir run`: create a manual run for one data interval and drive it to completion in the
+// foreground.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "common/strings.h"
+#include "executor/executor.h"
+#include "scheduler/scheduler.h"
+#include "tasks/tasks.h"
+
+namespace weir::cli {
+namespace {
+
+struct Interval {
+  Timestamp start;
+  Timestamp end;
+};
+
+// The data interval asked for: --date D is that local day in the DAG's zone; --start/--end are
+// instants; with neither, the last complete day.
+Result<Interval> ResolveInterval(const RunOptions& options, const dags::Dag& dag,
+                                 Timestamp now) {
+  std::optional<CivilDate> day;
+  if (options.date) {
+    auto d = ParseDate(*options.date);
+    if (!d) return Fail(ErrorCode::kInvalidArgument, "--date: " + d.error().message);
+    day = *d;
+  } else if (options.start) {
+    auto start = ParseTimestamp(*options.start);
+    if (!start) return Fail(ErrorCode::kInvalidArgument, "--start: " + start.error().message);
+    auto end = ParseTimestamp(*options.end);
+    if (!end) return Fail(ErrorCode::kInvalidArgument, "--end: " + end.error().message);
+    if (*end <= *start) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("--end ({}) must be after --start ({})", FormatIso(*end),
+                              FormatIso(*start)));
+    }
+    return Interval{*start, *end};
+  } else {
+    auto today = LocalDate(now, dag.timezone);
+    if (!today) return std::unexpected(today.error());
+    day = AddDays(*today, -1);
+  }
+  auto start = StartOfLocalDay(*day, dag.timezone);
+  if (!start) return std::unexpected(start.error());
+  auto end = StartOfLocalDay(AddDays(*day, 1), dag.timezone);
+  if (!end) return std::unexpected(end.error());
+  return Interval{*start, *end};
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SplitParams(
+    const std::vector<std::string>& params) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& p : params) {
+    std::size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("--param '{}': expected NAME=VALUE", Printable(p)));
+    }
+    out.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+  }
+  return out;
+}
+
+// Turns SIGINT/SIGTERM into a graceful stop of the run loop. Signals are blocked in every
+// thread (so the executor's threads inherit the mask) and taken by one waiting thread.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set_, &previous_);
+  }
+  void Watch(scheduler::RunLoop* loop) {
+    thread_ = std::thread([this, loop] {
+      int signal = 0;
+      while (sigwait(&set_, &signal) == 0) {
+        if (signal == SIGUSR1) return;  // the run is over
+        std::cerr << "\nweir: stopping: cancelling running tasks...\n";
+        loop->RequestStop();
+      }
+    });
+  }
+  ~SignalWatcher() {
+    if (thread_.joinable()) {
+      pthread_kill(thread_.native_handle(), SIGUSR1);
+      thread_.join();
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+
+ private:
+  sigset_t set_;
+  sigset_t previous_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int RunRun(const Context& context, const RunOptions& options) {
+  // Check every flag before anything is loaded or written.
+  if (options.date && (options.start || options.end)) {
+    return Report(Error{ErrorCode::kInvalidArgument, "--date cannot be combined with --start/--end"});
+  }
+  if (options.start.has_value() != options.end.has_value()) {
+    return Report(Error{ErrorCode::kInvalidArgument, "--start and --end go together"});
+  }
+  if (options.parallelism < 0) {
+    return Report(Error{ErrorCode::kInvalidArgument, "--parallelism must be 1 or more"});
+  }
+  auto overrides = SplitParams(options.params);
+  if (!overrides) return Report(overrides.error());
+
+  dags::LoadResult loaded = context.LoadDags();
+  auto dag = context.FindDag(loaded, options.dag_id);
+  if (!dag) return Report(dag.error());
+  auto params = dags::ResolveParams(**dag, *overrides);
+  if (!params) return Report(params.error());
+  SystemClock& clock = SystemClock::Instance();
+  auto interval = ResolveInterval(options, **dag, clock.Now());
+  if (!interval) return Report(interval.error());
+
+  auto store = context.OpenStore(true);
+  if (!store) return Report(store.error());
+  scheduler::RunRequest request{interval->start, interval->end, *params,
+                                state::RunKind::kManual, context.actor, "cli"};
+  auto run = scheduler::CreateRun(**store, **dag, request, clock.Now());
+  if (!run) return Report(run.error());
+
+  const bool live = ::isatty(STDERR_FILENO) == 1;
+  std::cerr << fmt::format("run {}\n", run->run_id);
+  Progress progress(std::cerr, live, **dag);
+  tasks::CommandFactory factory(tasks::TaskOptions{.home = context.home});
+  SignalWatcher signals;
+  executor::ProcessPool pool;
+  scheduler::RunLoop loop(
+      **store, pool,
+      [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
+        return factory.Build(d, t, c);
+      },
+      clock,
+      scheduler::RunLoopOptions{.parallelism = options.parallelism, .log_dir = context.LogDir()},
+      &progress);
+  signals.Watch(&loop);
+  auto done = loop.RunToCompletion(*dag, run->run_id);
+  progress.Close();
+  if (!done) return Report(done.error());
+
+  auto tasks = (*store)->TaskInstances(done->run_id);
+  if (!tasks) return Report(tasks.error());
+  auto attempts = (*store)->Attempts(done->run_id, "");
+  if (!attempts) return Report(attempts.error());
+  PrintRunSummary(std::cout, *done, *tasks, *attempts);
+  std::cout << fmt::format("logs:  {}\n",
+                           (context.LogDir() / done->dag_id / done->run_id).string());
+  std::cout << fmt::format("state: {}\n", context.StatePath().string());
+  if (done->state != state::RunState::kSuccess) {
+    std::cout << fmt::format("see a failed task's log with: weir tasks logs '{}' TASK\n",
+                             done->run_id);
+  }
+  return done->state == state::RunState::kSuccess ? 0 : 1;
+}
+
+}  // namespace weir::cli

@@ -1,0 +1,52 @@
+// executor: the process pool that runs attempts for the scheduler.
+//
+//   executor::ProcessPool pool({.threads = 2});
+//   scheduler::RunLoop loop(store, pool, tasks::BuildCommand, clock, options);
+//
+// Each attempt runs in its own process group with stdin from /dev/null and stdout and stderr
+// appended to its log file. At its timeout the group gets SIGTERM, then SIGKILL after
+// `kill_grace`; when the main process exits, anything left in its group is killed too.
+// Thread-safety: Start, Wait, CancelAll and Interrupt may be called from any thread; Wait from
+// one thread at a time.
+#ifndef WEIR_EXECUTOR_EXECUTOR_H_
+#define WEIR_EXECUTOR_EXECUTOR_H_
+
+#include <memory>
+
+#include "common/clock.h"
+#include "scheduler/scheduler.h"
+
+namespace weir::executor {
+
+struct ExecutorOptions {
+  int threads = 2;                                // threads running the io_context
+  Duration kill_grace = std::chrono::seconds(10);  // SIGTERM -> SIGKILL at a timeout or cancel
+  Clock* clock = &SystemClock::Instance();         // end times, and Wait's deadlines
+};
+
+class ProcessPool final : public scheduler::TaskRunner {
+ public:
+  explicit ProcessPool(ExecutorOptions options = {});
+  // Cancels whatever still runs and waits for it to end (at most the kill grace).
+  ~ProcessPool() override;
+
+  [[nodiscard]] Result<scheduler::ProcessInfo> Start(
+      const scheduler::AttemptRequest& request) override;
+  std::optional<scheduler::AttemptOutcome> Wait(std::optional<Timestamp> deadline) override;
+  void CancelAll() override;
+  void Interrupt() override;
+
+  // Attempts started whose outcome has not been taken by Wait yet.
+  int InFlight() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or nullopt.
+std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid);
+
+}  // namespace weir::executor
+
+#endif  // WEIR_EXECUTOR_EXECUTOR_H_

@@ -1,0 +1,294 @@
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <fmt/format.h>
+
+#include "executor/executor.h"
+
+namespace weir::executor {
+namespace asio = boost::asio;
+using scheduler::AttemptOutcome;
+using scheduler::AttemptRequest;
+using scheduler::ProcessInfo;
+
+std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
+  std::size_t close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) {
+    if (!(fields >> field)) return std::nullopt;
+  }
+  try {
+    return std::stoll(field);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+namespace {
+
+// One running child. Touched only on its strand once started.
+struct Child {
+  Child(asio::io_context& io, std::int64_t id, pid_t p, int pidfd)
+      : attempt_id(id),
+        pid(p),
+        strand(asio::make_strand(io)),
+        exit_watch(strand, pidfd),
+        timeout_timer(strand),
+        kill_timer(strand) {}
+  std::int64_t attempt_id;
+  pid_t pid;
+  asio::strand<asio::io_context::executor_type> strand;
+  asio::posix::stream_descriptor exit_watch;  // the pidfd: readable once the child exits
+  asio::steady_timer timeout_timer;
+  asio::steady_timer kill_timer;
+  bool timed_out = false;
+  bool cancelled = false;
+  bool terminating = false;
+};
+
+Result<int> OpenLog(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) {
+    return Fail(ErrorCode::kIo, fmt::format("cannot create log folder {}: {}",
+                                            path.parent_path().string(), ec.message()));
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Fail(ErrorCode::kIo,
+                fmt::format("cannot open log file {}: {}", path.string(), strerror(errno)));
+  }
+  return fd;
+}
+
+}  // namespace
+
+class ProcessPool::Impl {
+ public:
+  explicit Impl(ExecutorOptions options)
+      : options_(options), work_(asio::make_work_guard(io_)) {
+    for (int i = 0; i < std::max(1, options_.threads); ++i) {
+      threads_.emplace_back([this] { io_.run(); });
+    }
+  }
+
+  ~Impl() {
+    CancelAll();
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return children_.empty(); });
+    }
+    work_.reset();
+    io_.stop();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  Result<ProcessInfo> Start(const AttemptRequest& request) {
+    if (request.command.argv.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "empty command");
+    }
+    auto log_fd = OpenLog(request.log_path);
+    if (!log_fd) return std::unexpected(log_fd.error());
+
+    std::vector<char*> argv;
+    for (const std::string& a : request.command.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const std::string& e : request.command.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, *log_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, *log_fd, 2);
+    if (!request.command.cwd.empty()) {
+      posix_spawn_file_actions_addchdir_np(&actions, request.command.cwd.c_str());
+    }
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setpgroup(&attr, 0);  // its own process group, so a kill reaches grandchildren
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(*log_fd);
+    if (rc != 0) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("cannot execute '{}': {}", request.command.argv[0], strerror(rc)));
+    }
+    ProcessInfo info{pid, ProcessStartTicks(pid)};
+    // Via syscall(): glibc 2.36 declares pidfd_open without C linkage for C++.
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      return Fail(ErrorCode::kIo, fmt::format("pidfd_open failed: {}", strerror(errno)));
+    }
+
+    auto child = std::make_shared<Child>(io_, request.attempt_id, pid, pidfd);
+    {
+      std::lock_guard lock(mu_);
+      children_.emplace(request.attempt_id, child);
+      ++in_flight_;
+    }
+    asio::post(child->strand, [this, child, timeout = request.timeout] {
+      child->exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                                   [this, child](const boost::system::error_code&) {
+                                     Reap(child);
+                                   });
+      if (timeout) {
+        child->timeout_timer.expires_after(*timeout);
+        child->timeout_timer.async_wait([this, child](const boost::system::error_code& ec) {
+          if (ec) return;
+          child->timed_out = true;
+          Terminate(child);
+        });
+      }
+    });
+    return info;
+  }
+
+  std::optional<AttemptOutcome> Wait(std::optional<Timestamp> deadline) {
+    std::unique_lock lock(mu_);
+    auto ready = [&] { return !outcomes_.empty() || interrupted_; };
+    if (!ready()) {
+      if (deadline && options_.clock->IsManual()) {
+        // Nothing has finished: on a manual clock, time passes at once instead of sleeping.
+        auto* manual = static_cast<ManualClock*>(options_.clock);
+        if (manual->Now() < *deadline) manual->Set(*deadline);
+        return std::nullopt;
+      }
+      if (deadline) {
+        Duration remaining = *deadline - options_.clock->Now();
+        cv_.wait_for(lock, std::max(remaining, Duration(0)), ready);
+      } else {
+        cv_.wait(lock, ready);
+      }
+    }
+    if (interrupted_) {
+      interrupted_ = false;
+      if (outcomes_.empty()) return std::nullopt;
+    }
+    if (outcomes_.empty()) return std::nullopt;
+    AttemptOutcome outcome = outcomes_.front();
+    outcomes_.pop_front();
+    --in_flight_;
+    return outcome;
+  }
+
+  void CancelAll() {
+    std::lock_guard lock(mu_);
+    for (auto& [id, child] : children_) {
+      asio::post(child->strand, [this, child = child] {
+        child->cancelled = true;
+        Terminate(child);
+      });
+    }
+  }
+
+  void Interrupt() {
+    std::lock_guard lock(mu_);
+    interrupted_ = true;
+    cv_.notify_all();
+  }
+
+  int InFlight() const {
+    std::lock_guard lock(mu_);
+    return in_flight_;
+  }
+
+ private:
+  // SIGTERM to the whole group now, SIGKILL after the grace period. On the child's strand.
+  void Terminate(const std::shared_ptr<Child>& child) {
+    if (child->terminating) return;
+    child->terminating = true;
+    ::kill(-child->pid, SIGTERM);
+    child->kill_timer.expires_after(options_.kill_grace);
+    child->kill_timer.async_wait([child](const boost::system::error_code& ec) {
+      if (!ec) ::kill(-child->pid, SIGKILL);
+    });
+  }
+
+  // The child has exited (its pidfd is readable). On the child's strand.
+  void Reap(const std::shared_ptr<Child>& child) {
+    // The leader is a zombie until reaped, so its group id cannot be reused yet: kill whatever
+    // it left behind in the group, then reap it.
+    ::kill(-child->pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    child->timeout_timer.cancel();
+    child->kill_timer.cancel();
+    boost::system::error_code ignored;
+    child->exit_watch.close(ignored);
+
+    AttemptOutcome outcome;
+    outcome.attempt_id = child->attempt_id;
+    if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) outcome.signal = WTERMSIG(status);
+    outcome.timed_out = child->timed_out;
+    outcome.cancelled = child->cancelled && !child->timed_out;
+    outcome.ended_at = options_.clock->Now();
+    std::lock_guard lock(mu_);
+    children_.erase(child->attempt_id);
+    outcomes_.push_back(outcome);
+    cv_.notify_all();
+  }
+
+  ExecutorOptions options_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::int64_t, std::shared_ptr<Child>> children_;  // running, by attempt id
+  std::deque<AttemptOutcome> outcomes_;                      // finished, not yet taken
+  int in_flight_ = 0;
+  bool interrupted_ = false;
+};
+
+ProcessPool::ProcessPool(ExecutorOptions options) : impl_(std::make_unique<Impl>(options)) {}
+ProcessPool::~ProcessPool() = default;
+Result<ProcessInfo> ProcessPool::Start(const AttemptRequest& r) { return impl_->Start(r); }
+std::optional<AttemptOutcome> ProcessPool::Wait(std::optional<Timestamp> deadline) {
+  return impl_->Wait(deadline);
+}
+void ProcessPool::CancelAll() { impl_->CancelAll(); }
+void ProcessPool::Interrupt() { impl_->Interrupt(); }
+int ProcessPool::InFlight() const { return impl_->InFlight(); }
+
+}  // namespace weir::executor

@@ -1,0 +1,141 @@
+// scheduler: what to do now. Creates runs, decides which task instances are ready (trigger
+// rules, priorities, the parallelism bound), when a failed one retries, and when a run is done.
+// It never starts a process: it hands attempts to a TaskRunner (the executor implements it) and
+// learns their outcome from it, recording every step in the store.
+//
+//   scheduler::RunLoop loop(store, runner, tasks::BuildCommand, clock, options, &progress);
+//   auto run = scheduler::CreateManualRun(store, *dag, request, clock.Now());
+//   auto done = loop.RunToCompletion(dag, run->run_id);   // blocks until every task finished
+//
+// Thread-safety: a RunLoop runs on one thread; RequestStop() may be called from any thread.
+#ifndef WEIR_SCHEDULER_SCHEDULER_H_
+#define WEIR_SCHEDULER_SCHEDULER_H_
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/process.h"
+#include "dags/dag.h"
+#include "dags/template.h"
+#include "state/records.h"
+
+namespace weir::state {
+class Store;
+}
+
+namespace weir::scheduler {
+
+// One attempt handed to the runner.
+struct AttemptRequest {
+  std::int64_t attempt_id = 0;
+  std::string run_id;
+  std::string task_id;
+  int try_number = 1;
+  Command command;
+  std::filesystem::path log_path;  // stdout and stderr go here (created with its folders)
+  std::optional<Duration> timeout;
+};
+
+struct ProcessInfo {
+  std::int64_t pid = 0;
+  std::optional<std::int64_t> start_ticks;  // from /proc, to recognise the process later
+};
+
+struct AttemptOutcome {
+  std::int64_t attempt_id = 0;
+  std::optional<int> exit_code;  // set when the process exited
+  std::optional<int> signal;     // set when a signal ended it
+  bool timed_out = false;        // weir killed it at its timeout
+  bool cancelled = false;        // weir killed it because the run was stopped
+  Timestamp ended_at;
+};
+
+// Runs attempts. The executor's process pool implements it; tests may script it.
+class TaskRunner {
+ public:
+  virtual ~TaskRunner() = default;
+  // Starts the attempt now. An error means it could not be started at all.
+  [[nodiscard]] virtual Result<ProcessInfo> Start(const AttemptRequest& request) = 0;
+  // Blocks until some started attempt finishes (returning its outcome) or until `deadline`
+  // by the runner's clock passes (returning nullopt). A runner on a manual clock moves the
+  // clock to the deadline instead of sleeping.
+  virtual std::optional<AttemptOutcome> Wait(std::optional<Timestamp> deadline) = 0;
+  // Terminates every running attempt; their outcomes still arrive through Wait.
+  virtual void CancelAll() = 0;
+  // Wakes a blocked Wait (from another thread) so that it returns nullopt.
+  virtual void Interrupt() = 0;
+};
+
+// Renders a task of a run into the command to execute (tasks/ provides it).
+using CommandBuilder = std::function<Result<Command>(
+    const dags::Dag&, const dags::TaskSpec&, const dags::TemplateContext&)>;
+
+// Told of every state change, on the RunLoop's thread. CLI progress, later the web UI.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void OnRunChanged(const state::RunRecord&) {}
+  // `attempt` is the attempt that caused the change, when there was one.
+  virtual void OnTaskChanged(const state::RunRecord&, const state::TaskInstanceRecord&,
+                             const state::AttemptRecord* /*attempt*/) {}
+};
+
+struct RunLoopOptions {
+  int parallelism = 0;               // attempts running at once; 0: the number of cores
+  std::filesystem::path log_dir;     // attempt logs: LOG_DIR/DAG/RUN/TASK/TRY.log
+};
+
+// What a person asks for when triggering a run.
+struct RunRequest {
+  Timestamp interval_start;
+  Timestamp interval_end;
+  dags::Value params;                // resolved (defaults plus overrides)
+  state::RunKind kind = state::RunKind::kManual;
+  std::string actor;                 // who triggered it (audit)
+  std::string source = "cli";        // "cli" or "api"
+};
+
+// Creates a run of `dag` with all its task instances pending, records the DAG version and an
+// audit event. Manual runs get ids "DAG@START~manual-N"; scheduled and backfill runs "DAG@START".
+[[nodiscard]] Result<state::RunRecord> CreateRun(state::Store& store, const dags::Dag& dag,
+                                                 const RunRequest& request, Timestamp now);
+
+class RunLoop {
+ public:
+  RunLoop(state::Store& store, TaskRunner& runner, CommandBuilder build_command, Clock& clock,
+          RunLoopOptions options, RunObserver* observer = nullptr);
+  ~RunLoop();
+
+  // Drives the run until every task instance is finished and returns its final record.
+  // `dag` must be the version the run was created with.
+  [[nodiscard]] Result<state::RunRecord> RunToCompletion(std::shared_ptr<const dags::Dag> dag,
+                                                         const std::string& run_id);
+
+  // Stops starting attempts, cancels the running ones and makes RunToCompletion return with the
+  // run failed. Safe from any thread (e.g. on SIGINT).
+  void RequestStop();
+
+ private:
+  class Execution;
+  state::Store& store_;
+  TaskRunner& runner_;
+  CommandBuilder build_command_;
+  Clock& clock_;
+  RunLoopOptions options_;
+  RunObserver* observer_;
+  std::atomic<bool> stop_requested_{false};
+};
+
+// Why an attempt ended, in words: "exit code 3", "killed by signal 9 (Killed)", ...
+std::string DescribeOutcome(const AttemptOutcome& outcome, std::optional<Duration> timeout);
+
+}  // namespace weir::scheduler
+
+#endif  // WEIR_SCHEDULER_SCHEDULER_H_

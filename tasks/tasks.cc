@@ -1,0 +1,63 @@
+#include "tasks/tasks.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "tasks/shell.h"
+
+extern char** environ;
+
+namespace weir::tasks {
+namespace {
+
+// Appends NAME=value, replacing an earlier entry of the same name.
+void SetEnv(std::vector<std::string>* env, std::string_view name, std::string_view value) {
+  std::string prefix = std::string(name) + "=";
+  std::erase_if(*env, [&](const std::string& e) { return e.starts_with(prefix); });
+  env->push_back(prefix + std::string(value));
+}
+
+}  // namespace
+
+std::filesystem::path CommandFactory::WarehousePath(const dags::Dag& dag) const {
+  if (dag.warehouse.empty()) return options_.home / "warehouse.db";
+  return (dag.file.parent_path() / dag.warehouse).lexically_normal();
+}
+
+Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec& task,
+                                      const dags::TemplateContext& context) const {
+  Command command;
+  std::vector<std::string> task_env;
+  if (task.kind == "shell") {
+    if (auto ok = BuildShellCommand(dag, task, context, &command); !ok) {
+      return std::unexpected(ok.error());
+    }
+    task_env = std::move(command.env);
+    command.env.clear();
+  } else {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("task kind '{}' cannot run in this build", task.kind));
+  }
+
+  // Environment: weir's own (PATH, HOME, ...), then every template variable as WEIR_*, then the
+  // task's `env:`. Params therefore reach scripts safely as "$WEIR_PARAM_NAME".
+  if (options_.inherit_environment) {
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      if (!std::string_view(*e).starts_with("WEIR_")) command.env.emplace_back(*e);
+    }
+  }
+  for (const auto& [name, value] : context.variables) {
+    SetEnv(&command.env, dags::EnvironmentName(name), value);
+  }
+  SetEnv(&command.env, "WEIR_HOME", std::filesystem::absolute(options_.home).string());
+  SetEnv(&command.env, "WEIR_WAREHOUSE", std::filesystem::absolute(WarehousePath(dag)).string());
+  SetEnv(&command.env, "WEIR_DAG_FOLDER", dag.file.parent_path().string());
+  for (const std::string& entry : task_env) {
+    std::size_t eq = entry.find('=');
+    SetEnv(&command.env, entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return command;
+}
+
+}  // namespace weir::tasks

@@ -1,0 +1,41 @@
+// tasks: the built-in task kinds. Turns one attempt of a task (its config rendered for the run)
+// into the command the executor starts. Every task runs as a child process, so a timeout can
+// always be enforced and a crash never takes the scheduler down.
+//
+//   tasks::CommandFactory factory({.home = home});
+//   Result<Command> cmd = factory.Build(dag, dag.tasks[0], context);
+#ifndef WEIR_TASKS_TASKS_H_
+#define WEIR_TASKS_TASKS_H_
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/process.h"
+#include "dags/dag.h"
+#include "dags/template.h"
+
+namespace weir::tasks {
+
+struct TaskOptions {
+  std::filesystem::path home;  // WEIR_HOME: the default warehouse lives here
+  bool inherit_environment = true;  // start from weir's own environment (PATH, HOME, ...)
+};
+
+class CommandFactory {
+ public:
+  explicit CommandFactory(TaskOptions options) : options_(std::move(options)) {}
+
+  // The command for one attempt. Errors (a template that does not render) fail the attempt.
+  [[nodiscard]] Result<Command> Build(const dags::Dag& dag, const dags::TaskSpec& task,
+                                      const dags::TemplateContext& context) const;
+
+  // The warehouse file of `dag`: its `warehouse:` relative to the DAG file, or HOME/warehouse.db.
+  std::filesystem::path WarehousePath(const dags::Dag& dag) const;
+
+ private:
+  TaskOptions options_;
+};
+
+}  // namespace weir::tasks
+
+#endif  // WEIR_TASKS_TASKS_H_

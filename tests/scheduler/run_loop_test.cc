@@ -1,0 +1,391 @@
+// The run loop against a real store and a scripted runner on a manual clock: each attempt takes
+// a fixed time and exits with a scripted code, so retry times can be checked to the millisecond
+// without sleeping.
+#include <algorithm>
+#include <map>
+
+#include <catch2/catch.hpp>
+
+#include "dags/dags.h"
+#include "scheduler/retry.h"
+#include "scheduler/scheduler.h"
+#include "state/state.h"
+#include "tests/testing/temp_dir.h"
+
+namespace weir::scheduler {
+namespace {
+
+using state::TaskState;
+using std::chrono::seconds;
+
+class ScriptedRunner final : public TaskRunner {
+ public:
+  explicit ScriptedRunner(ManualClock& clock) : clock_(clock) {}
+
+  std::map<std::string, std::vector<int>> exit_codes;  // task -> exit code per try; default 0
+  Duration duration = seconds(1);
+  std::vector<std::pair<std::string, Timestamp>> starts;  // (task, when) in start order
+  int max_running = 0;
+  std::function<void(const std::string& task)> on_start;
+
+  Result<ProcessInfo> Start(const AttemptRequest& r) override {
+    starts.emplace_back(r.task_id, clock_.Now());
+    const auto& codes = exit_codes[r.task_id];
+    int code = r.try_number <= static_cast<int>(codes.size()) ? codes[r.try_number - 1] : 0;
+    running_.push_back({r.attempt_id, clock_.Now() + duration, code, false});
+    max_running = std::max(max_running, static_cast<int>(running_.size()));
+    if (on_start) on_start(r.task_id);
+    return ProcessInfo{1000 + r.attempt_id, std::nullopt};
+  }
+
+  std::optional<AttemptOutcome> Wait(std::optional<Timestamp> deadline) override {
+    if (interrupted_) {
+      interrupted_ = false;
+      return std::nullopt;
+    }
+    if (running_.empty()) {
+      if (deadline) clock_.Set(std::max(clock_.Now(), *deadline));
+      return std::nullopt;
+    }
+    auto next = std::min_element(running_.begin(), running_.end(),
+                                 [](const auto& a, const auto& b) { return a.end < b.end; });
+    if (deadline && *deadline < next->end) {
+      clock_.Set(std::max(clock_.Now(), *deadline));
+      return std::nullopt;
+    }
+    clock_.Set(std::max(clock_.Now(), next->end));
+    AttemptOutcome outcome;
+    outcome.attempt_id = next->id;
+    outcome.ended_at = clock_.Now();
+    if (next->cancelled) {
+      outcome.signal = 15;
+      outcome.cancelled = true;
+    } else {
+      outcome.exit_code = next->code;
+    }
+    running_.erase(next);
+    return outcome;
+  }
+
+  void CancelAll() override {
+    for (auto& r : running_) {
+      r.cancelled = true;
+      r.end = clock_.Now();
+    }
+  }
+  void Interrupt() override { interrupted_ = true; }
+
+  std::vector<Timestamp> StartsOf(const std::string& task) const {
+    std::vector<Timestamp> out;
+    for (const auto& [t, when] : starts) {
+      if (t == task) out.push_back(when);
+    }
+    return out;
+  }
+
+ private:
+  struct Running {
+    std::int64_t id;
+    Timestamp end;
+    int code;
+    bool cancelled;
+  };
+  ManualClock& clock_;
+  std::vector<Running> running_;
+  bool interrupted_ = false;
+};
+
+Result<Command> TrueCommand(const dags::Dag&, const dags::TaskSpec&,
+                            const dags::TemplateContext&) {
+  return Command{{"true"}, {}, ""};
+}
+
+struct Fixture {
+  testing::TempDir dir;
+  ManualClock clock{FromMillis(1'800'000'000'000)};
+  ScriptedRunner runner{clock};
+  std::unique_ptr<state::Store> store;
+  std::shared_ptr<const dags::Dag> dag;
+
+  explicit Fixture(const std::string& yaml) {
+    auto loaded = dags::LoadDagText(yaml, "test.yaml");
+    for (const auto& e : loaded.errors) FAIL(e.ToString());
+    dag = loaded.dags.at(0);
+    auto opened = state::Store::Open(dir / "weir.db");
+    REQUIRE(opened);
+    store = std::move(*opened);
+  }
+
+  Result<state::RunRecord> Run(int parallelism = 4, CommandBuilder build = TrueCommand) {
+    RunRequest request{FromMillis(0), FromMillis(86'400'000), dag->params,
+                       state::RunKind::kManual, "tester", "cli"};
+    auto run = CreateRun(*store, *dag, request, clock.Now());
+    REQUIRE(run);
+    RunLoop loop(*store, runner, std::move(build), clock,
+                 RunLoopOptions{.parallelism = parallelism, .log_dir = dir / "logs"});
+    return loop.RunToCompletion(dag, run->run_id);
+  }
+
+  std::map<std::string, TaskState> States(const std::string& run_id) {
+    std::map<std::string, TaskState> out;
+    auto tasks = store->TaskInstances(run_id);
+    REQUIRE(tasks);
+    for (const auto& t : *tasks) out[t.task_id] = t.state;
+    return out;
+  }
+};
+
+TEST_CASE("a chain runs each task once, in dependency order, and the run succeeds",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: chain
+tasks:
+  c: { kind: shell, command: [true], deps: [b] }
+  a: { kind: shell, command: [true] }
+  b: { kind: shell, command: [true], deps: [a] }
+)");
+  auto run = f.Run();
+  REQUIRE(run);
+  CHECK(run->state == state::RunState::kSuccess);
+  REQUIRE(f.runner.starts.size() == 3);
+  CHECK(f.runner.starts[0].first == "a");
+  CHECK(f.runner.starts[1].first == "b");
+  CHECK(f.runner.starts[2].first == "c");
+  CHECK(f.runner.starts[2].second - f.runner.starts[0].second == seconds(2));
+  for (const auto& [task, s] : f.States(run->run_id)) CHECK(s == TaskState::kSuccess);
+  auto attempts = f.store->Attempts(run->run_id, "");
+  REQUIRE(attempts);
+  CHECK(attempts->size() == 3);
+  CHECK(attempts->at(0).pid == 1000 + attempts->at(0).id);
+}
+
+TEST_CASE("a failed task retries after exactly retry_delay with fixed backoff", "[scheduler]") {
+  Fixture f(R"(
+dag: retry
+tasks:
+  a: { kind: shell, command: [true], retries: 2, retry_delay: 30s }
+)");
+  f.runner.exit_codes["a"] = {1, 1, 0};
+  Timestamp t0 = f.clock.Now();
+  auto run = f.Run();
+  REQUIRE(run);
+  CHECK(run->state == state::RunState::kSuccess);
+  auto starts = f.runner.StartsOf("a");
+  REQUIRE(starts.size() == 3);
+  CHECK(starts[0] == t0);
+  CHECK(starts[1] == t0 + seconds(1) + seconds(30));
+  CHECK(starts[2] == t0 + seconds(62));
+  auto attempts = f.store->Attempts(run->run_id, "a");
+  REQUIRE(attempts);
+  REQUIRE(attempts->size() == 3);
+  CHECK(attempts->at(0).reason == "exit code 1");
+  CHECK(attempts->at(2).state == state::AttemptState::kSuccess);
+}
+
+TEST_CASE("exponential backoff waits the jittered, doubling, capped delays", "[scheduler]") {
+  Fixture f(R"(
+dag: backoff
+tasks:
+  a:
+    kind: shell
+    command: [true]
+    retries: 4
+    retry_delay: 10s
+    retry_backoff: exponential
+    max_retry_delay: 25s
+)");
+  f.runner.exit_codes["a"] = {1, 1, 1, 1, 0};
+  auto run = f.Run();
+  REQUIRE(run);
+  auto starts = f.runner.StartsOf("a");
+  REQUIRE(starts.size() == 5);
+  const Duration caps[] = {seconds(10), seconds(20), seconds(25), seconds(25)};
+  for (int t = 1; t <= 4; ++t) {
+    Duration gap = starts[t] - starts[t - 1] - f.runner.duration;
+    CHECK(gap == RetryDelay(f.dag->tasks[0].retry, t, run->run_id + "/a"));
+    CHECK(gap <= caps[t - 1]);
+    CHECK(gap >= caps[t - 1] / 2);
+  }
+}
+
+TEST_CASE("when retries run out the task fails, its downstream is upstream_failed, and the run "
+          "fails",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: fail
+tasks:
+  a: { kind: shell, command: [true], retries: 1, retry_delay: 1s }
+  b: { kind: shell, command: [true], deps: [a] }
+  c: { kind: shell, command: [true], deps: [b] }
+  cleanup: { kind: shell, command: [true], deps: [c], trigger_rule: all_done }
+  alert: { kind: shell, command: [true], deps: [a], trigger_rule: one_failed }
+)");
+  f.runner.exit_codes["a"] = {2, 2};
+  auto run = f.Run();
+  REQUIRE(run);
+  CHECK(run->state == state::RunState::kFailed);
+  auto states = f.States(run->run_id);
+  CHECK(states["a"] == TaskState::kFailed);
+  CHECK(states["b"] == TaskState::kUpstreamFailed);
+  CHECK(states["c"] == TaskState::kUpstreamFailed);
+  CHECK(states["cleanup"] == TaskState::kSuccess);
+  CHECK(states["alert"] == TaskState::kSuccess);
+  CHECK(f.runner.StartsOf("a").size() == 2);
+  CHECK(f.runner.StartsOf("b").empty());
+}
+
+TEST_CASE("a task that exits 99 is skipped and all_success downstream is skipped too",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: skip
+tasks:
+  a: { kind: shell, command: [true], retries: 3 }
+  b: { kind: shell, command: [true], deps: [a] }
+  c: { kind: shell, command: [true], deps: [b], trigger_rule: none_failed }
+)");
+  f.runner.exit_codes["a"] = {99};
+  auto run = f.Run();
+  REQUIRE(run);
+  CHECK(run->state == state::RunState::kSuccess);
+  auto states = f.States(run->run_id);
+  CHECK(states["a"] == TaskState::kSkipped);
+  CHECK(states["b"] == TaskState::kSkipped);
+  CHECK(states["c"] == TaskState::kSuccess);
+  CHECK(f.runner.StartsOf("a").size() == 1);
+}
+
+TEST_CASE("no more than parallelism attempts run at once, and the bound is reached",
+          "[scheduler]") {
+  std::string yaml = "dag: wide\ntasks:\n";
+  for (int i = 0; i < 12; ++i) {
+    yaml += "  t" + std::to_string(i) + ": { kind: shell, command: [true] }\n";
+  }
+  for (int parallelism : {1, 2, 3, 5}) {
+    Fixture f(yaml);
+    auto run = f.Run(parallelism);
+    REQUIRE(run);
+    INFO("parallelism " << parallelism);
+    CHECK(f.runner.max_running == parallelism);
+    CHECK(f.runner.starts.size() == 12);
+  }
+}
+
+TEST_CASE("max_active_tasks bounds a DAG below the global parallelism", "[scheduler]") {
+  Fixture f(R"(
+dag: capped
+max_active_tasks: 2
+tasks:
+  a: { kind: shell, command: [true] }
+  b: { kind: shell, command: [true] }
+  c: { kind: shell, command: [true] }
+  d: { kind: shell, command: [true] }
+)");
+  auto run = f.Run(8);
+  REQUIRE(run);
+  CHECK(f.runner.max_running == 2);
+}
+
+TEST_CASE("ready tasks start in priority order: most downstream tasks first, then weight",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: priority
+tasks:
+  lonely: { kind: shell, command: [true] }
+  root: { kind: shell, command: [true] }
+  mid: { kind: shell, command: [true], deps: [root] }
+  leaf: { kind: shell, command: [true], deps: [mid] }
+  urgent: { kind: shell, command: [true], priority_weight: 100 }
+)");
+  auto run = f.Run(1);
+  REQUIRE(run);
+  REQUIRE(f.runner.starts.size() == 5);
+  CHECK(f.runner.starts[0].first == "urgent");
+  CHECK(f.runner.starts[1].first == "root");
+}
+
+TEST_CASE("a command that cannot be built fails its attempt without starting a process",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: broken
+tasks:
+  a: { kind: shell, command: [true], retries: 1, retry_delay: 5s }
+)");
+  auto run = f.Run(2, [](const dags::Dag&, const dags::TaskSpec&,
+                         const dags::TemplateContext&) -> Result<Command> {
+    return Fail(ErrorCode::kInvalidArgument, "no such thing");
+  });
+  REQUIRE(run);
+  CHECK(run->state == state::RunState::kFailed);
+  CHECK(f.runner.starts.empty());
+  auto attempts = f.store->Attempts(run->run_id, "a");
+  REQUIRE(attempts);
+  REQUIRE(attempts->size() == 2);
+  CHECK(attempts->at(0).reason == "cannot start: no such thing");
+  CHECK(testing::ReadFile(attempts->at(0).log_path).find("no such thing") != std::string::npos);
+}
+
+TEST_CASE("stopping a run cancels what runs, starts nothing more, and fails the run",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: stop
+tasks:
+  a: { kind: shell, command: [true], retries: 3 }
+  b: { kind: shell, command: [true], deps: [a] }
+)");
+  RunRequest request{FromMillis(0), FromMillis(1000), f.dag->params, state::RunKind::kManual,
+                     "tester", "cli"};
+  auto created = CreateRun(*f.store, *f.dag, request, f.clock.Now());
+  REQUIRE(created);
+  RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
+               RunLoopOptions{.parallelism = 2, .log_dir = f.dir / "logs"});
+  f.runner.on_start = [&](const std::string&) { loop.RequestStop(); };
+  auto run = loop.RunToCompletion(f.dag, created->run_id);
+  REQUIRE(run);
+  CHECK(run->state == state::RunState::kFailed);
+  auto states = f.States(run->run_id);
+  CHECK(states["a"] == TaskState::kFailed);
+  CHECK(states["b"] == TaskState::kUpstreamFailed);
+  CHECK(f.runner.starts.size() == 1);
+  auto attempts = f.store->Attempts(run->run_id, "a");
+  REQUIRE(attempts);
+  CHECK(attempts->at(0).reason == "cancelled: the run was stopped");
+}
+
+TEST_CASE("manual runs of one interval get numbered ids and each trigger is audited",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: ids
+params: { n: 1 }
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  RunRequest request{FromMillis(0), FromMillis(3'600'000), f.dag->params,
+                     state::RunKind::kManual, "alice", "cli"};
+  auto first = CreateRun(*f.store, *f.dag, request, f.clock.Now());
+  auto second = CreateRun(*f.store, *f.dag, request, f.clock.Now());
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->run_id == "ids@1970-01-01T00:00:00Z~manual-1");
+  CHECK(second->run_id == "ids@1970-01-01T00:00:00Z~manual-2");
+  auto events = f.store->ListAudit(10);
+  REQUIRE(events);
+  REQUIRE(events->size() == 2);
+  CHECK(events->at(0).actor == "alice");
+  CHECK(events->at(0).action == "trigger");
+  CHECK(events->at(0).target == "run:" + second->run_id);
+  CHECK(events->at(0).details_json.find(R"("params":{"n":1})") != std::string::npos);
+
+  SECTION("an empty interval is refused before anything is written") {
+    RunRequest bad = request;
+    bad.interval_end = bad.interval_start;
+    auto refused = CreateRun(*f.store, *f.dag, bad, f.clock.Now());
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::kInvalidArgument);
+    auto runs = f.store->ListRuns("ids", 10);
+    REQUIRE(runs);
+    CHECK(runs->size() == 2);
+  }
+}
+
+}  // namespace
+}  // namespace weir::scheduler

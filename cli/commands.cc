@@ -19,22 +19,35 @@ dags::LoadResult Context::LoadDags() const { return dags::LoadDags({dags_dir}, d
 Result<std::shared_ptr<const dags::Dag>> Context::FindDag(const dags::LoadResult& loaded,
                                                           const std::string& id) const {
   if (auto dag = loaded.Find(id)) return dag;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dags_dir, ec)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("no DAGs folder at {} (pass --dags DIR or set WEIR_DAGS)",
+                            dags_dir.string()));
+  }
   auto broken = loaded.broken.find(id);
   if (broken != loaded.broken.end()) {
-    std::string details;
+    // Each error is already one line naming file, line, column and reason.
+    std::vector<std::string> lines;
     for (const auto& e : loaded.errors) {
-      if (e.loc.file == broken->second) details += "\n  " + e.ToString();
+      if (e.loc.file == broken->second) lines.push_back(e.ToString());
     }
-    return Fail(ErrorCode::kInvalidArgument,
-                fmt::format("DAG '{}' in {} has errors:{}", id, broken->second, details));
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("{}", fmt::join(lines, "\nweir: ")));
   }
   std::vector<std::string> ids;
   for (const auto& d : loaded.dags) ids.push_back(d->id);
   for (const auto& [broken_id, file] : loaded.broken) ids.push_back(broken_id);
   auto hint = ClosestMatch(id, ids);
+  std::string unloadable;
+  if (!loaded.errors.empty()) {
+    // The DAG may be in a file that could not be read far enough to know its id.
+    unloadable = fmt::format("; DAG files with errors may hide it (`weir validate` lists them), "
+                             "first: {}",
+                             loaded.errors.front().ToString());
+  }
   return Fail(ErrorCode::kNotFound,
-              fmt::format("unknown DAG '{}' in {}{}", Printable(id), dags_dir.string(),
-                          hint ? fmt::format(" (did you mean '{}'?)", *hint) : ""));
+              fmt::format("unknown DAG '{}' in {}{}{}", Printable(id), dags_dir.string(),
+                          hint ? fmt::format(" (did you mean '{}'?)", *hint) : "", unloadable));
 }
 
 Result<std::unique_ptr<state::Store>> Context::OpenStore(bool create) const {

@@ -47,7 +47,7 @@ struct RunOptions {
   std::optional<std::string> start;  // --start T
   std::optional<std::string> end;    // --end T
   std::vector<std::string> params;   // --param k=v
-  int parallelism = 0;
+  std::optional<int> parallelism;    // --parallelism; none: the number of cores
 };
 int RunRun(const Context& context, const RunOptions& options);
 

@@ -97,13 +97,18 @@ int RunTaskLogs(const Context& context, const std::string& run_id, const std::st
   if (attempts->empty()) {
     auto tasks = (*store)->TaskInstances(run_id);
     if (!tasks) return Report(tasks.error());
-    bool known = std::any_of(tasks->begin(), tasks->end(),
+    auto task = std::find_if(tasks->begin(), tasks->end(),
                              [&](const auto& t) { return t.task_id == task_id; });
+    if (task == tasks->end()) {
+      return Report(Error{ErrorCode::kNotFound, fmt::format("run '{}' has no task '{}'", run_id,
+                                                            Printable(task_id))});
+    }
     return Report(Error{ErrorCode::kNotFound,
-                        known ? fmt::format("task '{}' of run '{}' has not run yet", task_id,
-                                            run_id)
-                              : fmt::format("run '{}' has no task '{}'", run_id,
-                                            Printable(task_id))});
+                        state::IsFinished(task->state)
+                            ? fmt::format("task '{}' of run '{}' did not run ({}), so it has no log",
+                                          task_id, run_id, state::Name(task->state))
+                            : fmt::format("task '{}' of run '{}' has not run yet ({})", task_id,
+                                          run_id, state::Name(task->state))});
   }
   const state::AttemptRecord* chosen = &attempts->back();
   if (try_number) {

@@ -63,7 +63,10 @@ int main(int argc, char** argv) {
   run->add_option("--date", run_options.date, "Data interval: this local day (YYYY-MM-DD)");
   run->add_option("--start", run_options.start, "Data interval start (ISO-8601)");
   run->add_option("--end", run_options.end, "Data interval end (ISO-8601)");
-  run->add_option("--param", run_options.params, "Override a declared param: NAME=VALUE");
+  run->add_option("--param", run_options.params, "Override a declared param: NAME=VALUE (repeat)")
+      ->take_all()
+      ->expected(1)
+      ->allow_extra_args(false);
   run->add_option("--parallelism", run_options.parallelism,
                   "Tasks running at once (default: number of cores)");
   add_common(run);
@@ -107,7 +110,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  Context context{dags_dir, home, CurrentUser()};
+  // Absolute, so that paths recorded in the store (attempt logs) work from any directory.
+  Context context{std::filesystem::absolute(dags_dir).lexically_normal(),
+                  std::filesystem::absolute(home).lexically_normal(), CurrentUser()};
   if (*validate) return RunValidate(context, validate_paths);
   if (*dags_list) return RunDagsList(context);
   if (*run) return RunRun(context, run_options);

@@ -115,7 +115,7 @@ int RunRun(const Context& context, const RunOptions& options) {
   if (options.start.has_value() != options.end.has_value()) {
     return Report(Error{ErrorCode::kInvalidArgument, "--start and --end go together"});
   }
-  if (options.parallelism < 0) {
+  if (options.parallelism && *options.parallelism < 1) {
     return Report(Error{ErrorCode::kInvalidArgument, "--parallelism must be 1 or more"});
   }
   auto overrides = SplitParams(options.params);
@@ -149,7 +149,8 @@ int RunRun(const Context& context, const RunOptions& options) {
         return factory.Build(d, t, c);
       },
       clock,
-      scheduler::RunLoopOptions{.parallelism = options.parallelism, .log_dir = context.LogDir()},
+      scheduler::RunLoopOptions{.parallelism = options.parallelism.value_or(0),
+                                .log_dir = context.LogDir()},
       &progress);
   signals.Watch(&loop);
   auto done = loop.RunToCompletion(*dag, run->run_id);

@@ -22,6 +22,8 @@ UpstreamCounts UpstreamCounts::Of(const std::vector<state::TaskState>& states) {
 
 Verdict EvaluateTriggerRule(dags::TriggerRule rule, const UpstreamCounts& u) {
   using dags::TriggerRule;
+  // As in Airflow, a task with no upstream task runs whatever its rule says.
+  if (u.total == 0) return Verdict::kRun;
   const bool all_finished = u.finished == u.total;
   const int any_failure = u.failed + u.upstream_failed;
   switch (rule) {

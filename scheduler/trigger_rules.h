@@ -1,5 +1,6 @@
 // Trigger rules: given the states of a task's direct upstream tasks, may it run now, must it
-// wait, or will it never run (and in which state does it end)? Airflow's semantics.
+// wait, or will it never run (and in which state does it end)? Airflow's semantics, including
+// that a task with no upstream task always runs.
 #ifndef WEIR_SCHEDULER_TRIGGER_RULES_H_
 #define WEIR_SCHEDULER_TRIGGER_RULES_H_
 

@@ -45,6 +45,11 @@ Result<void> BuildShellCommand(const dags::Dag& dag, const dags::TaskSpec& task,
     cwd /= *text;  // an absolute cwd replaces the DAG folder
   }
   command->cwd = cwd.lexically_normal().string();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(command->cwd, ec)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("working directory {} does not exist", command->cwd));
+  }
 
   if (const dags::Value* env = task.config.Find("env")) {
     for (const auto& [name, value] : env->AsMap()) {

@@ -127,10 +127,28 @@ TEST_CASE("a task runs in its DAG file's folder unless cwd says otherwise", "[ta
   TempDir dir;
   auto plain = Build(dir, "dag: d\ntasks:\n  t: { kind: shell, command: [pwd] }\n");
   CHECK(plain.command.cwd == std::filesystem::weakly_canonical(dir / "dags").string());
+  std::filesystem::create_directories(dir / "dags" / "sub");
   auto relative = Build(dir, "dag: d\ntasks:\n  t: { kind: shell, command: [pwd], cwd: sub }\n");
   CHECK(relative.command.cwd == (std::filesystem::weakly_canonical(dir / "dags") / "sub").string());
   auto absolute = Build(dir, "dag: d\ntasks:\n  t: { kind: shell, command: [pwd], cwd: /tmp }\n");
   CHECK(absolute.command.cwd == "/tmp");
+}
+
+TEST_CASE("a working directory that does not exist fails the attempt with that reason",
+          "[tasks]") {
+  TempDir dir;
+  dir.Write("dags/d.yaml", "dag: d\ntasks:\n  t: { kind: shell, command: [pwd], cwd: missing }\n");
+  auto loaded = dags::LoadDags({dir / "dags"}, dir / "dags");
+  REQUIRE(loaded.errors.empty());
+  auto dag = loaded.dags.at(0);
+  dags::RunVariables vars{dag->id, "r", "UTC", FromMillis(0), FromMillis(1), FromMillis(0),
+                          dag->params};
+  auto context = dags::MakeTemplateContext(vars, "t", 1);
+  REQUIRE(context);
+  auto command = CommandFactory(TaskOptions{.home = dir / "home"}).Build(*dag, dag->tasks[0], *context);
+  REQUIRE_FALSE(command);
+  CHECK(command.error().message.find("working directory") != std::string::npos);
+  CHECK(command.error().message.find("missing does not exist") != std::string::npos);
 }
 
 TEST_CASE("the warehouse is relative to the DAG file, or in the home folder by default",

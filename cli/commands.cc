@@ -1,8 +1,8 @@
 #include "cli/commands.h"
 
-#include <iostream>
-
 #include <fmt/format.h>
+
+#include <iostream>
 
 #include "cli/table.h"
 #include "common/strings.h"
@@ -21,9 +21,9 @@ Result<std::shared_ptr<const dags::Dag>> Context::FindDag(const dags::LoadResult
   if (auto dag = loaded.Find(id)) return dag;
   std::error_code ec;
   if (!std::filesystem::is_directory(dags_dir, ec)) {
-    return Fail(ErrorCode::kInvalidArgument,
-                fmt::format("no DAGs folder at {} (pass --dags DIR or set WEIR_DAGS)",
-                            dags_dir.string()));
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        fmt::format("no DAGs folder at {} (pass --dags DIR or set WEIR_DAGS)", dags_dir.string()));
   }
   auto broken = loaded.broken.find(id);
   if (broken != loaded.broken.end()) {
@@ -41,9 +41,10 @@ Result<std::shared_ptr<const dags::Dag>> Context::FindDag(const dags::LoadResult
   std::string unloadable;
   if (!loaded.errors.empty()) {
     // The DAG may be in a file that could not be read far enough to know its id.
-    unloadable = fmt::format("; DAG files with errors may hide it (`weir validate` lists them), "
-                             "first: {}",
-                             loaded.errors.front().ToString());
+    unloadable = fmt::format(
+        "; DAG files with errors may hide it (`weir validate` lists them), "
+        "first: {}",
+        loaded.errors.front().ToString());
   }
   return Fail(ErrorCode::kNotFound,
               fmt::format("unknown DAG '{}' in {}{}{}", Printable(id), dags_dir.string(),

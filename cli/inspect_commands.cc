@@ -1,9 +1,9 @@
 // Read-only commands over the store: runs list, runs show, tasks logs.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/table.h"
@@ -100,15 +100,16 @@ int RunTaskLogs(const Context& context, const std::string& run_id, const std::st
     auto task = std::find_if(tasks->begin(), tasks->end(),
                              [&](const auto& t) { return t.task_id == task_id; });
     if (task == tasks->end()) {
-      return Report(Error{ErrorCode::kNotFound, fmt::format("run '{}' has no task '{}'", run_id,
-                                                            Printable(task_id))});
+      return Report(Error{ErrorCode::kNotFound,
+                          fmt::format("run '{}' has no task '{}'", run_id, Printable(task_id))});
     }
-    return Report(Error{ErrorCode::kNotFound,
-                        state::IsFinished(task->state)
-                            ? fmt::format("task '{}' of run '{}' did not run ({}), so it has no log",
-                                          task_id, run_id, state::Name(task->state))
-                            : fmt::format("task '{}' of run '{}' has not run yet ({})", task_id,
-                                          run_id, state::Name(task->state))});
+    return Report(
+        Error{ErrorCode::kNotFound,
+              state::IsFinished(task->state)
+                  ? fmt::format("task '{}' of run '{}' did not run ({}), so it has no log", task_id,
+                                run_id, state::Name(task->state))
+                  : fmt::format("task '{}' of run '{}' has not run yet ({})", task_id, run_id,
+                                state::Name(task->state))});
   }
   const state::AttemptRecord* chosen = &attempts->back();
   if (try_number) {
@@ -117,16 +118,15 @@ int RunTaskLogs(const Context& context, const std::string& run_id, const std::st
       if (a.try_number == *try_number) chosen = &a;
     }
     if (chosen == nullptr) {
-      return Report(Error{ErrorCode::kNotFound,
-                          fmt::format("task '{}' has no try {} (it has {})", task_id,
-                                      *try_number, attempts->back().try_number)});
+      return Report(
+          Error{ErrorCode::kNotFound, fmt::format("task '{}' has no try {} (it has {})", task_id,
+                                                  *try_number, attempts->back().try_number)});
     }
   }
   std::ifstream in(chosen->log_path, std::ios::binary);
   if (!in) {
-    return Report(Error{ErrorCode::kNotFound,
-                        fmt::format("the log of try {} is gone ({})", chosen->try_number,
-                                    chosen->log_path)});
+    return Report(Error{ErrorCode::kNotFound, fmt::format("the log of try {} is gone ({})",
+                                                          chosen->try_number, chosen->log_path)});
   }
   std::cout << in.rdbuf();
   std::cout.flush();

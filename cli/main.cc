@@ -2,10 +2,9 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "common/logging.h"
@@ -58,7 +57,8 @@ int main(int argc, char** argv) {
   add_common(dags_list);
 
   RunOptions run_options;
-  CLI::App* run = app.add_subcommand("run", "Run a DAG now for one data interval, in the foreground");
+  CLI::App* run =
+      app.add_subcommand("run", "Run a DAG now for one data interval, in the foreground");
   run->add_option("dag", run_options.dag_id, "DAG id")->required();
   run->add_option("--date", run_options.date, "Data interval: this local day (YYYY-MM-DD)");
   run->add_option("--start", run_options.start, "Data interval start (ISO-8601)");

@@ -1,13 +1,12 @@
 // `weir run`: create a manual run for one data interval and drive it to completion in the
 // foreground.
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <iostream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -26,8 +25,7 @@ struct Interval {
 
 // The data interval asked for: --date D is that local day in the DAG's zone; --start/--end are
 // instants; with neither, the last complete day.
-Result<Interval> ResolveInterval(const RunOptions& options, const dags::Dag& dag,
-                                 Timestamp now) {
+Result<Interval> ResolveInterval(const RunOptions& options, const dags::Dag& dag, Timestamp now) {
   std::optional<CivilDate> day;
   if (options.date) {
     auto d = ParseDate(*options.date);
@@ -39,9 +37,8 @@ Result<Interval> ResolveInterval(const RunOptions& options, const dags::Dag& dag
     auto end = ParseTimestamp(*options.end);
     if (!end) return Fail(ErrorCode::kInvalidArgument, "--end: " + end.error().message);
     if (*end <= *start) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  fmt::format("--end ({}) must be after --start ({})", FormatIso(*end),
-                              FormatIso(*start)));
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("--end ({}) must be after --start ({})",
+                                                           FormatIso(*end), FormatIso(*start)));
     }
     return Interval{*start, *end};
   } else {
@@ -110,7 +107,8 @@ class SignalWatcher {
 int RunRun(const Context& context, const RunOptions& options) {
   // Check every flag before anything is loaded or written.
   if (options.date && (options.start || options.end)) {
-    return Report(Error{ErrorCode::kInvalidArgument, "--date cannot be combined with --start/--end"});
+    return Report(
+        Error{ErrorCode::kInvalidArgument, "--date cannot be combined with --start/--end"});
   }
   if (options.start.has_value() != options.end.has_value()) {
     return Report(Error{ErrorCode::kInvalidArgument, "--start and --end go together"});
@@ -132,7 +130,7 @@ int RunRun(const Context& context, const RunOptions& options) {
 
   auto store = context.OpenStore(true);
   if (!store) return Report(store.error());
-  scheduler::RunRequest request{interval->start, interval->end, *params,
+  scheduler::RunRequest request{interval->start,         interval->end, *params,
                                 state::RunKind::kManual, context.actor, "cli"};
   auto run = scheduler::CreateRun(**store, **dag, request, clock.Now());
   if (!run) return Report(run.error());

@@ -1,8 +1,7 @@
 #include "common/hash.h"
 
-#include <openssl/evp.h>
-
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 namespace weir {
 

@@ -1,8 +1,8 @@
 #include "common/strings.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "common/error.h"
 
@@ -10,13 +10,20 @@ namespace weir {
 
 const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kAlreadyExists: return "already_exists";
-    case ErrorCode::kFailedPrecondition: return "failed_precondition";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kIo: return "io";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kFailedPrecondition:
+      return "failed_precondition";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kIo:
+      return "io";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "internal";
 }
@@ -79,55 +86,69 @@ std::string ShellQuote(std::string_view s) {
   return out;
 }
 
-std::optional<std::size_t> FindInvalidUtf8(std::string_view s) {
+namespace {
+
+// Length of the valid UTF-8 sequence that starts `s`, or 0 when it is not one (overlong forms,
+// surrogates, code points above U+10FFFF, stray or missing continuation bytes).
+std::size_t Utf8SequenceLength(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  std::size_t n = s.size();
+  unsigned char c = p[0];
+  if (c < 0x80) return 1;
+  std::size_t len;
+  unsigned int min_code;
+  unsigned int code;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2, min_code = 0x80, code = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, min_code = 0x800, code = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, min_code = 0x10000, code = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((p[k] & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (p[k] & 0x3F);
+  }
+  if (code < min_code || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return len;
+}
+
+}  // namespace
+
+std::optional<std::size_t> FindInvalidUtf8(std::string_view s) {
   std::size_t i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len;
-    unsigned int min_code;
-    unsigned int code;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, min_code = 0x80, code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min_code = 0x800, code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min_code = 0x10000, code = c & 0x07;
-    } else {
-      return i;
-    }
-    if (i + len > n) return i;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-      code = (code << 6) | (p[i + k] & 0x3F);
-    }
-    if (code < min_code || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return i;
+  while (i < s.size()) {
+    std::size_t len = Utf8SequenceLength(s.substr(i));
+    if (len == 0) return i;
     i += len;
   }
   return std::nullopt;
 }
 
 std::string Printable(std::string_view s, std::size_t max_len) {
+  // Invalid UTF-8 is escaped and a character is never cut in half, so the result is always valid
+  // UTF-8 (it may end up in JSON, which refuses anything else).
   std::string out;
-  for (unsigned char c : s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
     if (out.size() >= max_len) {
       out += "...";
       break;
     }
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = Utf8SequenceLength(s.substr(i));
     if (c == '\n') {
       out += "\\n";
     } else if (c == '\t') {
       out += "\\t";
-    } else if (c < 0x20 || c == 0x7F) {
+    } else if (c < 0x20 || c == 0x7F || len == 0) {
       out += fmt::format("\\x{:02x}", c);
     } else {
-      out += static_cast<char>(c);
+      out.append(s.substr(i, len));
     }
+    i += len == 0 ? 1 : len;
   }
   return out;
 }

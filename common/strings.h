@@ -22,7 +22,8 @@ std::string ShellQuote(std::string_view s);
 // Offset (0-based) of the first byte that is not part of valid UTF-8, or nullopt.
 std::optional<std::size_t> FindInvalidUtf8(std::string_view s);
 
-// Escapes control characters and non-printables so a value fits on one line of an error.
+// Escapes control characters and invalid UTF-8 so a value fits on one line of an error; the
+// result is valid UTF-8 and at most `max_len` bytes plus one character and "...".
 std::string Printable(std::string_view s, std::size_t max_len = 80);
 
 }  // namespace weir

@@ -1,11 +1,11 @@
 #include "common/time.h"
 
-#include <charconv>
-#include <limits>
-
 #include <date/date.h>
 #include <date/tz.h>
 #include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
 
 #include "common/strings.h"
 
@@ -38,7 +38,8 @@ Result<const date::time_zone*> LocateZone(std::string_view zone) {
   try {
     return date::locate_zone(zone);
   } catch (const std::exception&) {
-    return Fail(ErrorCode::kInvalidArgument, fmt::format("unknown time zone '{}'", Printable(zone)));
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("unknown time zone '{}'", Printable(zone)));
   }
 }
 
@@ -55,6 +56,8 @@ Result<Duration> ParseDuration(std::string_view text) {
   std::int64_t total_ms = 0;
   std::size_t pos = 0;
   while (pos < text.size()) {
+    // from_chars would take a sign; "-5s" and "1h-30m" are not durations.
+    if (text[pos] == '-' || text[pos] == '+') return bad("a duration has no sign");
     std::int64_t number = 0;
     auto [next, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), number);
     if (ec == std::errc::result_out_of_range) return bad("too large");
@@ -89,7 +92,8 @@ std::string FormatDuration(Duration d) {
   std::int64_t ms = d.count();
   if (ms < 0) return "-" + FormatDuration(Duration(-ms));
   if (ms < 1000) return fmt::format("{}ms", ms);
-  if (ms < 60'000) return fmt::format("{:.1f}s", static_cast<double>(ms) / 1000.0);
+  // Truncated like the larger units, so 59999ms is "59.9s", never "60.0s".
+  if (ms < 60'000) return fmt::format("{}.{}s", ms / 1000, (ms % 1000) / 100);
   std::int64_t s = ms / 1000;
   if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
   if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
@@ -128,8 +132,8 @@ std::string FormatDate(CivilDate d) {
 }
 
 CivilDate AddDays(CivilDate d, int days) {
-  date::sys_days day = date::year_month_day{date::year(d.year), date::month(d.month),
-                                            date::day(d.day)};
+  date::sys_days day =
+      date::year_month_day{date::year(d.year), date::month(d.month), date::day(d.day)};
   date::year_month_day out{day + date::days(days)};
   return CivilDate{static_cast<int>(out.year()), static_cast<unsigned>(out.month()),
                    static_cast<unsigned>(out.day())};
@@ -144,8 +148,8 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
   if (text.size() < 10) return bad("too short");
   auto day = ParseDate(text.substr(0, 10));
   if (!day) return bad("not a valid date");
-  date::sys_days days = date::year_month_day{date::year(day->year), date::month(day->month),
-                                             date::day(day->day)};
+  date::sys_days days =
+      date::year_month_day{date::year(day->year), date::month(day->month), date::day(day->day)};
   Timestamp t = std::chrono::time_point_cast<Duration>(date::sys_time<Duration>(days));
   std::size_t pos = 10;
   if (pos == text.size()) return t;
@@ -169,8 +173,8 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
     }
   }
   if (hh > 23 || mm > 59 || ss > 59) return bad("time of day out of range");
-  t += std::chrono::hours(hh) + std::chrono::minutes(mm) + std::chrono::seconds(ss) +
-       Duration(frac);
+  t +=
+      std::chrono::hours(hh) + std::chrono::minutes(mm) + std::chrono::seconds(ss) + Duration(frac);
   if (pos == text.size()) return t;
   if (text[pos] == 'Z' && pos + 1 == text.size()) return t;
   if (text[pos] == '+' || text[pos] == '-') {
@@ -191,10 +195,10 @@ std::string FormatIso(Timestamp t) {
   auto days = std::chrono::floor<date::days>(t);
   date::year_month_day ymd{days};
   date::hh_mm_ss<Duration> tod{t - days};
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                                tod.hours().count(), tod.minutes().count(),
-                                tod.seconds().count());
+  std::string out =
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  tod.hours().count(), tod.minutes().count(), tod.seconds().count());
   if (tod.subseconds().count() != 0) out += fmt::format(".{:03}", tod.subseconds().count());
   out += 'Z';
   return out;
@@ -205,14 +209,14 @@ bool IsKnownZone(std::string_view zone) { return LocateZone(zone).has_value(); }
 Result<Timestamp> StartOfLocalDay(CivilDate day, std::string_view zone_name) {
   auto zone = LocateZone(zone_name);
   if (!zone) return std::unexpected(zone.error());
-  date::local_days local{date::year_month_day{date::year(day.year), date::month(day.month),
-                                               date::day(day.day)}};
+  date::local_days local{
+      date::year_month_day{date::year(day.year), date::month(day.month), date::day(day.day)}};
   date::local_info info = (*zone)->get_info(date::local_seconds(local));
   switch (info.result) {
     case date::local_info::unique:
     case date::local_info::ambiguous:  // midnight twice: the first one
-      return std::chrono::time_point_cast<Duration>(date::sys_seconds(
-          local.time_since_epoch() - info.first.offset));
+      return std::chrono::time_point_cast<Duration>(
+          date::sys_seconds(local.time_since_epoch() - info.first.offset));
     case date::local_info::nonexistent:  // midnight skipped: the day starts at the transition
       return std::chrono::time_point_cast<Duration>(info.second.begin);
   }

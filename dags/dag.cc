@@ -1,8 +1,9 @@
 #include "dags/dag.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
 
 #include "common/strings.h"
 
@@ -91,9 +92,11 @@ Result<Value> ResolveParams(const Dag& dag,
         break;
       }
       case Value::Type::kDouble: {
-        char* end = nullptr;
-        double d = std::strtod(text.c_str(), &end);
-        if (text.empty() || end != text.c_str() + text.size()) return bad("a number");
+        double d = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+        if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(d)) {
+          return bad("a number");
+        }
         *slot = Value::Double(d);
         break;
       }

@@ -34,33 +34,33 @@ const std::vector<std::string>& TriggerRuleNames();
 enum class Backoff { kFixed, kExponential };
 
 struct RetryPolicy {
-  int retries = 0;                                 // extra attempts after the first
-  Duration retry_delay = std::chrono::seconds(30);  // before the first retry
-  Backoff backoff = Backoff::kFixed;               // exponential doubles the delay each retry
+  int retries = 0;                                      // extra attempts after the first
+  Duration retry_delay = std::chrono::seconds(30);      // before the first retry
+  Backoff backoff = Backoff::kFixed;                    // exponential doubles the delay each retry
   Duration max_retry_delay = std::chrono::minutes(10);  // cap for exponential backoff
 };
 
 struct TaskSpec {
   std::string id;
-  std::string kind;                // "shell", ...
+  std::string kind;  // "shell", ...
   std::string description;
-  std::vector<std::string> deps;   // ids of direct upstream tasks, as written
+  std::vector<std::string> deps;  // ids of direct upstream tasks, as written
   TriggerRule trigger_rule = TriggerRule::kAllSuccess;
   RetryPolicy retry;
   std::optional<Duration> timeout;  // per attempt; none: no limit
   std::string pool = "default";
   std::optional<int> priority_weight;  // none: the number of tasks downstream
   bool cache = true;
-  Value config;                     // the kind-specific keys (a map), templates unrendered
-  SourceLocation loc;               // where the task's id was written
+  Value config;        // the kind-specific keys (a map), templates unrendered
+  SourceLocation loc;  // where the task's id was written
 };
 
 struct Dag {
   std::string id;
   std::string description;
-  std::filesystem::path file;       // absolute path of the DAG file
-  std::string file_display;         // the path as shown to users (relative to the DAGs folder)
-  std::string content_hash;         // SHA-256 of the file's bytes
+  std::filesystem::path file;  // absolute path of the DAG file
+  std::string file_display;    // the path as shown to users (relative to the DAGs folder)
+  std::string content_hash;    // SHA-256 of the file's bytes
   Schedule schedule;
   std::string timezone = "UTC";
   std::optional<CivilDate> start_date;
@@ -69,8 +69,8 @@ struct Dag {
   int max_active_runs = 16;
   int max_active_tasks = 16;
   Value params = Value::MakeMap({});  // name -> default value (scalars)
-  std::string warehouse;            // as written; empty: $WEIR_HOME/warehouse.db
-  std::vector<TaskSpec> tasks;      // in file order; index = vertex in `graph`
+  std::string warehouse;              // as written; empty: $WEIR_HOME/warehouse.db
+  std::vector<TaskSpec> tasks;        // in file order; index = vertex in `graph`
   TaskGraph graph;
   SourceLocation loc;
 

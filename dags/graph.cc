@@ -1,13 +1,13 @@
 #include "dags/graph.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
-#include <cstdint>
-
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/depth_first_search.hpp>
 #include <boost/graph/topological_sort.hpp>
-#include <fmt/format.h>
+#include <cstdint>
 
 namespace weir::dags {
 namespace {
@@ -54,8 +54,7 @@ std::vector<int> Reachable(int start, const std::vector<std::vector<int>>& next)
 }  // namespace
 
 Result<TaskGraph> TaskGraph::Build(int n, const std::vector<std::pair<int, int>>& edges,
-                                   const std::vector<std::string>& names,
-                                   std::vector<int>* cycle) {
+                                   const std::vector<std::string>& names, std::vector<int>* cycle) {
   Graph g(static_cast<std::size_t>(n));
   TaskGraph out;
   out.upstream_.resize(n);

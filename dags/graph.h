@@ -17,8 +17,7 @@ class TaskGraph {
   // Builds the graph of `n` tasks from `edges` (upstream, downstream). On a cycle the error names
   // its tasks in dependency order, "a -> b -> c -> a", using `names` (one per vertex), and
   // `cycle` (when given) receives those vertices.
-  [[nodiscard]] static Result<TaskGraph> Build(int n,
-                                               const std::vector<std::pair<int, int>>& edges,
+  [[nodiscard]] static Result<TaskGraph> Build(int n, const std::vector<std::pair<int, int>>& edges,
                                                const std::vector<std::string>& names,
                                                std::vector<int>* cycle = nullptr);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
 #include "dags/dags.h"
 
 namespace weir::dags {
@@ -10,8 +11,7 @@ namespace {
 bool IsEnvName(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
   for (char c : name) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '_')) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
       return false;
     }
   }
@@ -50,10 +50,13 @@ void ValidateShell(const Value& config, std::vector<Diagnostic>* errors) {
     } else {
       for (const auto& [name, value] : env->AsMap()) {
         if (!IsEnvName(name)) {
-          Add(errors, value, fmt::format("'{}' is not a valid environment variable name", name));
+          errors->push_back(
+              {value.key_loc,
+               fmt::format("'{}' is not a valid environment variable name", Printable(name))});
         } else if (name.starts_with("WEIR_")) {
-          Add(errors, value,
-              fmt::format("'{}': names starting with WEIR_ are set by weir itself", name));
+          errors->push_back(
+              {value.key_loc,
+               fmt::format("'{}': names starting with WEIR_ are set by weir itself", name)});
         }
         if (!value.is_scalar() || value.is_null()) {
           Add(errors, value, fmt::format("env '{}' must be a string or number", name));

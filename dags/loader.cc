@@ -1,14 +1,15 @@
 // YAML -> Value (with locations, duplicate-key detection and resource limits), then
 // Value -> Dag (types, defaults, kinds, templates, graph). Every problem becomes a Diagnostic;
 // loading goes on after an error so that one pass reports all of them.
+#include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "common/hash.h"
 #include "common/strings.h"
@@ -27,8 +28,8 @@ SourceLocation LocationAt(const std::string& file, std::string_view text, std::s
     if (text[i] == '\n') {
       ++line;
       column = 1;
-    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      ++column;
+    } else {
+      ++column;  // in bytes, like the marks of yaml-cpp, so all columns of a file agree
     }
   }
   return SourceLocation{file, line, column};
@@ -39,16 +40,22 @@ SourceLocation LocationAt(const std::string& file, std::string_view text, std::s
 
 class YamlReader {
  public:
-  YamlReader(const std::string& file, const LoadOptions& options, Diagnostics* errors)
-      : file_(file), options_(options), errors_(errors) {}
+  // `text_bytes`: the document's size. Written out, every node takes at least a byte, so a
+  // document that expands to more nodes than it has bytes does so through aliases.
+  YamlReader(const std::string& file, const LoadOptions& options, std::size_t text_bytes,
+             Diagnostics* errors)
+      : file_(file),
+        options_(options),
+        max_nodes_(std::min(options.max_nodes, std::max<std::size_t>(10'000, text_bytes))),
+        errors_(errors) {}
 
   // Returns nullopt after recording the (first, fatal) structural error.
   std::optional<Value> Read(const YAML::Node& node, int depth) {
     if (failed_) return std::nullopt;
-    if (++nodes_ > options_.max_nodes) {
-      return Fatal(node, fmt::format("the document expands to more than {} YAML nodes (an alias "
-                                     "bomb?); refusing to load it",
-                                     options_.max_nodes));
+    if (++nodes_ > max_nodes_) {
+      return Fatal(node, fmt::format("the document expands to more than {} YAML nodes through "
+                                     "aliases (an alias bomb?); refusing to load it",
+                                     max_nodes_));
     }
     if (depth > options_.max_depth) {
       return Fatal(node, fmt::format("nesting deeper than {} levels; refusing to load it",
@@ -88,7 +95,9 @@ class YamlReader {
           }
           auto v = Read(pair.second, depth + 1);
           if (!v) return std::nullopt;
-          if (v->loc.line == 0) v->loc = key_loc;  // an empty value: point at its key
+          // An empty value has no place of its own (yaml-cpp marks whatever follows): its key.
+          if (v->is_null()) v->loc = key_loc;
+          v->key_loc = key_loc;
           if (inserted) entries.emplace_back(key, std::move(*v));
         }
         out = Value::MakeMap(std::move(entries));
@@ -140,6 +149,7 @@ class YamlReader {
 
   const std::string& file_;
   const LoadOptions& options_;
+  std::size_t max_nodes_;
   Diagnostics* errors_;
   std::size_t nodes_ = 0;
   bool failed_ = false;
@@ -149,19 +159,20 @@ class YamlReader {
 // Value -> Dag
 
 const std::vector<std::string> kDagKeys = {
-    "dag",          "description",     "schedule", "timezone", "start_date", "end_date",
-    "catchup",      "max_active_runs", "max_active_tasks", "params", "warehouse", "defaults",
+    "dag",     "description",     "schedule",         "timezone", "start_date", "end_date",
+    "catchup", "max_active_runs", "max_active_tasks", "params",   "warehouse",  "defaults",
     "tasks"};
 // Keys every task may have, whatever its kind. `defaults:` takes all but kind and deps.
 const std::vector<std::string> kTaskKeys = {
-    "kind",    "deps",   "description", "trigger_rule",    "retries",         "retry_delay",
-    "retry_backoff", "max_retry_delay", "timeout", "pool", "priority_weight", "cache"};
+    "kind",    "deps",        "description",     "trigger_rule",
+    "retries", "retry_delay", "retry_backoff",   "max_retry_delay",
+    "timeout", "pool",        "priority_weight", "cache"};
 
 bool IsId(std::string_view id) {
   if (id.empty() || id.size() > 250 || id == "." || id == "..") return false;
   for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '.' || c == '-')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '-')) {
       return false;
     }
   }
@@ -171,8 +182,7 @@ bool IsId(std::string_view id) {
 bool IsIdentifier(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
   for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
       return false;
     }
   }
@@ -187,15 +197,14 @@ class DagBuilder {
     errors_->push_back({at.loc, std::move(message)});
   }
 
-  void CheckKeys(const Value& map, const std::vector<std::string>& allowed,
-                 std::string_view what) {
+  void CheckKeys(const Value& map, const std::vector<std::string>& allowed, std::string_view what) {
     for (const auto& [key, value] : map.AsMap()) {
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       auto hint = ClosestMatch(key, allowed);
-      SourceLocation key_loc = value.loc;
-      errors_->push_back({key_loc, fmt::format("unknown key '{}' in {}{}", Printable(key), what,
-                                               hint ? fmt::format(" (did you mean '{}'?)", *hint)
-                                                    : "")});
+      SourceLocation key_loc = value.key_loc;
+      errors_->push_back(
+          {key_loc, fmt::format("unknown key '{}' in {}{}", Printable(key), what,
+                                hint ? fmt::format(" (did you mean '{}'?)", *hint) : "")});
     }
   }
 
@@ -212,7 +221,8 @@ class DagBuilder {
                                   std::int64_t max) {
     if (v == nullptr || v->is_null()) return std::nullopt;
     if (v->type() != Value::Type::kInt) {
-      Error(*v, fmt::format("'{}' must be a whole number, not {}", key, Value::TypeName(v->type())));
+      Error(*v,
+            fmt::format("'{}' must be a whole number, not {}", key, Value::TypeName(v->type())));
       return std::nullopt;
     }
     if (v->AsInt() < min || v->AsInt() > max) {
@@ -318,9 +328,10 @@ class DagBuilder {
         if (known.count(name) != 0) continue;
         std::vector<std::string> candidates(known.begin(), known.end());
         auto hint = ClosestMatch(name, candidates);
-        std::string why = name.starts_with("params.")
-                              ? fmt::format("param '{}' is not declared in 'params:'", name.substr(7))
-                              : fmt::format("unknown template variable '{}'", name);
+        std::string why =
+            name.starts_with("params.")
+                ? fmt::format("param '{}' is not declared in 'params:'", name.substr(7))
+                : fmt::format("unknown template variable '{}'", name);
         Error(v, hint ? fmt::format("{} (did you mean '{}'?)", why, *hint) : why);
       }
     } else if (v.is_list()) {
@@ -342,8 +353,8 @@ class DagBuilder {
     CheckKeys(root, kDagKeys, "the DAG");
 
     const Value* id = root.Find("dag");
-    if (id == nullptr) {
-      Error(root, "missing 'dag:' (the DAG's id)");
+    if (id == nullptr || id->is_null()) {
+      Error(id == nullptr ? root : *id, "missing 'dag:' (the DAG's id)");
     } else if (auto text = String(id, "dag")) {
       if (IsId(*text)) {
         dag->id = *text;
@@ -396,12 +407,24 @@ class DagBuilder {
       } else {
         for (const auto& [name, value] : params->AsMap()) {
           if (!IsIdentifier(name)) {
-            Error(value, fmt::format("bad param name '{}': use letters, digits and '_'",
-                                     Printable(name)));
+            errors_->push_back(
+                {value.key_loc,
+                 fmt::format("bad param name '{}': use letters, digits and '_'", Printable(name))});
           } else if (!value.is_scalar()) {
             Error(value, fmt::format("param '{}' must have a scalar default (text, number, "
                                      "boolean or null)",
                                      name));
+          } else if (auto clash =
+                         std::find_if(dag->params.AsMap().begin(), dag->params.AsMap().end(),
+                                      [&](const auto& p) {
+                                        return EnvironmentName("params." + p.first) ==
+                                               EnvironmentName("params." + name);
+                                      });
+                     clash != dag->params.AsMap().end()) {
+            errors_->push_back(
+                {value.key_loc,
+                 fmt::format("params '{}' and '{}' would both be exported as {}", clash->first,
+                             name, EnvironmentName("params." + name))});
           } else {
             dag->params.AsMap().emplace_back(name, value);
             variables.insert("params." + name);
@@ -442,10 +465,11 @@ class DagBuilder {
     for (const auto& [id, body] : tasks.AsMap()) {
       TaskSpec task = defaults;
       task.id = id;
-      task.loc = body.loc;
+      task.loc = body.key_loc;
       if (!IsId(id)) {
-        Error(body, fmt::format("bad task id '{}': use letters, digits, '_', '.' and '-'",
-                                Printable(id)));
+        errors_->push_back(
+            {body.key_loc, fmt::format("bad task id '{}': use letters, digits, '_', '.' and '-'",
+                                       Printable(id))});
       }
       index.emplace(id, static_cast<int>(dag->tasks.size()));
       if (!body.is_map()) {
@@ -454,16 +478,18 @@ class DagBuilder {
         continue;
       }
       const Value* kind = body.Find("kind");
-      if (kind == nullptr) {
-        Error(body, fmt::format("task '{}' has no 'kind:' (one of: {})", Printable(id),
-                                fmt::join(KnownKinds(), ", ")));
+      if (kind == nullptr || kind->is_null()) {
+        Error(kind == nullptr ? body : *kind,
+              fmt::format("task '{}' has no 'kind:' (one of: {})", Printable(id),
+                          fmt::join(KnownKinds(), ", ")));
       } else if (auto name = String(kind, "kind")) {
         const auto& kinds = KnownKinds();
         if (std::find(kinds.begin(), kinds.end(), *name) == kinds.end()) {
           auto hint = ClosestMatch(*name, kinds);
-          Error(*kind, fmt::format("unknown task kind '{}'{}", Printable(*name),
-                                   hint ? fmt::format(" (did you mean '{}'?)", *hint)
-                                        : fmt::format(" (known kinds: {})", fmt::join(kinds, ", "))));
+          Error(*kind,
+                fmt::format("unknown task kind '{}'{}", Printable(*name),
+                            hint ? fmt::format(" (did you mean '{}'?)", *hint)
+                                 : fmt::format(" (known kinds: {})", fmt::join(kinds, ", "))));
         } else {
           task.kind = *name;
         }
@@ -511,10 +537,19 @@ class DagBuilder {
     for (int v = 0; v < static_cast<int>(dag->tasks.size()); ++v) {
       const TaskSpec& task = dag->tasks[v];
       const Value* deps_value = tasks.AsMap()[v].second.Find("deps");
-      const Value& at = deps_value != nullptr ? *deps_value : tasks.AsMap()[v].second;
       for (const std::string& dep : task.deps) {
+        // Point at the dep as written ("- b" in a block list), else at 'deps:' or the task.
+        const Value* at = deps_value != nullptr ? deps_value : &tasks.AsMap()[v].second;
+        if (deps_value != nullptr && deps_value->is_list()) {
+          for (const Value& item : deps_value->AsList()) {
+            if (item.is_string() && item.AsString() == dep) {
+              at = &item;
+              break;
+            }
+          }
+        }
         if (dep == task.id) {
-          Error(at, fmt::format("task '{}' depends on itself", task.id));
+          Error(*at, fmt::format("task '{}' depends on itself", task.id));
           deps_ok = false;
           continue;
         }
@@ -522,9 +557,9 @@ class DagBuilder {
         if (it == index.end()) {
           std::vector<std::string> ids(names);
           auto hint = ClosestMatch(dep, ids);
-          Error(at, fmt::format("task '{}' depends on '{}', which is not a task of this DAG{}",
-                                task.id, Printable(dep),
-                                hint ? fmt::format(" (did you mean '{}'?)", *hint) : ""));
+          Error(*at, fmt::format("task '{}' depends on '{}', which is not a task of this DAG{}",
+                                 task.id, Printable(dep),
+                                 hint ? fmt::format(" (did you mean '{}'?)", *hint) : ""));
           deps_ok = false;
           continue;
         }
@@ -535,7 +570,8 @@ class DagBuilder {
     std::vector<int> cycle;
     auto graph = TaskGraph::Build(static_cast<int>(dag->tasks.size()), edges, names, &cycle);
     if (!graph) {
-      Error(tasks.AsMap()[cycle.empty() ? 0 : cycle.front()].second, graph.error().message);
+      errors_->push_back(
+          {tasks.AsMap()[cycle.empty() ? 0 : cycle.front()].second.key_loc, graph.error().message});
       return;
     }
     dag->graph = std::move(*graph);
@@ -554,12 +590,27 @@ void LoadOne(std::string_view text, const std::string& display, const std::files
     return;
   }
   if (auto bad = FindInvalidUtf8(text)) {
-    errors.push_back({LocationAt(display, text, *bad), "invalid UTF-8; DAG files must be UTF-8 text"});
+    errors.push_back(
+        {LocationAt(display, text, *bad), "invalid UTF-8; DAG files must be UTF-8 text"});
     return;
   }
   YAML::Node document;
   try {
-    document = YAML::Load(std::string(text));
+    // Only the first document would be loaded, so another one is an error, not silently ignored.
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    for (std::size_t i = 1; i < documents.size(); ++i) {
+      if (documents[i].IsNull()) continue;  // a trailing "---" with nothing after it
+      YAML::Mark mark = documents[i].Mark();
+      errors.push_back({SourceLocation{display, mark.line + 1, mark.column + 1},
+                        "a second YAML document ('---'); a DAG file holds one DAG"});
+      return;
+    }
+    if (!documents.empty()) document = documents.front();
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own guard says only "bad file"
+    errors.push_back(
+        {SourceLocation{display, e.mark.line + 1, e.mark.column + 1},
+         fmt::format("nesting deeper than {} levels; refusing to load it", options.max_depth)});
+    return;
   } catch (const YAML::Exception& e) {
     SourceLocation loc{display, e.mark.is_null() ? 0 : e.mark.line + 1,
                        e.mark.is_null() ? 0 : e.mark.column + 1};
@@ -569,7 +620,7 @@ void LoadOne(std::string_view text, const std::string& display, const std::files
   std::size_t errors_before = errors.size();
   std::optional<Value> root;
   try {
-    root = YamlReader(display, options, &errors).Read(document, 0);
+    root = YamlReader(display, options, text.size(), &errors).Read(document, 0);
   } catch (const YAML::Exception& e) {
     errors.push_back({SourceLocation{display, 0, 0}, fmt::format("invalid YAML: {}", e.msg)});
     return;
@@ -641,8 +692,9 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
   for (const fs::path& path : paths) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) {
-      for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied,
-                                               ec), end;
+      for (fs::recursive_directory_iterator
+               it(path, fs::directory_options::skip_permission_denied, ec),
+           end;
            !ec && it != end; it.increment(ec)) {
         if (it->is_regular_file(ec) && IsDagFile(it->path())) files.push_back(it->path());
       }
@@ -664,14 +716,14 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
     std::string display = DisplayPath(absolute, fs::weakly_canonical(fs::absolute(root), ec));
     auto size = fs::file_size(file, ec);
     if (ec) {
-      result.errors.push_back({SourceLocation{display, 0, 0},
-                               fmt::format("cannot read: {}", ec.message())});
+      result.errors.push_back(
+          {SourceLocation{display, 0, 0}, fmt::format("cannot read: {}", ec.message())});
       continue;
     }
     if (size > options.max_file_bytes) {
-      result.errors.push_back({SourceLocation{display, 0, 0},
-                               fmt::format("the file is {} bytes, over the limit of {}", size,
-                                           options.max_file_bytes)});
+      result.errors.push_back(
+          {SourceLocation{display, 0, 0}, fmt::format("the file is {} bytes, over the limit of {}",
+                                                      size, options.max_file_bytes)});
       continue;
     }
     std::ifstream in(file, std::ios::binary);

@@ -1,10 +1,10 @@
 #include "dags/schedule.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <charconv>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/strings.h"
 
@@ -73,8 +73,8 @@ Result<std::vector<bool>> ParseField(std::string_view field, const FieldSpec& sp
       auto [end, ec] = std::from_chars(step_text.data(), step_text.data() + step_text.size(), step);
       if (ec != std::errc() || end != step_text.data() + step_text.size() || step <= 0 ||
           step > spec.max) {
-        return Fail(ErrorCode::kInvalidArgument, fmt::format("{} field: bad step '{}'", spec.name,
-                                                             Printable(step_text)));
+        return Fail(ErrorCode::kInvalidArgument,
+                    fmt::format("{} field: bad step '{}'", spec.name, Printable(step_text)));
       }
     }
     int lo = spec.min, hi = spec.max;
@@ -122,8 +122,8 @@ Result<Schedule> Schedule::Parse(std::string_view text) {
   }
   if (!text.empty() && text[0] == '@') {
     static const std::vector<std::pair<std::string, std::string>> kMacros = {
-        {"@hourly", "0 * * * *"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
-        {"@weekly", "0 0 * * 0"}, {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+        {"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+        {"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
         {"@annually", "0 0 1 1 *"}};
     bool found = false;
     for (const auto& [macro, cron] : kMacros) {

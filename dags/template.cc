@@ -1,8 +1,8 @@
 #include "dags/template.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "common/strings.h"
 
@@ -18,8 +18,8 @@ bool IsNameChar(char c) {
 
 const std::vector<std::string>& BuiltinVariables() {
   static const std::vector<std::string> kNames = {
-      "ds",          "ds_nodash", "data_interval_start", "data_interval_end", "logical_date",
-      "run_id",      "dag",       "task",                "try_number"};
+      "ds",  "ds_nodash", "data_interval_start", "data_interval_end", "logical_date", "run_id",
+      "dag", "task",      "try_number"};
   return kNames;
 }
 
@@ -42,8 +42,9 @@ Result<Template> Template::Parse(std::string_view text) {
     std::string_view inside = text.substr(open + 2, close - open - 2);
     std::size_t first = inside.find_first_not_of(" \t");
     std::size_t last = inside.find_last_not_of(" \t");
-    std::string_view name =
-        first == std::string_view::npos ? std::string_view() : inside.substr(first, last - first + 1);
+    std::string_view name = first == std::string_view::npos
+                                ? std::string_view()
+                                : inside.substr(first, last - first + 1);
     bool valid = !name.empty();
     for (char c : name) valid = valid && IsNameChar(c);
     if (!valid) {

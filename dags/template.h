@@ -60,8 +60,7 @@ struct RunVariables {
   Value params;  // map name -> value, after trigger overrides
 };
 [[nodiscard]] Result<TemplateContext> MakeTemplateContext(const RunVariables& run,
-                                                          std::string_view task_id,
-                                                          int try_number);
+                                                          std::string_view task_id, int try_number);
 
 // The environment variable a template variable is exported as: "ds" -> "WEIR_DS",
 // "params.min_events" -> "WEIR_PARAM_MIN_EVENTS".

@@ -1,6 +1,7 @@
 #include "dags/value.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 namespace weir::dags {
@@ -11,11 +12,16 @@ using Json = nlohmann::ordered_json;
 
 Json ToNlohmann(const Value& v) {
   switch (v.type()) {
-    case Value::Type::kNull: return nullptr;
-    case Value::Type::kBool: return v.AsBool();
-    case Value::Type::kInt: return v.AsInt();
-    case Value::Type::kDouble: return v.AsDouble();
-    case Value::Type::kString: return v.AsString();
+    case Value::Type::kNull:
+      return nullptr;
+    case Value::Type::kBool:
+      return v.AsBool();
+    case Value::Type::kInt:
+      return v.AsInt();
+    case Value::Type::kDouble:
+      return v.AsDouble();
+    case Value::Type::kString:
+      return v.AsString();
     case Value::Type::kList: {
       Json out = Json::array();
       for (const Value& item : v.AsList()) out.push_back(ToNlohmann(item));
@@ -32,15 +38,19 @@ Json ToNlohmann(const Value& v) {
 
 Value FromNlohmann(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::boolean: return Value::Bool(j.get<bool>());
-    case Json::value_t::number_integer: return Value::Int(j.get<std::int64_t>());
+    case Json::value_t::boolean:
+      return Value::Bool(j.get<bool>());
+    case Json::value_t::number_integer:
+      return Value::Int(j.get<std::int64_t>());
     case Json::value_t::number_unsigned: {
       auto u = j.get<std::uint64_t>();
       if (u > static_cast<std::uint64_t>(INT64_MAX)) return Value::Double(static_cast<double>(u));
       return Value::Int(static_cast<std::int64_t>(u));
     }
-    case Json::value_t::number_float: return Value::Double(j.get<double>());
-    case Json::value_t::string: return Value::String(j.get<std::string>());
+    case Json::value_t::number_float:
+      return Value::Double(j.get<double>());
+    case Json::value_t::string:
+      return Value::String(j.get<std::string>());
     case Json::value_t::array: {
       Value::List items;
       for (const auto& item : j) items.push_back(FromNlohmann(item));
@@ -51,7 +61,8 @@ Value FromNlohmann(const Json& j) {
       for (const auto& [key, item] : j.items()) entries.emplace_back(key, FromNlohmann(item));
       return Value::MakeMap(std::move(entries));
     }
-    default: return Value();
+    default:
+      return Value();
   }
 }
 
@@ -72,12 +83,18 @@ const Value* Value::Find(std::string_view key) const {
 
 std::string Value::ToText() const {
   switch (type()) {
-    case Type::kNull: return "";
-    case Type::kBool: return AsBool() ? "true" : "false";
-    case Type::kInt: return std::to_string(AsInt());
-    case Type::kDouble: return fmt::format("{}", AsDouble());
-    case Type::kString: return AsString();
-    default: return ToJson();
+    case Type::kNull:
+      return "";
+    case Type::kBool:
+      return AsBool() ? "true" : "false";
+    case Type::kInt:
+      return std::to_string(AsInt());
+    case Type::kDouble:
+      return fmt::format("{}", AsDouble());
+    case Type::kString:
+      return AsString();
+    default:
+      return ToJson();
   }
 }
 
@@ -91,13 +108,20 @@ Result<Value> Value::FromJson(std::string_view json) {
 
 const char* Value::TypeName(Type t) {
   switch (t) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "a boolean";
-    case Type::kInt: return "an integer";
-    case Type::kDouble: return "a number";
-    case Type::kString: return "a string";
-    case Type::kList: return "a list";
-    case Type::kMap: return "a map";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "a boolean";
+    case Type::kInt:
+      return "an integer";
+    case Type::kDouble:
+      return "a number";
+    case Type::kString:
+      return "a string";
+    case Type::kList:
+      return "a list";
+    case Type::kMap:
+      return "a map";
   }
   return "?";
 }

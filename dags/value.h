@@ -19,7 +19,7 @@ namespace weir::dags {
 struct SourceLocation {
   std::string file;
   int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
+  int column = 0;  // 1-based, in bytes
   // "file:line:col", or just "file" when the position is unknown.
   std::string ToString() const;
 };
@@ -69,6 +69,7 @@ class Value {
   static const char* TypeName(Type t);
 
   SourceLocation loc;
+  SourceLocation key_loc;  // for an entry of a map, where its key was written
 
   friend bool operator==(const Value& a, const Value& b) { return a.data_ == b.data_; }
 

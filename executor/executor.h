@@ -19,7 +19,7 @@
 namespace weir::executor {
 
 struct ExecutorOptions {
-  int threads = 2;                                // threads running the io_context
+  int threads = 2;                                 // threads running the io_context
   Duration kill_grace = std::chrono::seconds(10);  // SIGTERM -> SIGKILL at a timeout or cancel
   Clock* clock = &SystemClock::Instance();         // end times, and Wait's deadlines
 };

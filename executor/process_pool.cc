@@ -1,11 +1,17 @@
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -13,13 +19,6 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <fmt/format.h>
 
 #include "executor/executor.h"
 
@@ -89,8 +88,7 @@ Result<int> OpenLog(const std::filesystem::path& path) {
 
 class ProcessPool::Impl {
  public:
-  explicit Impl(ExecutorOptions options)
-      : options_(options), work_(asio::make_work_guard(io_)) {
+  explicit Impl(ExecutorOptions options) : options_(options), work_(asio::make_work_guard(io_)) {
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       threads_.emplace_back([this] { io_.run(); });
     }
@@ -137,8 +135,8 @@ class ProcessPool::Impl {
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setpgroup(&attr, 0);  // its own process group, so a kill reaches grandchildren
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
     pid_t pid = 0;
     int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
@@ -165,10 +163,9 @@ class ProcessPool::Impl {
       ++in_flight_;
     }
     asio::post(child->strand, [this, child, timeout = request.timeout] {
-      child->exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                                   [this, child](const boost::system::error_code&) {
-                                     Reap(child);
-                                   });
+      child->exit_watch.async_wait(
+          asio::posix::stream_descriptor::wait_read,
+          [this, child](const boost::system::error_code&) { Reap(child); });
       if (timeout) {
         child->timeout_timer.expires_after(*timeout);
         child->timeout_timer.async_wait([this, child](const boost::system::error_code& ec) {

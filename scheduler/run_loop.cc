@@ -1,11 +1,11 @@
+#include <fmt/format.h>
+#include <string.h>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <fmt/format.h>
-#include <string.h>
 
 #include "scheduler/retry.h"
 #include "scheduler/scheduler.h"
@@ -237,7 +237,6 @@ class RunLoop::Execution {
     for (int d : dag_->graph.Downstream(w)) work->push_back(d);
   }
 
-
   void Finished(int v) {
     ++finished_;
     for (int d : dag_->graph.Downstream(v)) Evaluate(d);
@@ -288,10 +287,10 @@ class RunLoop::Execution {
     Result<Command> command = context ? loop_.build_command_(*dag_, spec, *context)
                                       : Result<Command>(std::unexpected(context.error()));
     Result<ProcessInfo> process =
-        command ? loop_.runner_.Start(AttemptRequest{attempt.id, run_.run_id, spec.id,
-                                                     ti.try_number, *command, attempt.log_path,
-                                                     spec.timeout})
-                : Result<ProcessInfo>(std::unexpected(command.error()));
+        command
+            ? loop_.runner_.Start(AttemptRequest{attempt.id, run_.run_id, spec.id, ti.try_number,
+                                                 *command, attempt.log_path, spec.timeout})
+            : Result<ProcessInfo>(std::unexpected(command.error()));
     if (!process) {
       // Nothing ran: record why in the attempt and its log, and treat it as a failed try.
       std::string why = fmt::format("cannot start: {}", process.error().message);
@@ -352,8 +351,7 @@ class RunLoop::Execution {
     bool retry = may_retry && !loop_.stop_requested_ && ti.try_number < ti.max_tries;
     if (retry) {
       ti.state = TaskState::kUpForRetry;
-      ti.next_try_at =
-          ended + RetryDelay(spec.retry, ti.try_number, run_.run_id + "/" + spec.id);
+      ti.next_try_at = ended + RetryDelay(spec.retry, ti.try_number, run_.run_id + "/" + spec.id);
       retries_.emplace(*ti.next_try_at, v);
     } else {
       ti.state = TaskState::kFailed;
@@ -455,9 +453,9 @@ Result<RunRecord> RunLoop::RunToCompletion(std::shared_ptr<const dags::Dag> dag,
   }
   for (std::size_t v = 0; v < seen.size(); ++v) {
     if (!seen[v]) {
-      return Fail(ErrorCode::kFailedPrecondition,
-                  fmt::format("run '{}' has no task instance for task '{}'", run_id,
-                              dag->tasks[v].id));
+      return Fail(
+          ErrorCode::kFailedPrecondition,
+          fmt::format("run '{}' has no task instance for task '{}'", run_id, dag->tasks[v].id));
     }
   }
   Execution execution(*this, std::move(dag), std::move(**run), std::move(tasks));

@@ -74,8 +74,8 @@ class TaskRunner {
 };
 
 // Renders a task of a run into the command to execute (tasks/ provides it).
-using CommandBuilder = std::function<Result<Command>(
-    const dags::Dag&, const dags::TaskSpec&, const dags::TemplateContext&)>;
+using CommandBuilder = std::function<Result<Command>(const dags::Dag&, const dags::TaskSpec&,
+                                                     const dags::TemplateContext&)>;
 
 // Told of every state change, on the RunLoop's thread. CLI progress, later the web UI.
 class RunObserver {
@@ -88,18 +88,18 @@ class RunObserver {
 };
 
 struct RunLoopOptions {
-  int parallelism = 0;               // attempts running at once; 0: the number of cores
-  std::filesystem::path log_dir;     // attempt logs: LOG_DIR/DAG/RUN/TASK/TRY.log
+  int parallelism = 0;            // attempts running at once; 0: the number of cores
+  std::filesystem::path log_dir;  // attempt logs: LOG_DIR/DAG/RUN/TASK/TRY.log
 };
 
 // What a person asks for when triggering a run.
 struct RunRequest {
   Timestamp interval_start;
   Timestamp interval_end;
-  dags::Value params;                // resolved (defaults plus overrides)
+  dags::Value params;  // resolved (defaults plus overrides)
   state::RunKind kind = state::RunKind::kManual;
-  std::string actor;                 // who triggered it (audit)
-  std::string source = "cli";        // "cli" or "api"
+  std::string actor;           // who triggered it (audit)
+  std::string source = "cli";  // "cli" or "api"
 };
 
 // Creates a run of `dag` with all its task instances pending, records the DAG version and an

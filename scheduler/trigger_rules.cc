@@ -9,11 +9,20 @@ UpstreamCounts UpstreamCounts::Of(const std::vector<state::TaskState>& states) {
   for (TaskState s : states) {
     switch (s) {
       case TaskState::kSuccess:
-      case TaskState::kCached: ++c.success; break;
-      case TaskState::kFailed: ++c.failed; break;
-      case TaskState::kUpstreamFailed: ++c.upstream_failed; break;
-      case TaskState::kSkipped: ++c.skipped; break;
-      default: continue;
+      case TaskState::kCached:
+        ++c.success;
+        break;
+      case TaskState::kFailed:
+        ++c.failed;
+        break;
+      case TaskState::kUpstreamFailed:
+        ++c.upstream_failed;
+        break;
+      case TaskState::kSkipped:
+        ++c.skipped;
+        break;
+      default:
+        continue;
     }
     ++c.finished;
   }

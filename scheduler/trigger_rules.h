@@ -13,11 +13,11 @@ namespace weir::scheduler {
 
 struct UpstreamCounts {
   int total = 0;
-  int success = 0;          // success or cached
+  int success = 0;  // success or cached
   int failed = 0;
   int upstream_failed = 0;
   int skipped = 0;
-  int finished = 0;         // all of the above
+  int finished = 0;  // all of the above
   // Counts the states of the given upstream task instances.
   static UpstreamCounts Of(const std::vector<state::TaskState>& states);
 };

@@ -22,7 +22,7 @@ std::optional<E> Parse(std::string_view text, const std::array<const char*, N>& 
 constexpr std::array<const char*, 3> kRunKinds = {"scheduled", "manual", "backfill"};
 constexpr std::array<const char*, 4> kRunStates = {"queued", "running", "success", "failed"};
 constexpr std::array<const char*, 10> kTaskStates = {
-    "pending", "scheduled", "queued",          "running", "success",
+    "pending", "scheduled",    "queued",          "running", "success",
     "failed",  "up_for_retry", "upstream_failed", "skipped", "cached"};
 constexpr std::array<const char*, 4> kAttemptStates = {"running", "success", "failed", "skipped"};
 

@@ -14,10 +14,10 @@ namespace weir::state {
 enum class RunKind { kScheduled, kManual, kBackfill };
 enum class RunState { kQueued, kRunning, kSuccess, kFailed };
 enum class TaskState {
-  kPending,         // waiting for its upstream tasks
-  kScheduled,       // ready; waiting for a free slot
-  kQueued,          // handed to the executor
-  kRunning,         // its process runs
+  kPending,    // waiting for its upstream tasks
+  kScheduled,  // ready; waiting for a free slot
+  kQueued,     // handed to the executor
+  kRunning,    // its process runs
   kSuccess,
   kFailed,          // failed and no retry is left
   kUpForRetry,      // failed; retries at next_try_at

@@ -1,8 +1,7 @@
 #include "state/sqlite.h"
 
-#include <sqlite3.h>
-
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 namespace weir::state {
 
@@ -32,12 +31,12 @@ Result<bool> Statement::Step() {
     Reset();
     return false;
   }
-  Error error{rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable
-              : rc == SQLITE_FULL || rc == SQLITE_IOERR || rc == SQLITE_READONLY ||
-                      rc == SQLITE_CANTOPEN
-                  ? ErrorCode::kIo
-                  : ErrorCode::kInternal,
-              fmt::format("state database: {}", sqlite3_errmsg(db_))};
+  Error error{
+      rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable
+      : rc == SQLITE_FULL || rc == SQLITE_IOERR || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN
+          ? ErrorCode::kIo
+          : ErrorCode::kInternal,
+      fmt::format("state database: {}", sqlite3_errmsg(db_))};
   Reset();
   return std::unexpected(error);
 }
@@ -81,8 +80,8 @@ Result<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& pa
   std::unique_ptr<Database> out(new Database(db));
   sqlite3_busy_timeout(db, busy_timeout_ms);
   sqlite3_extended_result_codes(db, 0);
-  auto pragmas = out->Exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  auto pragmas =
+      out->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
   if (!pragmas) return std::unexpected(pragmas.error());
   return out;
 }
@@ -99,9 +98,9 @@ Result<void> Database::Exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string why = message != nullptr ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
-    return Fail(rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable
-                                                         : ErrorCode::kInternal,
-                fmt::format("state database: {}", why));
+    return Fail(
+        rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable : ErrorCode::kInternal,
+        fmt::format("state database: {}", why));
   }
   return {};
 }
@@ -122,9 +121,9 @@ std::int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowi
 
 Error Database::LastError(std::string_view what) const {
   int rc = sqlite3_errcode(db_);
-  return Error{rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable
-                                                        : ErrorCode::kInternal,
-               fmt::format("state database ({}): {}", what, sqlite3_errmsg(db_))};
+  return Error{
+      rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable : ErrorCode::kInternal,
+      fmt::format("state database ({}): {}", what, sqlite3_errmsg(db_))};
 }
 
 Result<WriteTransaction> WriteTransaction::Begin(Database& db) {

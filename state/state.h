@@ -22,8 +22,8 @@ namespace weir::state {
 class Database;
 
 struct StoreOptions {
-  bool create = true;             // create the file (and migrate it) when missing
-  int busy_timeout_ms = 10'000;   // how long a write waits for another writer before failing
+  bool create = true;            // create the file (and migrate it) when missing
+  int busy_timeout_ms = 10'000;  // how long a write waits for another writer before failing
 };
 
 class Store {
@@ -66,7 +66,7 @@ class Store {
 
   // Appends to the audit log, which no code path updates or deletes (SQLite triggers agree).
   [[nodiscard]] Result<std::int64_t> AppendAudit(const AuditEvent& event);
-  
+
   [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int limit);
 
   Database& database() { return *db_; }

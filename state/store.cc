@@ -199,9 +199,9 @@ Result<void> Store::CreateRun(const RunRecord& run, const std::vector<TaskInstan
                         .Bind(12, OptionalMillis(run.ended_at))
                         .Run();
     if (!inserted) return inserted;
-    auto task_insert = db_->Prepare(fmt::format(
-        "INSERT INTO task_instances ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        kTaskColumns));
+    auto task_insert = db_->Prepare(
+        fmt::format("INSERT INTO task_instances ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    kTaskColumns));
     if (!task_insert) return std::unexpected(task_insert.error());
     for (const TaskInstanceRecord& t : tasks) {
       auto ok = (*task_insert)
@@ -238,10 +238,10 @@ Result<std::optional<RunRecord>> Store::GetRun(const std::string& run_id) {
 }
 
 Result<std::vector<RunRecord>> Store::ListRuns(const std::string& dag_id, int limit) {
-  auto stmt = db_->Prepare(fmt::format(
-      "SELECT {} FROM runs WHERE (?1 = '' OR dag_id = ?1) "
-      "ORDER BY interval_start_ms DESC, created_at_ms DESC, run_id DESC LIMIT ?2",
-      kRunColumns));
+  auto stmt = db_->Prepare(
+      fmt::format("SELECT {} FROM runs WHERE (?1 = '' OR dag_id = ?1) "
+                  "ORDER BY interval_start_ms DESC, created_at_ms DESC, run_id DESC LIMIT ?2",
+                  kRunColumns));
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, dag_id).Bind(2, limit);
   std::vector<RunRecord> runs;

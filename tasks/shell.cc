@@ -9,8 +9,7 @@ Result<std::string> RenderText(const dags::Value& value, const dags::TemplateCon
                                dags::Quoting quoting, std::string_view key) {
   auto parsed = dags::Template::Parse(value.ToText());
   if (!parsed) {
-    return Fail(ErrorCode::kInvalidArgument,
-                fmt::format("'{}': {}", key, parsed.error().message));
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("'{}': {}", key, parsed.error().message));
   }
   auto rendered = parsed->Render(context, quoting);
   if (!rendered) {

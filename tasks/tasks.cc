@@ -1,8 +1,7 @@
 #include "tasks/tasks.h"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "tasks/shell.h"
 

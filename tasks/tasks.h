@@ -17,7 +17,7 @@
 namespace weir::tasks {
 
 struct TaskOptions {
-  std::filesystem::path home;  // WEIR_HOME: the default warehouse lives here
+  std::filesystem::path home;       // WEIR_HOME: the default warehouse lives here
   bool inherit_environment = true;  // start from weir's own environment (PATH, HOME, ...)
 };
 

@@ -1,9 +1,9 @@
 // Whole-binary tests: the real `weir` executable, real DAG files, a real state database.
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
-#include <fmt/format.h>
 
 #include "common/strings.h"
 #include "tests/testing/temp_dir.h"
@@ -22,8 +22,8 @@ struct Output {
 
 // Runs weir with `args` in `dir` (stdin empty, not a terminal).
 Output Weir(const TempDir& dir, const std::vector<std::string>& args) {
-  std::string command = fmt::format("cd {} && {}", ShellQuote(dir.path().string()),
-                                    ShellQuote(WEIR_BINARY));
+  std::string command =
+      fmt::format("cd {} && {}", ShellQuote(dir.path().string()), ShellQuote(WEIR_BINARY));
   for (const std::string& a : args) command += " " + ShellQuote(a);
   command += fmt::format(" </dev/null >{} 2>{}", ShellQuote((dir / "stdout").string()),
                          ShellQuote((dir / "stderr").string()));
@@ -56,7 +56,9 @@ std::string Dump(const std::filesystem::path& db) {
   return out;
 }
 
-int CountLines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+int CountLines(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
 
 const std::string kExampleDags = std::string(WEIR_SOURCE_DIR) + "/examples/dags";
 
@@ -113,7 +115,8 @@ tasks:
   extract: { kind: shell, script: "echo extracting; echo broken input >&2; exit 4", retries: 1, retry_delay: 10ms }
   load: { kind: shell, command: [echo, load], deps: [extract] }
 )");
-  Output run = Weir(dir, {"run", "flaky", "--dags", "dags", "--home", "home", "--date", "2026-01-02"});
+  Output run =
+      Weir(dir, {"run", "flaky", "--dags", "dags", "--home", "home", "--date", "2026-01-02"});
   CHECK(run.exit_code == 1);
   CHECK(run.out.find("extract  failed           2") != std::string::npos);
   CHECK(run.out.find("exit code 4") != std::string::npos);
@@ -122,13 +125,13 @@ tasks:
                            "--try", "1", "--home", "home"});
   CHECK(logs.exit_code == 0);
   CHECK(logs.out == "extracting\nbroken input\n");
-  Output never = Weir(dir, {"tasks", "logs", "flaky@2026-01-02T00:00:00Z~manual-1", "load",
-                            "--home", "home"});
+  Output never =
+      Weir(dir, {"tasks", "logs", "flaky@2026-01-02T00:00:00Z~manual-1", "load", "--home", "home"});
   CHECK(never.exit_code == 2);
   CHECK(never.err.find("did not run (upstream_failed)") != std::string::npos);
 }
 
-TEST_CASE("--param may come before the DAG id and be repeated; logs are found from anywhere",
+TEST_CASE("params may come before the DAG id and be repeated; logs are found from anywhere",
           "[e2e]") {
   TempDir dir;
   dir.Write("dags/p.yaml", R"(
@@ -212,7 +215,8 @@ tasks:
   a: { kind: shell, command: [true] }
 )");
   dir.Write("dags/broken.yaml", "dag: broken\ntasks:\n  a: { kind: shell, command: [true]\n");
-  dir.Write("dags/typed.yaml", "dag: typed\ntasks:\n  a: { kind: shell, command: [true], retries: many }\n");
+  dir.Write("dags/typed.yaml",
+            "dag: typed\ntasks:\n  a: { kind: shell, command: [true], retries: many }\n");
   dir.Write("dags/kind.yaml", "dag: kind\ntasks:\n  a: { kind: spark, command: [true] }\n");
   const std::vector<BadInput> cases = {
       {{"run", "broken"}, "broken.yaml:4:1: invalid YAML"},
@@ -222,7 +226,8 @@ tasks:
       {{"run", "ok", "--date", "2026-13-01"}, "--date: bad date '2026-13-01'"},
       {{"run", "ok", "--date", "yesterday"}, "--date: bad date 'yesterday'"},
       {{"run", "ok", "--start", "2026-01-02", "--end", "2026-01-01"}, "must be after --start"},
-      {{"run", "ok", "--start", "2026-01-02T25:00:00Z", "--end", "2026-01-03"}, "--start: bad timestamp"},
+      {{"run", "ok", "--start", "2026-01-02T25:00:00Z", "--end", "2026-01-03"},
+       "--start: bad timestamp"},
       {{"run", "ok", "--start", "2026-01-02"}, "--start and --end go together"},
       {{"run", "ok", "--date", "2026-01-01", "--start", "2026-01-01", "--end", "2026-01-02"},
        "--date cannot be combined"},
@@ -244,7 +249,8 @@ tasks:
       {{"run", "ok", "--bogus"}, "weir: "},
   };
   // One good run first, so there is state to protect.
-  Output first = Weir(dir, {"run", "ok", "--dags", "dags", "--home", "home", "--date", "2026-01-01"});
+  Output first =
+      Weir(dir, {"run", "ok", "--dags", "dags", "--home", "home", "--date", "2026-01-01"});
   REQUIRE(first.exit_code == 0);
   const std::string run_id = "ok@2026-01-01T00:00:00Z~manual-1";
   const std::string before = Dump(dir / "home" / "weir.db");

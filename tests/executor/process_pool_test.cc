@@ -6,10 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <set>
-
-#include <catch2/catch.hpp>
 
 #include "dags/dags.h"
 #include "executor/executor.h"
@@ -124,8 +123,7 @@ TEST_CASE("a task that ignores SIGTERM is killed with SIGKILL after the grace pe
   CHECK_FALSE(Alive(ReadPid(pid_file)));
 }
 
-TEST_CASE("what a task leaves running in its process group is killed when it exits",
-          "[executor]") {
+TEST_CASE("what a task leaves running in its process group is killed when it exits", "[executor]") {
   TempDir dir;
   ProcessPool pool;
   auto pid_file = dir / "leftover.pid";
@@ -138,8 +136,7 @@ TEST_CASE("what a task leaves running in its process group is killed when it exi
 TEST_CASE("a program that does not exist cannot be started, and says so", "[executor]") {
   TempDir dir;
   ProcessPool pool;
-  auto info = pool.Start(
-      Request(1, Command{{"/nonexistent/program"}, {}, ""}, dir / "1.log"));
+  auto info = pool.Start(Request(1, Command{{"/nonexistent/program"}, {}, ""}, dir / "1.log"));
   REQUIRE_FALSE(info);
   CHECK(info.error().message.find("/nonexistent/program") != std::string::npos);
   CHECK(info.error().message.find("No such file") != std::string::npos);
@@ -197,20 +194,27 @@ TEST_CASE("on a manual clock, Wait moves the clock to its deadline instead of sl
 // saw, so the tasks themselves witness how many ran at once.
 TEST_CASE("a run never has more than parallelism tasks running at once, at several pool sizes",
           "[executor]") {
-  for (auto [parallelism, threads] : {std::pair{1, 1}, std::pair{2, 2}, std::pair{3, 1},
-                                      std::pair{4, 4}}) {
+  for (auto [parallelism, threads] :
+       {std::pair{1, 1}, std::pair{2, 2}, std::pair{3, 1}, std::pair{4, 4}}) {
     TempDir dir;
     std::string counter = (dir / "counter").string();
     std::string seen = (dir / "seen").string();
     std::string yaml = "dag: wide\ntasks:\n";
     for (int i = 0; i < 16; ++i) {
-      yaml += "  t" + std::to_string(i) + ":\n    kind: shell\n    script: |\n"
-              "      exec 9>>'" + counter + ".lock'\n"
-              "      flock 9; n=$(cat '" + counter + "' 2>/dev/null || echo 0); n=$((n+1));"
-              " echo $n > '" + counter + "'; echo $n >> '" + seen + "'; flock -u 9\n"
+      yaml += "  t" + std::to_string(i) +
+              ":\n    kind: shell\n    script: |\n"
+              "      exec 9>>'" +
+              counter +
+              ".lock'\n"
+              "      flock 9; n=$(cat '" +
+              counter +
+              "' 2>/dev/null || echo 0); n=$((n+1));"
+              " echo $n > '" +
+              counter + "'; echo $n >> '" + seen +
+              "'; flock -u 9\n"
               "      i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done\n"
-              "      flock 9; n=$(cat '" + counter + "'); echo $((n-1)) > '" + counter +
-              "'; flock -u 9\n";
+              "      flock 9; n=$(cat '" +
+              counter + "'); echo $((n-1)) > '" + counter + "'; flock -u 9\n";
     }
     dir.Write("dags/wide.yaml", yaml);
     auto loaded = dags::LoadDags({dir / "dags"}, dir / "dags");
@@ -218,8 +222,9 @@ TEST_CASE("a run never has more than parallelism tasks running at once, at sever
     auto dag = loaded.dags.at(0);
     auto store = state::Store::Open(dir / "weir.db");
     REQUIRE(store);
-    scheduler::RunRequest request{FromMillis(0), FromMillis(86'400'000), dag->params,
-                                  state::RunKind::kManual, "tester", "cli"};
+    scheduler::RunRequest request{FromMillis(0), FromMillis(86'400'000),
+                                  dag->params,   state::RunKind::kManual,
+                                  "tester",      "cli"};
     auto run = scheduler::CreateRun(**store, *dag, request, SystemClock::Instance().Now());
     REQUIRE(run);
     tasks::CommandFactory factory(tasks::TaskOptions{.home = dir.path()});

@@ -12,14 +12,15 @@ TEST_CASE("fixed backoff waits retry_delay before every retry", "[scheduler]") {
   for (int t = 1; t <= 5; ++t) CHECK(RetryDelay(policy, t, "run/task") == seconds(30));
 }
 
-TEST_CASE("exponential backoff doubles the delay, capped at max_retry_delay, jittered down by "
-          "at most half",
-          "[scheduler]") {
+TEST_CASE(
+    "exponential backoff doubles the delay, capped at max_retry_delay, jittered down by "
+    "at most half",
+    "[scheduler]") {
   dags::RetryPolicy policy{.retries = 10,
                            .retry_delay = seconds(10),
                            .backoff = dags::Backoff::kExponential,
                            .max_retry_delay = seconds(100)};
-  const Duration uncapped[] = {seconds(10), seconds(20), seconds(40), seconds(80),
+  const Duration uncapped[] = {seconds(10),  seconds(20),  seconds(40), seconds(80),
                                seconds(100), seconds(100), seconds(100)};
   for (int t = 1; t <= 7; ++t) {
     Duration d = RetryDelay(policy, t, "daily@2026-01-01T00:00:00Z/extract");

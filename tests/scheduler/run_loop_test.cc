@@ -2,9 +2,8 @@
 // a fixed time and exits with a scripted code, so retry times can be checked to the millisecond
 // without sleeping.
 #include <algorithm>
-#include <map>
-
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "dags/dags.h"
 #include "scheduler/retry.h"
@@ -95,8 +94,7 @@ class ScriptedRunner final : public TaskRunner {
   bool interrupted_ = false;
 };
 
-Result<Command> TrueCommand(const dags::Dag&, const dags::TaskSpec&,
-                            const dags::TemplateContext&) {
+Result<Command> TrueCommand(const dags::Dag&, const dags::TaskSpec&, const dags::TemplateContext&) {
   return Command{{"true"}, {}, ""};
 }
 
@@ -117,8 +115,9 @@ struct Fixture {
   }
 
   Result<state::RunRecord> Run(int parallelism = 4, CommandBuilder build = TrueCommand) {
-    RunRequest request{FromMillis(0), FromMillis(86'400'000), dag->params,
-                       state::RunKind::kManual, "tester", "cli"};
+    RunRequest request{FromMillis(0), FromMillis(86'400'000),
+                       dag->params,   state::RunKind::kManual,
+                       "tester",      "cli"};
     auto run = CreateRun(*store, *dag, request, clock.Now());
     REQUIRE(run);
     RunLoop loop(*store, runner, std::move(build), clock,
@@ -135,8 +134,7 @@ struct Fixture {
   }
 };
 
-TEST_CASE("a chain runs each task once, in dependency order, and the run succeeds",
-          "[scheduler]") {
+TEST_CASE("a chain runs each task once, in dependency order, and the run succeeds", "[scheduler]") {
   Fixture f(R"(
 dag: chain
 tasks:
@@ -208,9 +206,10 @@ tasks:
   }
 }
 
-TEST_CASE("when retries run out the task fails, its downstream is upstream_failed, and the run "
-          "fails",
-          "[scheduler]") {
+TEST_CASE(
+    "when retries run out the task fails, its downstream is upstream_failed, and the run "
+    "fails",
+    "[scheduler]") {
   Fixture f(R"(
 dag: fail
 tasks:
@@ -310,10 +309,11 @@ dag: broken
 tasks:
   a: { kind: shell, command: [true], retries: 1, retry_delay: 5s }
 )");
-  auto run = f.Run(2, [](const dags::Dag&, const dags::TaskSpec&,
-                         const dags::TemplateContext&) -> Result<Command> {
-    return Fail(ErrorCode::kInvalidArgument, "no such thing");
-  });
+  auto run = f.Run(
+      2,
+      [](const dags::Dag&, const dags::TaskSpec&, const dags::TemplateContext&) -> Result<Command> {
+        return Fail(ErrorCode::kInvalidArgument, "no such thing");
+      });
   REQUIRE(run);
   CHECK(run->state == state::RunState::kFailed);
   CHECK(f.runner.starts.empty());
@@ -332,8 +332,8 @@ tasks:
   a: { kind: shell, command: [true], retries: 3 }
   b: { kind: shell, command: [true], deps: [a] }
 )");
-  RunRequest request{FromMillis(0), FromMillis(1000), f.dag->params, state::RunKind::kManual,
-                     "tester", "cli"};
+  RunRequest request{FromMillis(0),           FromMillis(1000), f.dag->params,
+                     state::RunKind::kManual, "tester",         "cli"};
   auto created = CreateRun(*f.store, *f.dag, request, f.clock.Now());
   REQUIRE(created);
   RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
@@ -359,8 +359,8 @@ params: { n: 1 }
 tasks:
   a: { kind: shell, command: [true] }
 )");
-  RunRequest request{FromMillis(0), FromMillis(3'600'000), f.dag->params,
-                     state::RunKind::kManual, "alice", "cli"};
+  RunRequest request{
+      FromMillis(0), FromMillis(3'600'000), f.dag->params, state::RunKind::kManual, "alice", "cli"};
   auto first = CreateRun(*f.store, *f.dag, request, f.clock.Now());
   auto second = CreateRun(*f.store, *f.dag, request, f.clock.Now());
   REQUIRE(first);

@@ -1,7 +1,6 @@
 #include "scheduler/trigger_rules.h"
 
 #include <algorithm>
-
 #include <catch2/catch.hpp>
 
 namespace weir::scheduler {
@@ -11,14 +10,13 @@ using dags::TriggerRule;
 using state::TaskState;
 
 const std::vector<TaskState> kAllStates = {
-    TaskState::kPending,  TaskState::kScheduled,  TaskState::kQueued,
-    TaskState::kRunning,  TaskState::kSuccess,    TaskState::kFailed,
-    TaskState::kUpForRetry, TaskState::kUpstreamFailed, TaskState::kSkipped,
-    TaskState::kCached};
-const std::vector<TriggerRule> kAllRules = {
-    TriggerRule::kAllSuccess, TriggerRule::kAllFailed, TriggerRule::kAllDone,
-    TriggerRule::kOneSuccess, TriggerRule::kOneFailed, TriggerRule::kNoneFailed,
-    TriggerRule::kAlways};
+    TaskState::kPending, TaskState::kScheduled, TaskState::kQueued,     TaskState::kRunning,
+    TaskState::kSuccess, TaskState::kFailed,    TaskState::kUpForRetry, TaskState::kUpstreamFailed,
+    TaskState::kSkipped, TaskState::kCached};
+const std::vector<TriggerRule> kAllRules = {TriggerRule::kAllSuccess, TriggerRule::kAllFailed,
+                                            TriggerRule::kAllDone,    TriggerRule::kOneSuccess,
+                                            TriggerRule::kOneFailed,  TriggerRule::kNoneFailed,
+                                            TriggerRule::kAlways};
 
 // The rules as Airflow documents them, written over the list of states rather than counts.
 Verdict Expected(TriggerRule rule, const std::vector<TaskState>& up) {
@@ -37,15 +35,18 @@ Verdict Expected(TriggerRule rule, const std::vector<TaskState>& up) {
   const auto ok = {TaskState::kSuccess, TaskState::kCached};
   const auto bad = {TaskState::kFailed, TaskState::kUpstreamFailed};
   switch (rule) {
-    case TriggerRule::kAlways: return Verdict::kRun;
+    case TriggerRule::kAlways:
+      return Verdict::kRun;
     case TriggerRule::kAllSuccess:
       if (any(bad)) return Verdict::kUpstreamFailed;
       if (any({TaskState::kSkipped})) return Verdict::kSkip;
       return all(ok) ? Verdict::kRun : Verdict::kWait;
     case TriggerRule::kAllFailed:
-      if (any({TaskState::kSuccess, TaskState::kCached, TaskState::kSkipped})) return Verdict::kSkip;
+      if (any({TaskState::kSuccess, TaskState::kCached, TaskState::kSkipped}))
+        return Verdict::kSkip;
       return all(bad) ? Verdict::kRun : Verdict::kWait;
-    case TriggerRule::kAllDone: return done ? Verdict::kRun : Verdict::kWait;
+    case TriggerRule::kAllDone:
+      return done ? Verdict::kRun : Verdict::kWait;
     case TriggerRule::kOneSuccess:
       if (any(ok)) return Verdict::kRun;
       if (!done) return Verdict::kWait;
@@ -78,9 +79,9 @@ TEST_CASE("every trigger rule gives the documented verdict for every pair of ups
 
 TEST_CASE("every trigger rule gives the documented verdict for every triple of finished states",
           "[scheduler]") {
-  const std::vector<TaskState> finished = {TaskState::kSuccess, TaskState::kFailed,
+  const std::vector<TaskState> finished = {TaskState::kSuccess,        TaskState::kFailed,
                                            TaskState::kUpstreamFailed, TaskState::kSkipped,
-                                           TaskState::kCached, TaskState::kRunning};
+                                           TaskState::kCached,         TaskState::kRunning};
   for (TriggerRule rule : kAllRules) {
     for (TaskState a : finished) {
       for (TaskState b : finished) {

@@ -52,7 +52,8 @@ std::string Query(const std::filesystem::path& db, const std::string& sql) {
       handle, sql.c_str(),
       [](void* sink, int n, char** values, char**) {
         auto* s = static_cast<std::string*>(sink);
-        for (int i = 0; i < n; ++i) *s += (i ? "|" : "") + std::string(values[i] ? values[i] : "NULL");
+        for (int i = 0; i < n; ++i)
+          *s += (i ? "|" : "") + std::string(values[i] ? values[i] : "NULL");
         *s += "\n";
         return 0;
       },
@@ -91,8 +92,9 @@ TEST_CASE("a database of every older schema version is migrated forward keeping 
       REQUIRE(db);
       REQUIRE(Migrate(**db, old_version));
       if (old_version >= 1) {
-        REQUIRE((*db)->Exec("INSERT INTO dag_versions (dag_id, file_path, content_hash, "
-                            "first_seen_ms) VALUES ('old', 'old.yaml', 'abc', 1)"));
+        REQUIRE(
+            (*db)->Exec("INSERT INTO dag_versions (dag_id, file_path, content_hash, "
+                        "first_seen_ms) VALUES ('old', 'old.yaml', 'abc', 1)"));
       }
     }
     CHECK(Query(dir / "weir.db", "PRAGMA user_version") == std::to_string(old_version) + "\n");
@@ -232,8 +234,8 @@ TEST_CASE("the audit log is append-only, even for direct SQL", "[state]") {
   REQUIRE(events->size() == 1);
   CHECK(events->front().actor == "alice");
   CHECK(events->front().reason == "because");
-  CHECK(Query(dir / "weir.db", "UPDATE audit_events SET actor = 'mallory'")
-            .find("append-only") != std::string::npos);
+  CHECK(Query(dir / "weir.db", "UPDATE audit_events SET actor = 'mallory'").find("append-only") !=
+        std::string::npos);
   CHECK(Query(dir / "weir.db", "DELETE FROM audit_events").find("append-only") !=
         std::string::npos);
   CHECK(Query(dir / "weir.db", "SELECT actor FROM audit_events") == "alice\n");

@@ -2,7 +2,6 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-
 #include <catch2/catch.hpp>
 
 #include "dags/dags.h"
@@ -27,9 +26,13 @@ Built Build(const TempDir& dir, const std::string& yaml,
   auto dag = loaded.dags.at(0);
   auto params = dags::ResolveParams(*dag, overrides);
   REQUIRE(params);
-  dags::RunVariables vars{dag->id, "d@2026-01-15T00:00:00Z~manual-1", dag->timezone,
-                          *ParseTimestamp("2026-01-15"), *ParseTimestamp("2026-01-16"),
-                          *ParseTimestamp("2026-01-15"), *params};
+  dags::RunVariables vars{dag->id,
+                          "d@2026-01-15T00:00:00Z~manual-1",
+                          dag->timezone,
+                          *ParseTimestamp("2026-01-15"),
+                          *ParseTimestamp("2026-01-16"),
+                          *ParseTimestamp("2026-01-15"),
+                          *params};
   auto context = dags::MakeTemplateContext(vars, dag->tasks[0].id, 2);
   REQUIRE(context);
   CommandFactory factory(TaskOptions{.home = dir / "home"});
@@ -134,18 +137,18 @@ TEST_CASE("a task runs in its DAG file's folder unless cwd says otherwise", "[ta
   CHECK(absolute.command.cwd == "/tmp");
 }
 
-TEST_CASE("a working directory that does not exist fails the attempt with that reason",
-          "[tasks]") {
+TEST_CASE("a working directory that does not exist fails the attempt with that reason", "[tasks]") {
   TempDir dir;
   dir.Write("dags/d.yaml", "dag: d\ntasks:\n  t: { kind: shell, command: [pwd], cwd: missing }\n");
   auto loaded = dags::LoadDags({dir / "dags"}, dir / "dags");
   REQUIRE(loaded.errors.empty());
   auto dag = loaded.dags.at(0);
-  dags::RunVariables vars{dag->id, "r", "UTC", FromMillis(0), FromMillis(1), FromMillis(0),
-                          dag->params};
+  dags::RunVariables vars{dag->id,       "r",           "UTC",      FromMillis(0),
+                          FromMillis(1), FromMillis(0), dag->params};
   auto context = dags::MakeTemplateContext(vars, "t", 1);
   REQUIRE(context);
-  auto command = CommandFactory(TaskOptions{.home = dir / "home"}).Build(*dag, dag->tasks[0], *context);
+  auto command =
+      CommandFactory(TaskOptions{.home = dir / "home"}).Build(*dag, dag->tasks[0], *context);
   REQUIRE_FALSE(command);
   CHECK(command.error().message.find("working directory") != std::string::npos);
   CHECK(command.error().message.find("missing does not exist") != std::string::npos);
@@ -154,7 +157,8 @@ TEST_CASE("a working directory that does not exist fails the attempt with that r
 TEST_CASE("the warehouse is relative to the DAG file, or in the home folder by default",
           "[tasks]") {
   TempDir dir;
-  auto built = Build(dir, "dag: d\nwarehouse: data/wh.db\ntasks:\n  t: { kind: shell, command: [true] }\n");
+  auto built =
+      Build(dir, "dag: d\nwarehouse: data/wh.db\ntasks:\n  t: { kind: shell, command: [true] }\n");
   CHECK(EnvValue(built.command, "WEIR_WAREHOUSE") ==
         (std::filesystem::weakly_canonical(dir / "dags") / "data" / "wh.db").string());
 }

@@ -1,5 +1,7 @@
 #include "dags/schedule.h"
 
+#include <date/date.h>
+#include <date/tz.h>
 #include <fmt/format.h>
 
 #include <array>
@@ -106,7 +108,112 @@ void Fill(std::bitset<N>& bits, const std::vector<bool>& set) {
   for (std::size_t i = 0; i < N && i < set.size(); ++i) bits[i] = set[i];
 }
 
+// How far a search for the next or previous tick looks before giving up: enough for
+// "0 0 29 2 1" (29 February on a Monday), which recurs only every 28 years or so.
+constexpr int kSearchDays = 366 * 50;
+
 }  // namespace
+
+namespace {
+
+// The instant a local wall-clock time stands for, by the DST rule of the header: a time in a
+// gap becomes the end of the gap; a repeated time, its first occurrence.
+Timestamp ToInstant(const date::time_zone& zone, date::local_seconds local) {
+  date::local_info info = zone.get_info(local);
+  switch (info.result) {
+    case date::local_info::unique:
+    case date::local_info::ambiguous:
+      return std::chrono::time_point_cast<Duration>(
+          date::sys_seconds(local.time_since_epoch() - info.first.offset));
+    case date::local_info::nonexistent:
+      return std::chrono::time_point_cast<Duration>(info.second.begin);
+  }
+  return Timestamp();
+}
+
+const date::time_zone* FindZone(std::string_view name) {
+  try {
+    return date::locate_zone(name);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+bool Schedule::MatchesDay(int year, unsigned month, unsigned day) const {
+  if (!months_[month]) return false;
+  date::year_month_day ymd{date::year(year), date::month(month), date::day(day)};
+  unsigned weekday = date::weekday(date::sys_days(ymd)).c_encoding();  // 0 = Sunday
+  bool dom = days_of_month_[day];
+  bool dow = days_of_week_[weekday];
+  // Vixie cron and croniter: when both fields are restricted, either one matching is enough.
+  if (!dom_any_ && !dow_any_) return dom || dow;
+  return dom && dow;
+}
+
+std::optional<Timestamp> Schedule::NextTick(Timestamp after, std::string_view zone_name) const {
+  if (kind_ != Kind::kCron) return std::nullopt;
+  const date::time_zone* zone = FindZone(zone_name);
+  if (zone == nullptr) return std::nullopt;
+  // Start at the local minute after `after`'s own local time.
+  auto local = zone->to_local(std::chrono::floor<std::chrono::seconds>(after));
+  auto start = std::chrono::floor<std::chrono::minutes>(local) + std::chrono::minutes(1);
+  date::local_days day = std::chrono::floor<date::days>(start);
+  int first_minute =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(start - day).count());
+  for (int d = 0; d < kSearchDays; ++d, day += date::days(1), first_minute = 0) {
+    date::year_month_day ymd{day};
+    if (!MatchesDay(static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                    static_cast<unsigned>(ymd.day()))) {
+      continue;
+    }
+    for (int minute_of_day = first_minute; minute_of_day < 24 * 60; ++minute_of_day) {
+      int h = minute_of_day / 60, m = minute_of_day % 60;
+      if (!hours_[h]) {
+        minute_of_day = h * 60 + 59;  // skip the rest of this hour
+        continue;
+      }
+      if (!minutes_[m]) continue;
+      Timestamp t =
+          ToInstant(*zone, date::local_seconds(day) + std::chrono::minutes(minute_of_day));
+      if (t > after) return t;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Timestamp> Schedule::PreviousTick(Timestamp before,
+                                                std::string_view zone_name) const {
+  if (kind_ != Kind::kCron) return std::nullopt;
+  const date::time_zone* zone = FindZone(zone_name);
+  if (zone == nullptr) return std::nullopt;
+  auto local = zone->to_local(std::chrono::ceil<std::chrono::seconds>(before));
+  auto start = std::chrono::ceil<std::chrono::minutes>(local);
+  date::local_days day = std::chrono::floor<date::days>(start);
+  int last_minute =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(start - day).count());
+  if (last_minute >= 24 * 60) last_minute = 24 * 60 - 1;
+  for (int d = 0; d < kSearchDays; ++d, day -= date::days(1), last_minute = 24 * 60 - 1) {
+    date::year_month_day ymd{day};
+    if (!MatchesDay(static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                    static_cast<unsigned>(ymd.day()))) {
+      continue;
+    }
+    for (int minute_of_day = last_minute; minute_of_day >= 0; --minute_of_day) {
+      int h = minute_of_day / 60, m = minute_of_day % 60;
+      if (!hours_[h]) {
+        minute_of_day = h * 60;  // skip to the previous hour
+        continue;
+      }
+      if (!minutes_[m]) continue;
+      Timestamp t =
+          ToInstant(*zone, date::local_seconds(day) + std::chrono::minutes(minute_of_day));
+      if (t < before) return t;
+    }
+  }
+  return std::nullopt;
+}
 
 Result<Schedule> Schedule::Parse(std::string_view text) {
   std::string expression(text);

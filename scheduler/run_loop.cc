@@ -256,9 +256,11 @@ class RunLoop::Execution {
     return {};
   }
 
+  // LOG_DIR/DAG/RUN/TASK.TRY.log: one folder per run, not per task, since creating inodes is
+  // most of what a no-op task costs beyond its process.
   std::filesystem::path LogPath(const std::string& task_id, int try_number) const {
-    return loop_.options_.log_dir / dag_->id / run_.run_id / task_id /
-           fmt::format("{}.log", try_number);
+    return loop_.options_.log_dir / dag_->id / run_.run_id /
+           fmt::format("{}.{}.log", task_id, try_number);
   }
 
   Result<void> StartAttempt(int v) {

@@ -89,7 +89,7 @@ class RunObserver {
 
 struct RunLoopOptions {
   int parallelism = 0;            // attempts running at once; 0: the number of cores
-  std::filesystem::path log_dir;  // attempt logs: LOG_DIR/DAG/RUN/TASK/TRY.log
+  std::filesystem::path log_dir;  // attempt logs: LOG_DIR/DAG/RUN/TASK.TRY.log
 };
 
 // What a person asks for when triggering a run.

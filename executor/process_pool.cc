@@ -12,6 +12,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -29,22 +30,28 @@ using scheduler::AttemptRequest;
 using scheduler::ProcessInfo;
 
 std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%lld/stat", static_cast<long long>(pid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buffer[1024];
+  ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  std::string_view line(buffer, static_cast<std::size_t>(n));
   // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
   std::size_t close = line.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(line.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22; ++i) {
-    if (!(fields >> field)) return std::nullopt;
+  if (close == std::string_view::npos) return std::nullopt;
+  std::size_t pos = close + 2;
+  for (int field = 3; field < 22; ++field) {
+    pos = line.find(' ', pos);
+    if (pos == std::string_view::npos) return std::nullopt;
+    ++pos;
   }
-  try {
-    return std::stoll(field);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  std::int64_t ticks = 0;
+  auto [end, ec] = std::from_chars(line.data() + pos, line.data() + line.size(), ticks);
+  if (ec != std::errc()) return std::nullopt;
+  return ticks;
 }
 
 namespace {

@@ -34,7 +34,7 @@ namespace weir::scheduler {
 
 // One attempt handed to the runner.
 struct AttemptRequest {
-  std::int64_t attempt_id = 0;
+  std::int64_t attempt_id = 0;  // the runner's key for this attempt, unique per runner
   std::string run_id;
   std::string task_id;
   int try_number = 1;
@@ -131,6 +131,7 @@ class RunLoop {
   RunLoopOptions options_;
   RunObserver* observer_;
   std::atomic<bool> stop_requested_{false};
+  std::int64_t next_token_ = 0;  // keys of attempts handed to the runner
 };
 
 // Why an attempt ended, in words: "exit code 3", "killed by signal 9 (Killed)", ...

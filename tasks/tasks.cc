@@ -19,6 +19,14 @@ void SetEnv(std::vector<std::string>* env, std::string_view name, std::string_vi
 
 }  // namespace
 
+CommandFactory::CommandFactory(TaskOptions options) : options_(std::move(options)) {
+  if (options_.inherit_environment) {
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      if (!std::string_view(*e).starts_with("WEIR_")) base_env_.emplace_back(*e);
+    }
+  }
+}
+
 std::filesystem::path CommandFactory::WarehousePath(const dags::Dag& dag) const {
   if (dag.warehouse.empty()) return options_.home / "warehouse.db";
   return (dag.file.parent_path() / dag.warehouse).lexically_normal();
@@ -41,11 +49,7 @@ Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec
 
   // Environment: weir's own (PATH, HOME, ...), then every template variable as WEIR_*, then the
   // task's `env:`. Params therefore reach scripts safely as "$WEIR_PARAM_NAME".
-  if (options_.inherit_environment) {
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      if (!std::string_view(*e).starts_with("WEIR_")) command.env.emplace_back(*e);
-    }
-  }
+  command.env = base_env_;
   for (const auto& [name, value] : context.variables) {
     SetEnv(&command.env, dags::EnvironmentName(name), value);
   }

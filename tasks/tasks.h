@@ -23,7 +23,7 @@ struct TaskOptions {
 
 class CommandFactory {
  public:
-  explicit CommandFactory(TaskOptions options) : options_(std::move(options)) {}
+  explicit CommandFactory(TaskOptions options);
 
   // The command for one attempt. Errors (a template that does not render) fail the attempt.
   [[nodiscard]] Result<Command> Build(const dags::Dag& dag, const dags::TaskSpec& task,
@@ -34,6 +34,7 @@ class CommandFactory {
 
  private:
   TaskOptions options_;
+  std::vector<std::string> base_env_;  // weir's own environment minus WEIR_*, read once
 };
 
 }  // namespace weir::tasks

@@ -61,6 +61,7 @@ struct Dag {
   std::filesystem::path file;  // absolute path of the DAG file
   std::string file_display;    // the path as shown to users (relative to the DAGs folder)
   std::string content_hash;    // SHA-256 of the file's bytes
+  std::string source;          // the file's bytes, so a run can keep the version it started with
   Schedule schedule;
   std::string timezone = "UTC";
   std::optional<CivilDate> start_date;

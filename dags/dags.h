@@ -49,9 +49,10 @@ struct LoadResult {
 LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
                     const std::filesystem::path& root, const LoadOptions& options = {});
 
-// Loads one document from memory; `display_name` names it in errors.
+// Loads one document from memory; `display_name` names it in errors, and `file` (default: the
+// display name) is where it stands, for paths relative to the DAG file.
 LoadResult LoadDagText(std::string_view text, const std::string& display_name,
-                       const LoadOptions& options = {});
+                       const LoadOptions& options = {}, const std::filesystem::path& file = {});
 
 }  // namespace weir::dags
 

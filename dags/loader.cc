@@ -636,6 +636,7 @@ void LoadOne(std::string_view text, const std::string& display, const std::files
   dag->file = file;
   dag->file_display = display;
   dag->content_hash = Sha256Hex(text);
+  dag->source = std::string(text);
   for (const auto& existing : result->dags) {
     if (existing->id == dag->id) {
       errors.push_back({dag->loc, fmt::format("DAG id '{}' is already defined in {}", dag->id,
@@ -671,7 +672,7 @@ std::shared_ptr<const Dag> LoadResult::Find(std::string_view id) const {
 }
 
 LoadResult LoadDagText(std::string_view text, const std::string& display_name,
-                       const LoadOptions& options) {
+                       const LoadOptions& options, const std::filesystem::path& file) {
   LoadResult result;
   result.files = 1;
   if (text.size() > options.max_file_bytes) {
@@ -680,7 +681,8 @@ LoadResult LoadDagText(std::string_view text, const std::string& display_name,
                                          options.max_file_bytes)});
     return result;
   }
-  LoadOne(text, display_name, display_name, options, &result);
+  LoadOne(text, display_name, file.empty() ? std::filesystem::path(display_name) : file, options,
+          &result);
   return result;
 }
 

@@ -52,6 +52,11 @@ struct RunRecord {
   Timestamp created_at;
   std::optional<Timestamp> started_at;
   std::optional<Timestamp> ended_at;
+  std::optional<std::int64_t> backfill_id;  // the backfill plan that created it
+  std::string driver_host;                  // the process driving the run now (empty: none)
+  std::optional<std::int64_t> driver_pid;
+  std::optional<std::int64_t> driver_start_ticks;
+  std::int64_t generation = 0;  // bumped by every change made from outside its driver
 };
 
 struct TaskInstanceRecord {
@@ -59,7 +64,8 @@ struct TaskInstanceRecord {
   std::string task_id;
   TaskState state = TaskState::kPending;
   int try_number = 0;  // attempts started so far
-  int max_tries = 1;   // retries + 1
+  int max_tries = 1;   // retries + 1 (a clear grants a fresh budget on top of tries used)
+  int free_tries = 0;  // attempts orphaned by a dead scheduler, not counted as tries
   int priority = 0;
   std::optional<Timestamp> next_try_at;
   std::optional<Timestamp> started_at;  // first attempt's start
@@ -91,6 +97,38 @@ struct AuditEvent {
   std::string target;  // "dag:ID", "run:ID", "task:RUN/TASK"
   std::string reason;
   std::string details_json = "{}";
+};
+
+// Whether a task instance may try again after a failed attempt.
+inline bool HasTriesLeft(const TaskInstanceRecord& t) {
+  return t.try_number - t.free_tries < t.max_tries;
+}
+
+struct PoolRecord {
+  std::string name;
+  int slots = 0;
+};
+
+// Who holds the scheduler lease of a database.
+struct LeaseRecord {
+  std::string holder;  // "weir scheduler", "weir backfill"
+  std::string host;
+  std::int64_t pid = 0;
+  std::optional<std::int64_t> process_start_ticks;
+  Timestamp acquired_at;
+  Timestamp heartbeat_at;
+};
+
+struct BackfillRecord {
+  std::int64_t id = 0;
+  std::string dag_id;
+  std::string from_date;  // YYYY-MM-DD
+  std::string to_date;
+  std::string options_json = "{}";
+  std::string state = "running";  // running | done
+  std::string actor;
+  Timestamp created_at;
+  std::optional<Timestamp> ended_at;
 };
 
 }  // namespace weir::state

@@ -86,6 +86,55 @@ CREATE TRIGGER audit_events_append_only_update BEFORE UPDATE ON audit_events
 CREATE TRIGGER audit_events_append_only_delete BEFORE DELETE ON audit_events
   BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
 )sql",
+    // 1 -> 2: scheduling. DAG file contents (so a run keeps its version), pause, pools, the
+    // scheduler lease, persisted backfill plans, who drives a run, and retries not counted
+    // because the scheduler (not the task) died.
+    R"sql(
+ALTER TABLE dag_versions ADD COLUMN content TEXT;
+
+CREATE TABLE dag_settings (
+  dag_id         TEXT PRIMARY KEY,
+  paused         INTEGER NOT NULL DEFAULT 0,
+  updated_at_ms  INTEGER NOT NULL
+);
+
+CREATE TABLE pools (
+  name           TEXT PRIMARY KEY,
+  slots          INTEGER NOT NULL CHECK (slots >= 0),
+  updated_at_ms  INTEGER NOT NULL
+);
+INSERT INTO pools (name, slots, updated_at_ms) VALUES ('default', 128, 0);
+
+CREATE TABLE scheduler_lease (
+  id                   INTEGER PRIMARY KEY CHECK (id = 1),
+  holder               TEXT NOT NULL,
+  host                 TEXT NOT NULL,
+  pid                  INTEGER NOT NULL,
+  process_start_ticks  INTEGER,
+  acquired_at_ms       INTEGER NOT NULL,
+  heartbeat_at_ms      INTEGER NOT NULL
+);
+
+CREATE TABLE backfills (
+  id             INTEGER PRIMARY KEY,
+  dag_id         TEXT NOT NULL,
+  from_date      TEXT NOT NULL,
+  to_date        TEXT NOT NULL,
+  options_json   TEXT NOT NULL DEFAULT '{}',
+  state          TEXT NOT NULL CHECK (state IN ('running', 'done')),
+  actor          TEXT NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  ended_at_ms    INTEGER
+);
+
+ALTER TABLE runs ADD COLUMN backfill_id INTEGER REFERENCES backfills (id);
+ALTER TABLE runs ADD COLUMN driver_host TEXT;
+ALTER TABLE runs ADD COLUMN driver_pid INTEGER;
+ALTER TABLE runs ADD COLUMN driver_start_ticks INTEGER;
+ALTER TABLE runs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE task_instances ADD COLUMN free_tries INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kCurrentVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -8,6 +8,8 @@
 #define WEIR_STATE_STATE_H_
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +70,57 @@ class Store {
   [[nodiscard]] Result<std::int64_t> AppendAudit(const AuditEvent& event);
 
   [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int limit);
+
+  // --- Scheduling ---------------------------------------------------------------------------
+
+  struct DagVersion {
+    std::int64_t id = 0;
+    std::string dag_id;
+    std::string file_path;
+    std::string content_hash;
+    std::optional<std::string> content;  // absent for versions recorded before schema v2
+  };
+  [[nodiscard]] Result<std::optional<DagVersion>> GetDagVersion(std::int64_t id);
+
+  // Runs still queued or running, oldest interval first.
+  [[nodiscard]] Result<std::vector<RunRecord>> UnfinishedRuns();
+  // The latest interval start of `dag_id`'s scheduled runs, if it has any.
+  [[nodiscard]] Result<std::optional<Timestamp>> LatestScheduledStart(const std::string& dag_id);
+  // Attempts still marked running (after a crash: attempts whose process may be gone).
+  [[nodiscard]] Result<std::vector<AttemptRecord>> RunningAttempts();
+
+  [[nodiscard]] Result<std::vector<std::string>> PausedDags();
+  // Pauses or unpauses a DAG, with the audit event of who did it, in one transaction.
+  [[nodiscard]] Result<void> SetPaused(const std::string& dag_id, bool paused,
+                                       const AuditEvent& audit);
+  [[nodiscard]] Result<std::vector<PoolRecord>> Pools();
+  [[nodiscard]] Result<void> SetPool(const std::string& name, int slots, const AuditEvent& audit);
+
+  // Takes the scheduler lease for `me` unless a live holder has it: `holder_is_gone` decides
+  // about the current holder (dead process, stale heartbeat). Returns the holder when refused.
+  [[nodiscard]] Result<std::optional<LeaseRecord>> TryAcquireLease(
+      const LeaseRecord& me, const std::function<bool(const LeaseRecord&)>& holder_is_gone);
+  [[nodiscard]] Result<std::optional<LeaseRecord>> GetLease();
+  // Renews the heartbeat; false when the lease is no longer ours.
+  [[nodiscard]] Result<bool> Heartbeat(const LeaseRecord& me, Timestamp now);
+  [[nodiscard]] Result<void> ReleaseLease(const LeaseRecord& me);
+
+  // A change made from outside a run's driver (clear, mark): writes the run and the given task
+  // instances, bumps the run's generation so its driver reloads it, and appends the audit event,
+  // all in one transaction.
+  [[nodiscard]] Result<void> ApplyOutsideChange(const RunRecord& run,
+                                                const std::vector<TaskInstanceRecord>& tasks,
+                                                const AuditEvent& audit);
+  // The current generation of each unfinished run.
+  [[nodiscard]] Result<std::map<std::string, std::int64_t>> UnfinishedGenerations();
+
+  // Records a backfill plan with its new runs (and their task instances) in one transaction;
+  // returns the plan's id.
+  [[nodiscard]] Result<std::int64_t> CreateBackfill(
+      const BackfillRecord& plan,
+      const std::vector<std::pair<RunRecord, std::vector<TaskInstanceRecord>>>& runs,
+      const AuditEvent& audit);
+  [[nodiscard]] Result<void> FinishBackfill(std::int64_t id, Timestamp now);
 
   Database& database() { return *db_; }
 

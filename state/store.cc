@@ -29,7 +29,8 @@ Result<void> InTransaction(Database& db, F&& body) {
 
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version_id, kind, state, interval_start_ms, interval_end_ms, "
-    "logical_date_ms, params_json, created_at_ms, started_at_ms, ended_at_ms";
+    "logical_date_ms, params_json, created_at_ms, started_at_ms, ended_at_ms, backfill_id, "
+    "driver_host, driver_pid, driver_start_ticks, generation";
 
 RunRecord ReadRun(const Statement& s) {
   RunRecord r;
@@ -45,12 +46,17 @@ RunRecord ReadRun(const Statement& s) {
   r.created_at = FromMillis(s.Int(9));
   r.started_at = OptionalTime(s, 10);
   r.ended_at = OptionalTime(s, 11);
+  r.backfill_id = s.OptionalInt(12);
+  r.driver_host = s.Text(13);
+  r.driver_pid = s.OptionalInt(14);
+  r.driver_start_ticks = s.OptionalInt(15);
+  r.generation = s.Int(16);
   return r;
 }
 
 constexpr const char* kTaskColumns =
     "run_id, task_id, state, try_number, max_tries, priority, next_try_at_ms, started_at_ms, "
-    "ended_at_ms";
+    "ended_at_ms, free_tries";
 
 TaskInstanceRecord ReadTask(const Statement& s) {
   TaskInstanceRecord t;
@@ -63,13 +69,14 @@ TaskInstanceRecord ReadTask(const Statement& s) {
   t.next_try_at = OptionalTime(s, 6);
   t.started_at = OptionalTime(s, 7);
   t.ended_at = OptionalTime(s, 8);
+  t.free_tries = static_cast<int>(s.Int(9));
   return t;
 }
 
 Result<void> WriteTask(Database& db, const TaskInstanceRecord& t) {
   auto stmt = db.Prepare(
       "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, priority = ?6, "
-      "next_try_at_ms = ?7, started_at_ms = ?8, ended_at_ms = ?9 "
+      "next_try_at_ms = ?7, started_at_ms = ?8, ended_at_ms = ?9, free_tries = ?10 "
       "WHERE run_id = ?1 AND task_id = ?2");
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)
@@ -82,6 +89,7 @@ Result<void> WriteTask(Database& db, const TaskInstanceRecord& t) {
       .Bind(7, OptionalMillis(t.next_try_at))
       .Bind(8, OptionalMillis(t.started_at))
       .Bind(9, OptionalMillis(t.ended_at))
+      .Bind(10, t.free_tries)
       .Run();
 }
 
@@ -125,6 +133,66 @@ Result<std::int64_t> InsertAudit(Database& db, const AuditEvent& event) {
   return db.LastInsertRowId();
 }
 
+// Inserts a run and its task instances (inside the caller's transaction). kAlreadyExists when
+// the run id is taken.
+Result<void> InsertRun(Database& db, const RunRecord& run,
+                       const std::vector<TaskInstanceRecord>& tasks) {
+  auto exists = db.Prepare("SELECT 1 FROM runs WHERE run_id = ?1");
+  if (!exists) return std::unexpected(exists.error());
+  (*exists)->Bind(1, run.run_id);
+  auto row = (*exists)->Step();
+  if (!row) return std::unexpected(row.error());
+  if (*row) {
+    (*exists)->Reset();
+    return Fail(ErrorCode::kAlreadyExists, fmt::format("run '{}' already exists", run.run_id));
+  }
+  auto insert = db.Prepare(fmt::format(
+      "INSERT INTO runs ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+      "?14, ?15, ?16, ?17)",
+      kRunColumns));
+  if (!insert) return std::unexpected(insert.error());
+  auto inserted = (*insert)
+                      ->Bind(1, run.run_id)
+                      .Bind(2, run.dag_id)
+                      .Bind(3, run.dag_version_id)
+                      .Bind(4, Name(run.kind))
+                      .Bind(5, Name(run.state))
+                      .Bind(6, ToMillis(run.interval_start))
+                      .Bind(7, ToMillis(run.interval_end))
+                      .Bind(8, ToMillis(run.logical_date))
+                      .Bind(9, run.params_json)
+                      .Bind(10, ToMillis(run.created_at))
+                      .Bind(11, OptionalMillis(run.started_at))
+                      .Bind(12, OptionalMillis(run.ended_at))
+                      .Bind(13, run.backfill_id)
+                      .Bind(14, run.driver_host)
+                      .Bind(15, run.driver_pid)
+                      .Bind(16, run.driver_start_ticks)
+                      .Bind(17, run.generation)
+                      .Run();
+  if (!inserted) return inserted;
+  auto task_insert = db.Prepare(fmt::format(
+      "INSERT INTO task_instances ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+      kTaskColumns));
+  if (!task_insert) return std::unexpected(task_insert.error());
+  for (const TaskInstanceRecord& t : tasks) {
+    auto ok = (*task_insert)
+                  ->Bind(1, t.run_id)
+                  .Bind(2, t.task_id)
+                  .Bind(3, Name(t.state))
+                  .Bind(4, t.try_number)
+                  .Bind(5, t.max_tries)
+                  .Bind(6, t.priority)
+                  .Bind(7, OptionalMillis(t.next_try_at))
+                  .Bind(8, OptionalMillis(t.started_at))
+                  .Bind(9, OptionalMillis(t.ended_at))
+                  .Bind(10, t.free_tries)
+                  .Run();
+    if (!ok) return ok;
+  }
+  return {};
+}
+
 }  // namespace
 
 Store::Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
@@ -143,14 +211,15 @@ Result<std::int64_t> Store::RecordDagVersion(const dags::Dag& dag, Timestamp now
   std::int64_t id = 0;
   auto done = InTransaction(*db_, [&]() -> Result<void> {
     auto insert = db_->Prepare(
-        "INSERT INTO dag_versions (dag_id, file_path, content_hash, first_seen_ms) "
-        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (dag_id, content_hash) DO NOTHING");
+        "INSERT INTO dag_versions (dag_id, file_path, content_hash, first_seen_ms, content) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dag_id, content_hash) DO NOTHING");
     if (!insert) return std::unexpected(insert.error());
     auto inserted = (*insert)
                         ->Bind(1, dag.id)
                         .Bind(2, dag.file_display)
                         .Bind(3, dag.content_hash)
                         .Bind(4, ToMillis(now))
+                        .Bind(5, dag.source)
                         .Run();
     if (!inserted) return inserted;
     auto select =
@@ -171,52 +240,8 @@ Result<std::int64_t> Store::RecordDagVersion(const dags::Dag& dag, Timestamp now
 Result<void> Store::CreateRun(const RunRecord& run, const std::vector<TaskInstanceRecord>& tasks,
                               const std::optional<AuditEvent>& audit) {
   return InTransaction(*db_, [&]() -> Result<void> {
-    auto exists = db_->Prepare("SELECT 1 FROM runs WHERE run_id = ?1");
-    if (!exists) return std::unexpected(exists.error());
-    (*exists)->Bind(1, run.run_id);
-    auto row = (*exists)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (*row) {
-      (*exists)->Reset();
-      return Fail(ErrorCode::kAlreadyExists, fmt::format("run '{}' already exists", run.run_id));
-    }
-    auto insert = db_->Prepare(fmt::format(
-        "INSERT INTO runs ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        kRunColumns));
-    if (!insert) return std::unexpected(insert.error());
-    auto inserted = (*insert)
-                        ->Bind(1, run.run_id)
-                        .Bind(2, run.dag_id)
-                        .Bind(3, run.dag_version_id)
-                        .Bind(4, Name(run.kind))
-                        .Bind(5, Name(run.state))
-                        .Bind(6, ToMillis(run.interval_start))
-                        .Bind(7, ToMillis(run.interval_end))
-                        .Bind(8, ToMillis(run.logical_date))
-                        .Bind(9, run.params_json)
-                        .Bind(10, ToMillis(run.created_at))
-                        .Bind(11, OptionalMillis(run.started_at))
-                        .Bind(12, OptionalMillis(run.ended_at))
-                        .Run();
-    if (!inserted) return inserted;
-    auto task_insert = db_->Prepare(
-        fmt::format("INSERT INTO task_instances ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    kTaskColumns));
-    if (!task_insert) return std::unexpected(task_insert.error());
-    for (const TaskInstanceRecord& t : tasks) {
-      auto ok = (*task_insert)
-                    ->Bind(1, t.run_id)
-                    .Bind(2, t.task_id)
-                    .Bind(3, Name(t.state))
-                    .Bind(4, t.try_number)
-                    .Bind(5, t.max_tries)
-                    .Bind(6, t.priority)
-                    .Bind(7, OptionalMillis(t.next_try_at))
-                    .Bind(8, OptionalMillis(t.started_at))
-                    .Bind(9, OptionalMillis(t.ended_at))
-                    .Run();
-      if (!ok) return ok;
-    }
+    auto created = InsertRun(*db_, run, tasks);
+    if (!created) return created;
     if (audit) {
       auto appended = InsertAudit(*db_, *audit);
       if (!appended) return std::unexpected(appended.error());
@@ -269,13 +294,17 @@ Result<int> Store::CountRuns(const std::string& dag_id, Timestamp start, RunKind
 Result<void> Store::UpdateRun(const RunRecord& run) {
   return InTransaction(*db_, [&]() -> Result<void> {
     auto stmt = db_->Prepare(
-        "UPDATE runs SET state = ?2, started_at_ms = ?3, ended_at_ms = ?4 WHERE run_id = ?1");
+        "UPDATE runs SET state = ?2, started_at_ms = ?3, ended_at_ms = ?4, driver_host = ?5, "
+        "driver_pid = ?6, driver_start_ticks = ?7 WHERE run_id = ?1");
     if (!stmt) return std::unexpected(stmt.error());
     return (*stmt)
         ->Bind(1, run.run_id)
         .Bind(2, Name(run.state))
         .Bind(3, OptionalMillis(run.started_at))
         .Bind(4, OptionalMillis(run.ended_at))
+        .Bind(5, run.driver_host)
+        .Bind(6, run.driver_pid)
+        .Bind(7, run.driver_start_ticks)
         .Run();
   });
 }
@@ -410,6 +439,285 @@ Result<std::vector<AuditEvent>> Store::ListAudit(int limit) {
                                 s.Text(5), s.Text(6), s.Text(7)});
   }
   return events;
+}
+
+Result<std::optional<Store::DagVersion>> Store::GetDagVersion(std::int64_t id) {
+  auto stmt = db_->Prepare(
+      "SELECT id, dag_id, file_path, content_hash, content FROM dag_versions WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, id);
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<DagVersion>();
+  const Statement& s = **stmt;
+  DagVersion v{s.Int(0), s.Text(1), s.Text(2), s.Text(3), std::nullopt};
+  if (!s.IsNull(4)) v.content = s.Text(4);
+  (*stmt)->Reset();
+  return v;
+}
+
+namespace {
+
+Result<std::vector<RunRecord>> SelectRuns(Database& db, const std::string& where) {
+  auto stmt = db.Prepare(fmt::format("SELECT {} FROM runs WHERE {}", kRunColumns, where));
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<RunRecord> runs;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    runs.push_back(ReadRun(**stmt));
+  }
+  return runs;
+}
+
+}  // namespace
+
+Result<std::vector<RunRecord>> Store::UnfinishedRuns() {
+  return SelectRuns(*db_,
+                    "state IN ('queued', 'running') ORDER BY interval_start_ms, created_at_ms");
+}
+
+Result<std::optional<Timestamp>> Store::LatestScheduledStart(const std::string& dag_id) {
+  auto stmt = db_->Prepare(
+      "SELECT max(interval_start_ms) FROM runs WHERE dag_id = ?1 AND kind = 'scheduled'");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, dag_id);
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  std::optional<Timestamp> out;
+  if (*row && !(*stmt)->IsNull(0)) out = FromMillis((*stmt)->Int(0));
+  (*stmt)->Reset();
+  return out;
+}
+
+Result<std::vector<AttemptRecord>> Store::RunningAttempts() {
+  auto stmt = db_->Prepare(
+      fmt::format("SELECT {} FROM attempts WHERE state = 'running' ORDER BY id", kAttemptColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<AttemptRecord> attempts;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    attempts.push_back(ReadAttempt(**stmt));
+  }
+  return attempts;
+}
+
+Result<std::vector<std::string>> Store::PausedDags() {
+  auto stmt = db_->Prepare("SELECT dag_id FROM dag_settings WHERE paused = 1 ORDER BY dag_id");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<std::string> out;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    out.push_back((*stmt)->Text(0));
+  }
+  return out;
+}
+
+Result<void> Store::SetPaused(const std::string& dag_id, bool paused, const AuditEvent& audit) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt = db_->Prepare(
+        "INSERT INTO dag_settings (dag_id, paused, updated_at_ms) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused, "
+        "updated_at_ms = excluded.updated_at_ms");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto ok = (*stmt)->Bind(1, dag_id).Bind(2, paused ? 1 : 0).Bind(3, ToMillis(audit.at)).Run();
+    if (!ok) return ok;
+    auto appended = InsertAudit(*db_, audit);
+    if (!appended) return std::unexpected(appended.error());
+    return {};
+  });
+}
+
+Result<std::vector<PoolRecord>> Store::Pools() {
+  auto stmt = db_->Prepare("SELECT name, slots FROM pools ORDER BY name");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<PoolRecord> out;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    out.push_back(PoolRecord{(*stmt)->Text(0), static_cast<int>((*stmt)->Int(1))});
+  }
+  return out;
+}
+
+Result<void> Store::SetPool(const std::string& name, int slots, const AuditEvent& audit) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt = db_->Prepare(
+        "INSERT INTO pools (name, slots, updated_at_ms) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, "
+        "updated_at_ms = excluded.updated_at_ms");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto ok = (*stmt)->Bind(1, name).Bind(2, slots).Bind(3, ToMillis(audit.at)).Run();
+    if (!ok) return ok;
+    auto appended = InsertAudit(*db_, audit);
+    if (!appended) return std::unexpected(appended.error());
+    return {};
+  });
+}
+
+namespace {
+
+Result<std::optional<LeaseRecord>> ReadLease(Database& db) {
+  auto stmt = db.Prepare(
+      "SELECT holder, host, pid, process_start_ticks, acquired_at_ms, heartbeat_at_ms "
+      "FROM scheduler_lease WHERE id = 1");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<LeaseRecord>();
+  const Statement& s = **stmt;
+  LeaseRecord lease{
+      s.Text(0), s.Text(1), s.Int(2), s.OptionalInt(3), FromMillis(s.Int(4)), FromMillis(s.Int(5))};
+  (*stmt)->Reset();
+  return lease;
+}
+
+bool SameHolder(const LeaseRecord& a, const LeaseRecord& b) {
+  return a.host == b.host && a.pid == b.pid && a.process_start_ticks == b.process_start_ticks;
+}
+
+}  // namespace
+
+Result<std::optional<LeaseRecord>> Store::GetLease() { return ReadLease(*db_); }
+
+Result<std::optional<LeaseRecord>> Store::TryAcquireLease(
+    const LeaseRecord& me, const std::function<bool(const LeaseRecord&)>& holder_is_gone) {
+  std::optional<LeaseRecord> refused;
+  auto done = InTransaction(*db_, [&]() -> Result<void> {
+    auto current = ReadLease(*db_);
+    if (!current) return std::unexpected(current.error());
+    if (*current && !SameHolder(**current, me) && !holder_is_gone(**current)) {
+      refused = **current;
+      return {};
+    }
+    auto stmt = db_->Prepare(
+        "INSERT OR REPLACE INTO scheduler_lease (id, holder, host, pid, process_start_ticks, "
+        "acquired_at_ms, heartbeat_at_ms) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!stmt) return std::unexpected(stmt.error());
+    return (*stmt)
+        ->Bind(1, me.holder)
+        .Bind(2, me.host)
+        .Bind(3, me.pid)
+        .Bind(4, me.process_start_ticks)
+        .Bind(5, ToMillis(me.acquired_at))
+        .Bind(6, ToMillis(me.heartbeat_at))
+        .Run();
+  });
+  if (!done) return std::unexpected(done.error());
+  return refused;
+}
+
+Result<bool> Store::Heartbeat(const LeaseRecord& me, Timestamp now) {
+  bool ours = false;
+  auto done = InTransaction(*db_, [&]() -> Result<void> {
+    auto current = ReadLease(*db_);
+    if (!current) return std::unexpected(current.error());
+    ours = *current && SameHolder(**current, me);
+    if (!ours) return {};
+    auto stmt = db_->Prepare("UPDATE scheduler_lease SET heartbeat_at_ms = ?1 WHERE id = 1");
+    if (!stmt) return std::unexpected(stmt.error());
+    return (*stmt)->Bind(1, ToMillis(now)).Run();
+  });
+  if (!done) return std::unexpected(done.error());
+  return ours;
+}
+
+Result<void> Store::ReleaseLease(const LeaseRecord& me) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt = db_->Prepare(
+        "DELETE FROM scheduler_lease WHERE id = 1 AND host = ?1 AND pid = ?2 AND "
+        "process_start_ticks IS ?3");
+    if (!stmt) return std::unexpected(stmt.error());
+    return (*stmt)->Bind(1, me.host).Bind(2, me.pid).Bind(3, me.process_start_ticks).Run();
+  });
+}
+
+Result<void> Store::ApplyOutsideChange(const RunRecord& run,
+                                       const std::vector<TaskInstanceRecord>& tasks,
+                                       const AuditEvent& audit) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    for (const TaskInstanceRecord& t : tasks) {
+      auto ok = WriteTask(*db_, t);
+      if (!ok) return ok;
+    }
+    auto stmt = db_->Prepare(
+        "UPDATE runs SET state = ?2, started_at_ms = ?3, ended_at_ms = ?4, "
+        "generation = generation + 1 WHERE run_id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto ok = (*stmt)
+                  ->Bind(1, run.run_id)
+                  .Bind(2, Name(run.state))
+                  .Bind(3, OptionalMillis(run.started_at))
+                  .Bind(4, OptionalMillis(run.ended_at))
+                  .Run();
+    if (!ok) return ok;
+    auto appended = InsertAudit(*db_, audit);
+    if (!appended) return std::unexpected(appended.error());
+    return {};
+  });
+}
+
+Result<std::map<std::string, std::int64_t>> Store::UnfinishedGenerations() {
+  auto stmt =
+      db_->Prepare("SELECT run_id, generation FROM runs WHERE state IN ('queued', 'running')");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::map<std::string, std::int64_t> out;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    out.emplace((*stmt)->Text(0), (*stmt)->Int(1));
+  }
+  return out;
+}
+
+Result<std::int64_t> Store::CreateBackfill(
+    const BackfillRecord& plan,
+    const std::vector<std::pair<RunRecord, std::vector<TaskInstanceRecord>>>& runs,
+    const AuditEvent& audit) {
+  std::int64_t id = 0;
+  auto done = InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt = db_->Prepare(
+        "INSERT INTO backfills (dag_id, from_date, to_date, options_json, state, actor, "
+        "created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto ok = (*stmt)
+                  ->Bind(1, plan.dag_id)
+                  .Bind(2, plan.from_date)
+                  .Bind(3, plan.to_date)
+                  .Bind(4, plan.options_json)
+                  .Bind(5, plan.state)
+                  .Bind(6, plan.actor)
+                  .Bind(7, ToMillis(plan.created_at))
+                  .Run();
+    if (!ok) return ok;
+    id = db_->LastInsertRowId();
+    for (const auto& [run, tasks] : runs) {
+      RunRecord r = run;
+      r.backfill_id = id;
+      auto created = InsertRun(*db_, r, tasks);
+      if (!created) return created;
+    }
+    auto appended = InsertAudit(*db_, audit);
+    if (!appended) return std::unexpected(appended.error());
+    return {};
+  });
+  if (!done) return std::unexpected(done.error());
+  return id;
+}
+
+Result<void> Store::FinishBackfill(std::int64_t id, Timestamp now) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt = db_->Prepare("UPDATE backfills SET state = 'done', ended_at_ms = ?2 WHERE id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    return (*stmt)->Bind(1, id).Bind(2, ToMillis(now)).Run();
+  });
 }
 
 }  // namespace weir::state

@@ -14,6 +14,7 @@
 #include <boost/asio/strand.hpp>
 #include <charconv>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -74,6 +75,46 @@ struct Child {
   bool timed_out = false;
   bool cancelled = false;
   bool terminating = false;
+};
+
+// The PATH a command will be looked up in: its own environment's, else weir's.
+std::string SearchPath(const Command& command) {
+  for (const std::string& e : command.env) {
+    if (e.starts_with("PATH=")) return e.substr(5);
+  }
+  const char* path = std::getenv("PATH");
+  return path != nullptr ? path : "/usr/bin:/bin";
+}
+
+// Resolves a program name through `search_path` once per (path, name): posix_spawnp would try
+// execve in every PATH folder for every task, which costs more than the task for a no-op.
+class ProgramCache {
+ public:
+  std::string Resolve(const std::string& name, const std::string& search_path) {
+    if (name.find('/') != std::string::npos) return name;
+    std::lock_guard lock(mu_);
+    auto key = search_path + '\0' + name;
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+    std::string found;
+    std::size_t start = 0;
+    while (start <= search_path.size()) {
+      std::size_t end = search_path.find(':', start);
+      if (end == std::string::npos) end = search_path.size();
+      std::string dir = search_path.substr(start, end - start);
+      std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+      if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate)) {
+        found = candidate;
+        break;
+      }
+      start = end + 1;
+    }
+    if (!found.empty()) cache_.emplace(key, found);  // misses are not cached: it may appear
+    return found.empty() ? name : found;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> cache_;
 };
 
 Result<int> OpenLog(const std::filesystem::path& path) {
@@ -146,7 +187,10 @@ class ProcessPool::Impl {
         &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
     pid_t pid = 0;
-    int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+    std::string program = programs_.Resolve(request.command.argv[0], SearchPath(request.command));
+    int rc = program.find('/') != std::string::npos
+                 ? posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data())
+                 : posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     ::close(*log_fd);
@@ -273,6 +317,7 @@ class ProcessPool::Impl {
   }
 
   ExecutorOptions options_;
+  ProgramCache programs_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;

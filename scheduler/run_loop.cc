@@ -157,8 +157,17 @@ class RunLoop::Execution {
     }
     for (int v : dag_->graph.TopologicalOrder()) Evaluate(v);
 
-    while (finished_ < static_cast<int>(tis_.size())) {
+    // Each step (an outcome recorded, retries promoted, ready tasks started) is one batch:
+    // its changes commit together, before the loop blocks for the next outcome.
+    std::optional<AttemptOutcome> outcome;
+    while (finished_ < static_cast<int>(tis_.size()) || outcome) {
       if (loop_.stop_requested_) return Stop();
+      auto batch = loop_.store_.StartBatch();
+      if (!batch) return Abandon(batch.error());
+      if (outcome) {
+        if (auto ok = Finish(*outcome); !ok) return Abandon(ok.error());
+        outcome.reset();
+      }
       now = loop_.clock_.Now();
       while (!retries_.empty() && retries_.begin()->first <= now) {
         int v = retries_.begin()->second;
@@ -174,6 +183,7 @@ class RunLoop::Execution {
         if (auto ok = StartAttempt(v); !ok) return Abandon(ok.error());
       }
       if (auto ok = Flush(); !ok) return Abandon(ok.error());
+      if (auto ok = batch->Commit(); !ok) return Abandon(ok.error());
       if (finished_ >= static_cast<int>(tis_.size())) break;
 
       std::optional<Timestamp> deadline;
@@ -184,10 +194,7 @@ class RunLoop::Execution {
                              "waiting to retry); this is a bug in weir"});
       }
       if (running_.empty() && !ready_.empty()) continue;
-      std::optional<AttemptOutcome> outcome = loop_.runner_.Wait(deadline);
-      if (outcome) {
-        if (auto ok = Finish(*outcome); !ok) return Abandon(ok.error());
-      }
+      outcome = loop_.runner_.Wait(deadline);
     }
     if (auto ok = Flush(); !ok) return std::unexpected(ok.error());
     return Complete();

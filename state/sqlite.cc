@@ -127,18 +127,23 @@ Error Database::LastError(std::string_view what) const {
 }
 
 Result<WriteTransaction> WriteTransaction::Begin(Database& db) {
-  auto begun = db.Exec("BEGIN IMMEDIATE");
+  const bool nested = db.open_transactions_ > 0;
+  auto begun = db.Exec(nested ? "SAVEPOINT weir_nested" : "BEGIN IMMEDIATE");
   if (!begun) return std::unexpected(begun.error());
-  return WriteTransaction(&db);
+  ++db.open_transactions_;
+  return WriteTransaction(&db, nested);
 }
 
 WriteTransaction::~WriteTransaction() {
-  if (db_ != nullptr) (void)db_->Exec("ROLLBACK");
+  if (db_ == nullptr) return;
+  --db_->open_transactions_;
+  (void)db_->Exec(nested_ ? "ROLLBACK TO weir_nested; RELEASE weir_nested" : "ROLLBACK");
 }
 
 Result<void> WriteTransaction::Commit() {
-  auto done = db_->Exec("COMMIT");
+  auto done = db_->Exec(nested_ ? "RELEASE weir_nested" : "COMMIT");
   if (!done) return done;
+  --db_->open_transactions_;
   db_ = nullptr;
   return {};
 }

@@ -76,23 +76,30 @@ class Database {
   Error LastError(std::string_view what) const;
 
  private:
+  friend class WriteTransaction;
   explicit Database(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  int open_transactions_ = 0;  // WriteTransactions open on this connection
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
 };
 
-// BEGIN IMMEDIATE now; ROLLBACK on destruction unless Commit() succeeded.
+// BEGIN IMMEDIATE now; ROLLBACK on destruction unless Commit() succeeded. Inside another
+// WriteTransaction of the same connection it is a SAVEPOINT instead, so a body that fails rolls
+// back only its own changes and the outer transaction decides when to commit.
 class WriteTransaction {
  public:
   [[nodiscard]] static Result<WriteTransaction> Begin(Database& db);
-  WriteTransaction(WriteTransaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  WriteTransaction(WriteTransaction&& other) noexcept : db_(other.db_), nested_(other.nested_) {
+    other.db_ = nullptr;
+  }
   WriteTransaction& operator=(WriteTransaction&&) = delete;
   ~WriteTransaction();
   [[nodiscard]] Result<void> Commit();
 
  private:
-  explicit WriteTransaction(Database* db) : db_(db) {}
+  WriteTransaction(Database* db, bool nested) : db_(db), nested_(nested) {}
   Database* db_;
+  bool nested_;
 };
 
 }  // namespace weir::state

@@ -122,6 +122,23 @@ class Store {
       const AuditEvent& audit);
   [[nodiscard]] Result<void> FinishBackfill(std::int64_t id, Timestamp now);
 
+  // Groups every change made until Commit() into one transaction (the calls above then nest
+  // as savepoints); rolled back if destroyed uncommitted. The run loop makes one batch per
+  // scheduling step, so a step's changes land together and cost one commit.
+  class Batch {
+   public:
+    Batch(Batch&&) noexcept;
+    ~Batch();
+    [[nodiscard]] Result<void> Commit();
+
+   private:
+    friend class Store;
+    struct Impl;
+    explicit Batch(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+  };
+  [[nodiscard]] Result<Batch> StartBatch();
+
   Database& database() { return *db_; }
 
  private:

@@ -441,6 +441,20 @@ Result<std::vector<AuditEvent>> Store::ListAudit(int limit) {
   return events;
 }
 
+struct Store::Batch::Impl {
+  WriteTransaction transaction;
+};
+Store::Batch::Batch(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::Batch::Batch(Batch&&) noexcept = default;
+Store::Batch::~Batch() = default;
+Result<void> Store::Batch::Commit() { return impl_->transaction.Commit(); }
+
+Result<Store::Batch> Store::StartBatch() {
+  auto transaction = WriteTransaction::Begin(*db_);
+  if (!transaction) return std::unexpected(transaction.error());
+  return Batch(std::make_unique<Batch::Impl>(Batch::Impl{std::move(*transaction)}));
+}
+
 Result<std::optional<Store::DagVersion>> Store::GetDagVersion(std::int64_t id) {
   auto stmt = db_->Prepare(
       "SELECT id, dag_id, file_path, content_hash, content FROM dag_versions WHERE id = ?1");

@@ -117,14 +117,20 @@ class ProgramCache {
   std::map<std::string, std::string> cache_;
 };
 
+// Opens (appending) the log file, creating its folders only when the file cannot be opened
+// because they are missing: most attempts log into a run folder that already exists.
 Result<int> OpenLog(const std::filesystem::path& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) {
-    return Fail(ErrorCode::kIo, fmt::format("cannot create log folder {}: {}",
-                                            path.parent_path().string(), ec.message()));
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+  int fd = ::open(path.c_str(), kFlags, 0644);
+  if (fd < 0 && errno == ENOENT) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) {
+      return Fail(ErrorCode::kIo, fmt::format("cannot create log folder {}: {}",
+                                              path.parent_path().string(), ec.message()));
+    }
+    fd = ::open(path.c_str(), kFlags, 0644);
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     return Fail(ErrorCode::kIo,
                 fmt::format("cannot open log file {}: {}", path.string(), strerror(errno)));
@@ -214,9 +220,7 @@ class ProcessPool::Impl {
       ++in_flight_;
     }
     asio::post(child->strand, [this, child, timeout = request.timeout] {
-      child->exit_watch.async_wait(
-          asio::posix::stream_descriptor::wait_read,
-          [this, child](const boost::system::error_code&) { Reap(child); });
+      WatchExit(child);
       if (timeout) {
         child->timeout_timer.expires_after(*timeout);
         child->timeout_timer.async_wait([this, child](const boost::system::error_code& ec) {
@@ -279,6 +283,24 @@ class ProcessPool::Impl {
   }
 
  private:
+  // Reaps the child once it has exited. The pidfd's readiness is only a hint: epoll can report
+  // an event meant for an earlier descriptor with the same number (this was seen under load),
+  // so the exit is confirmed with waitid(WNOWAIT) before anything is killed or reaped.
+  void WatchExit(const std::shared_ptr<Child>& child) {
+    child->exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                                 [this, child](const boost::system::error_code& ec) {
+                                   if (ec == asio::error::operation_aborted) return;
+                                   siginfo_t info{};
+                                   int rc = ::waitid(P_PID, static_cast<id_t>(child->pid), &info,
+                                                     WEXITED | WNOHANG | WNOWAIT);
+                                   if (rc == 0 && info.si_pid == 0) {
+                                     WatchExit(child);  // still running: wait again
+                                     return;
+                                   }
+                                   Reap(child);
+                                 });
+  }
+
   // SIGTERM to the whole group now, SIGKILL after the grace period. On the child's strand.
   void Terminate(const std::shared_ptr<Child>& child) {
     if (child->terminating) return;

@@ -133,6 +133,33 @@ TEST_CASE("what a task leaves running in its process group is killed when it exi
   CHECK_FALSE(Alive(ReadPid(pid_file)));
 }
 
+// Regression: epoll reported a pidfd ready for a descriptor number just reused by a new child,
+// and the pool killed and reaped that child while it ran ("killed by signal 9" on a no-op).
+TEST_CASE("spurious pidfd wake-ups never kill a running task (bug: reused descriptor numbers)",
+          "[executor]") {
+  TempDir dir;
+  ProcessPool pool(ExecutorOptions{.threads = 2});
+  constexpr int kTasks = 3000;
+  constexpr int kInFlight = 2;
+  int started = 0, finished = 0, killed = 0, failed = 0;
+  while (finished < kTasks) {
+    while (started < kTasks && started - finished < kInFlight) {
+      ++started;
+      REQUIRE(pool.Start(Request(started,
+                                 Sh(started % 7 == 0 ? "i=0; while [ $i -lt 200 ]; do "
+                                                       "i=$((i+1)); done"
+                                                     : "true"),
+                                 dir / "log")));
+    }
+    AttemptOutcome outcome = WaitOne(pool);
+    ++finished;
+    if (outcome.signal) ++killed;
+    if (outcome.exit_code != 0) ++failed;
+  }
+  CHECK(killed == 0);
+  CHECK(failed == 0);
+}
+
 TEST_CASE("a program that does not exist cannot be started, and says so", "[executor]") {
   TempDir dir;
   ProcessPool pool;

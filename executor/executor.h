@@ -44,9 +44,6 @@ class ProcessPool final : public scheduler::TaskRunner {
   std::unique_ptr<Impl> impl_;
 };
 
-// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or nullopt.
-std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid);
-
 }  // namespace weir::executor
 
 #endif  // WEIR_EXECUTOR_EXECUTOR_H_

@@ -30,31 +30,6 @@ using scheduler::AttemptOutcome;
 using scheduler::AttemptRequest;
 using scheduler::ProcessInfo;
 
-std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%lld/stat", static_cast<long long>(pid));
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buffer[1024];
-  ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
-  std::string_view line(buffer, static_cast<std::size_t>(n));
-  // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
-  std::size_t close = line.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
-  std::size_t pos = close + 2;
-  for (int field = 3; field < 22; ++field) {
-    pos = line.find(' ', pos);
-    if (pos == std::string_view::npos) return std::nullopt;
-    ++pos;
-  }
-  std::int64_t ticks = 0;
-  auto [end, ec] = std::from_chars(line.data() + pos, line.data() + line.size(), ticks);
-  if (ec != std::errc()) return std::nullopt;
-  return ticks;
-}
-
 namespace {
 
 // One running child. Touched only on its strand once started.

@@ -1,0 +1,60 @@
+#include "common/process.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <string_view>
+
+namespace weir {
+namespace {
+
+// The text of /proc/PID/stat after the command name, or empty. The name (field 2) may hold
+// spaces and parentheses, so the fields start after its last ')'.
+std::string StatFields(std::int64_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%lld/stat", static_cast<long long>(pid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buffer[1024];
+  ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return {};
+  std::string_view line(buffer, static_cast<std::size_t>(n));
+  std::size_t close = line.rfind(')');
+  if (close == std::string_view::npos || close + 2 > line.size()) return {};
+  return std::string(line.substr(close + 2));  // starts with field 3, the state
+}
+
+}  // namespace
+
+std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid) {
+  std::string fields = StatFields(pid);
+  std::size_t pos = 0;
+  for (int field = 3; field < 22 && !fields.empty(); ++field) {
+    pos = fields.find(' ', pos);
+    if (pos == std::string::npos) return std::nullopt;
+    ++pos;
+  }
+  if (fields.empty()) return std::nullopt;
+  std::int64_t ticks = 0;
+  auto [end, ec] = std::from_chars(fields.data() + pos, fields.data() + fields.size(), ticks);
+  if (ec != std::errc()) return std::nullopt;
+  return ticks;
+}
+
+bool IsProcessAlive(std::int64_t pid, std::optional<std::int64_t> start_ticks) {
+  if (pid <= 0) return false;
+  std::string fields = StatFields(pid);
+  if (fields.empty() || fields[0] == 'Z' || fields[0] == 'X') return false;
+  return !start_ticks || ProcessStartTicks(pid) == start_ticks;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+}  // namespace weir

@@ -103,7 +103,8 @@ Result<RunRecord> CreateRun(state::Store& store, const dags::Dag& dag, const Run
   return Fail(ErrorCode::kUnavailable, "could not find a free run id; try again");
 }
 
-// The state of one RunToCompletion call.
+// One adopted run: its task instances in memory (by task index), which of them wait for a
+// retry, and which attempts of it are running.
 class RunLoop::Execution {
  public:
   Execution(RunLoop& loop, std::shared_ptr<const dags::Dag> dag, RunRecord run,
@@ -112,10 +113,6 @@ class RunLoop::Execution {
     const auto& order = dag_->graph.TopologicalOrder();
     topo_pos_.resize(order.size());
     for (std::size_t i = 0; i < order.size(); ++i) topo_pos_[order[i]] = static_cast<int>(i);
-    int parallelism = loop_.options_.parallelism > 0
-                          ? loop_.options_.parallelism
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    limit_ = std::max(1, std::min(parallelism, dag_->max_active_tasks));
     auto params = dags::Value::FromJson(run_.params_json);
     vars_.dag_id = dag_->id;
     vars_.run_id = run_.run_id;
@@ -126,17 +123,26 @@ class RunLoop::Execution {
     vars_.params = params ? *params : dags::Value::MakeMap({});
   }
 
-  Result<RunRecord> Drive() {
+  const dags::Dag& dag() const { return *dag_; }
+  const RunRecord& run() const { return run_; }
+  const dags::TaskSpec& spec(int v) const { return dag_->tasks[v]; }
+  int running() const { return static_cast<int>(running_.size()); }
+  bool Done() const { return finished_ == static_cast<int>(tis_.size()) && running_.empty(); }
+  std::optional<Timestamp> NextRetry() const {
+    if (retries_.empty()) return std::nullopt;
+    return retries_.begin()->first;
+  }
+
+  // Marks the run running and resumes every task instance from its stored state: first take
+  // stock, then decide the pending ones in topological order (deciding one may decide its
+  // downstream tasks too).
+  Result<void> Begin() {
     Timestamp now = loop_.clock_.Now();
-    if (run_.state == RunState::kQueued || run_.state == RunState::kRunning) {
-      run_.state = RunState::kRunning;
-      if (!run_.started_at) run_.started_at = now;
-      run_.ended_at.reset();
-      if (auto ok = loop_.store_.UpdateRun(run_); !ok) return std::unexpected(ok.error());
-      if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
-    }
-    // Resume whatever state the run is in: first take stock, then decide the pending tasks in
-    // topological order (deciding one may decide its downstream tasks too).
+    run_.state = RunState::kRunning;
+    if (!run_.started_at) run_.started_at = now;
+    run_.ended_at.reset();
+    if (auto ok = loop_.store_.UpdateRun(run_); !ok) return ok;
+    if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
     for (int v : dag_->graph.TopologicalOrder()) {
       TaskInstanceRecord& ti = tis_[v];
       switch (ti.state) {
@@ -146,7 +152,7 @@ class RunLoop::Execution {
         case TaskState::kQueued:
         case TaskState::kRunning:  // left over by a process that is gone: run it again
           SetState(v, TaskState::kScheduled);
-          ready_.insert(ReadyKey(v));
+          Enqueue(v);
           break;
         case TaskState::kUpForRetry:
           retries_.emplace(ti.next_try_at.value_or(now), v);
@@ -156,57 +162,143 @@ class RunLoop::Execution {
       }
     }
     for (int v : dag_->graph.TopologicalOrder()) Evaluate(v);
+    return {};
+  }
 
-    // Each step (an outcome recorded, retries promoted, ready tasks started) is one batch:
-    // its changes commit together, before the loop blocks for the next outcome.
-    std::optional<AttemptOutcome> outcome;
-    while (finished_ < static_cast<int>(tis_.size()) || outcome) {
-      if (loop_.stop_requested_) return Stop();
-      auto batch = loop_.store_.StartBatch();
-      if (!batch) return Abandon(batch.error());
-      if (outcome) {
-        if (auto ok = Finish(*outcome); !ok) return Abandon(ok.error());
-        outcome.reset();
-      }
-      now = loop_.clock_.Now();
-      while (!retries_.empty() && retries_.begin()->first <= now) {
-        int v = retries_.begin()->second;
-        retries_.erase(retries_.begin());
-        tis_[v].next_try_at.reset();
-        SetState(v, TaskState::kScheduled);
-        ready_.insert(ReadyKey(v));
-      }
-      while (!ready_.empty() && static_cast<int>(running_.size()) < limit_ &&
-             !loop_.stop_requested_) {
-        int v = std::get<2>(*ready_.begin());
-        ready_.erase(ready_.begin());
-        if (auto ok = StartAttempt(v); !ok) return Abandon(ok.error());
-      }
-      if (auto ok = Flush(); !ok) return Abandon(ok.error());
-      if (auto ok = batch->Commit(); !ok) return Abandon(ok.error());
-      if (finished_ >= static_cast<int>(tis_.size())) break;
-
-      std::optional<Timestamp> deadline;
-      if (!retries_.empty()) deadline = retries_.begin()->first;
-      if (running_.empty() && !deadline && ready_.empty()) {
-        return Abandon(Error{ErrorCode::kInternal,
-                             "the run cannot make progress (no task is running, ready or "
-                             "waiting to retry); this is a bug in weir"});
-      }
-      if (running_.empty() && !ready_.empty()) continue;
-      outcome = loop_.runner_.Wait(deadline);
+  void PromoteRetries(Timestamp now) {
+    while (!retries_.empty() && retries_.begin()->first <= now) {
+      int v = retries_.begin()->second;
+      retries_.erase(retries_.begin());
+      tis_[v].next_try_at.reset();
+      SetState(v, TaskState::kScheduled);
+      Enqueue(v);
     }
-    if (auto ok = Flush(); !ok) return std::unexpected(ok.error());
-    return Complete();
+  }
+
+  Result<void> Flush() {
+    if (dirty_.empty()) return {};
+    std::vector<TaskInstanceRecord> rows;
+    rows.reserve(dirty_.size());
+    for (int v : dirty_) rows.push_back(tis_[v]);
+    auto ok = loop_.store_.UpdateTaskInstances(rows);
+    if (!ok) return ok;
+    if (loop_.observer_) {
+      for (int v : dirty_) loop_.observer_->OnTaskChanged(run_, tis_[v], nullptr);
+    }
+    dirty_.clear();
+    return {};
+  }
+
+  // Starts the process first and then records the attempt, its pid and the task instance's
+  // new state (in the step's batch). A crash between the two leaves a process with no attempt
+  // row; its WEIR_RUN_ID environment still identifies it.
+  Result<void> Start(int v) {
+    const dags::TaskSpec& spec = dag_->tasks[v];
+    TaskInstanceRecord& ti = tis_[v];
+    Timestamp now = loop_.clock_.Now();
+    ti.try_number += 1;
+    if (!ti.started_at) ti.started_at = now;
+    ti.ended_at.reset();
+    ti.next_try_at.reset();
+    dirty_.erase(v);
+
+    AttemptRecord attempt;
+    attempt.run_id = run_.run_id;
+    attempt.task_id = spec.id;
+    attempt.try_number = ti.try_number;
+    attempt.state = AttemptState::kRunning;
+    attempt.log_path = LogPath(spec.id, ti.try_number).string();
+    attempt.started_at = now;
+
+    const std::int64_t token = ++loop_.next_token_;
+    Result<ProcessInfo> process = StartProcess(v, token, attempt);
+    if (!process) {
+      // Nothing ran: record why in the attempt and its log, and treat it as a failed try.
+      ti.state = TaskState::kQueued;
+      auto id = loop_.store_.BeginAttempt(ti, attempt);
+      if (!id) return std::unexpected(id.error());
+      attempt.id = *id;
+      std::string why = fmt::format("cannot start: {}", process.error().message);
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(attempt.log_path).parent_path(),
+                                          ec);
+      std::ofstream(attempt.log_path, std::ios::app) << "weir: " << why << "\n";
+      attempt.ended_at = now;
+      return RecordFailure(v, attempt, why, /*may_retry=*/true);
+    }
+    ti.state = TaskState::kRunning;
+    attempt.pid = process->pid;
+    attempt.process_start_ticks = process->start_ticks;
+    running_.emplace(token, std::make_pair(v, attempt));
+    loop_.tokens_.emplace(token, this);
+    ++loop_.running_by_dag_[dag_->id];
+    ++loop_.running_by_pool_[spec.pool];
+    auto id = loop_.store_.BeginAttempt(ti, attempt);
+    if (!id) return std::unexpected(id.error());
+    running_[token].second.id = *id;
+    if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &running_[token].second);
+    return {};
+  }
+
+  Result<void> Finish(std::int64_t token, const AttemptOutcome& outcome) {
+    auto it = running_.find(token);
+    if (it == running_.end()) return {};
+    auto [v, attempt] = std::move(it->second);
+    running_.erase(it);
+    --loop_.running_by_dag_[dag_->id];
+    --loop_.running_by_pool_[dag_->tasks[v].pool];
+    attempt.exit_code = outcome.exit_code;
+    attempt.signal = outcome.signal;
+    attempt.ended_at = outcome.ended_at;
+    const bool clean = !outcome.timed_out && !outcome.cancelled && !outcome.signal;
+    if (clean && outcome.exit_code == 0) return RecordEnd(v, attempt, TaskState::kSuccess);
+    if (clean && outcome.exit_code == 99) {
+      attempt.reason = "skipped itself (exit code 99)";
+      return RecordEnd(v, attempt, TaskState::kSkipped);
+    }
+    return RecordFailure(v, attempt, DescribeOutcome(outcome, dag_->tasks[v].timeout),
+                         !outcome.cancelled);
+  }
+
+  // Ends the run: failed if a task failed or upstream_failed, or if it was stopped.
+  Result<RunRecord> Complete(bool stopped) {
+    bool failed = stopped || std::any_of(tis_.begin(), tis_.end(), [](const auto& t) {
+                    return t.state == TaskState::kFailed || t.state == TaskState::kUpstreamFailed;
+                  });
+    run_.state = failed ? RunState::kFailed : RunState::kSuccess;
+    run_.ended_at = loop_.clock_.Now();
+    if (auto ok = loop_.store_.UpdateRun(run_); !ok) return std::unexpected(ok.error());
+    if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
+    return run_;
+  }
+
+  ReadyKey KeyOf(int v) {
+    int rank = run_.kind == state::RunKind::kBackfill ? 1 : 0;
+    return ReadyKey{rank, -tis_[v].priority, ToMillis(run_.interval_start), topo_pos_[v], this, v};
   }
 
  private:
-  using Key = std::tuple<int, int, int>;  // (-priority, topological position, task index)
-  Key ReadyKey(int v) const { return {-tis_[v].priority, topo_pos_[v], v}; }
+  void Enqueue(int v) { loop_.ready_.insert(KeyOf(v)); }
 
   void SetState(int v, TaskState state) {
     tis_[v].state = state;
     dirty_.insert(v);
+  }
+
+  Result<ProcessInfo> StartProcess(int v, std::int64_t token, const AttemptRecord& attempt) {
+    const dags::TaskSpec& spec = dag_->tasks[v];
+    if (loop_.pool_slots_ && loop_.pool_slots_->count(spec.pool) == 0) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  fmt::format("pool '{}' does not exist (create it with: weir pools set {} "
+                              "SLOTS)",
+                              spec.pool, spec.pool));
+    }
+    auto context = dags::MakeTemplateContext(vars_, spec.id, attempt.try_number);
+    if (!context) return std::unexpected(context.error());
+    auto command = loop_.build_command_(*dag_, spec, *context);
+    if (!command) return std::unexpected(command.error());
+    return loop_.runner_.Start(AttemptRequest{token, run_.run_id, spec.id, attempt.try_number,
+                                              *command, attempt.log_path, spec.timeout});
   }
 
   // Decides a pending task from its upstream states; cascades skips and upstream failures.
@@ -223,7 +315,7 @@ class RunLoop::Execution {
           break;
         case Verdict::kRun:
           SetState(w, TaskState::kScheduled);
-          ready_.insert(ReadyKey(w));
+          Enqueue(w);
           break;
         case Verdict::kUpstreamFailed:
           Decide(w, TaskState::kUpstreamFailed, &work);
@@ -248,104 +340,11 @@ class RunLoop::Execution {
     for (int d : dag_->graph.Downstream(v)) Evaluate(d);
   }
 
-  Result<void> Flush() {
-    if (dirty_.empty()) return {};
-    std::vector<TaskInstanceRecord> rows;
-    rows.reserve(dirty_.size());
-    for (int v : dirty_) rows.push_back(tis_[v]);
-    auto ok = loop_.store_.UpdateTaskInstances(rows);
-    if (!ok) return ok;
-    if (loop_.observer_) {
-      for (int v : dirty_) loop_.observer_->OnTaskChanged(run_, tis_[v], nullptr);
-    }
-    dirty_.clear();
-    return {};
-  }
-
   // LOG_DIR/DAG/RUN/TASK.TRY.log: one folder per run, not per task, since creating inodes is
   // most of what a no-op task costs beyond its process.
   std::filesystem::path LogPath(const std::string& task_id, int try_number) const {
     return loop_.options_.log_dir / dag_->id / run_.run_id /
            fmt::format("{}.{}.log", task_id, try_number);
-  }
-
-  // Starts the process first and then records the attempt, its pid and the task instance's
-  // new state in one transaction: a no-op task then costs two transactions, not four. (A crash
-  // between the two leaves a process with no attempt row; its WEIR_RUN_ID environment still
-  // identifies it.)
-  Result<void> StartAttempt(int v) {
-    const dags::TaskSpec& spec = dag_->tasks[v];
-    TaskInstanceRecord& ti = tis_[v];
-    Timestamp now = loop_.clock_.Now();
-    ti.try_number += 1;
-    if (!ti.started_at) ti.started_at = now;
-    ti.ended_at.reset();
-    ti.next_try_at.reset();
-    dirty_.erase(v);
-
-    AttemptRecord attempt;
-    attempt.run_id = run_.run_id;
-    attempt.task_id = spec.id;
-    attempt.try_number = ti.try_number;
-    attempt.state = AttemptState::kRunning;
-    attempt.log_path = LogPath(spec.id, ti.try_number).string();
-    attempt.started_at = now;
-
-    const std::int64_t token = ++loop_.next_token_;
-    auto context = dags::MakeTemplateContext(vars_, spec.id, ti.try_number);
-    Result<Command> command = context ? loop_.build_command_(*dag_, spec, *context)
-                                      : Result<Command>(std::unexpected(context.error()));
-    Result<ProcessInfo> process =
-        command ? loop_.runner_.Start(AttemptRequest{token, run_.run_id, spec.id, ti.try_number,
-                                                     *command, attempt.log_path, spec.timeout})
-                : Result<ProcessInfo>(std::unexpected(command.error()));
-    if (!process) {
-      // Nothing ran: record why in the attempt and its log, and treat it as a failed try.
-      ti.state = TaskState::kQueued;
-      auto id = loop_.store_.BeginAttempt(ti, attempt);
-      if (!id) return std::unexpected(id.error());
-      attempt.id = *id;
-      std::string why = fmt::format("cannot start: {}", process.error().message);
-      std::error_code ec;
-      std::filesystem::create_directories(std::filesystem::path(attempt.log_path).parent_path(),
-                                          ec);
-      std::ofstream(attempt.log_path, std::ios::app) << "weir: " << why << "\n";
-      attempt.ended_at = now;
-      return RecordFailure(v, attempt, why, /*may_retry=*/true);
-    }
-    ti.state = TaskState::kRunning;
-    attempt.pid = process->pid;
-    attempt.process_start_ticks = process->start_ticks;
-    auto id = loop_.store_.BeginAttempt(ti, attempt);
-    if (!id) {
-      running_.emplace(token, v);  // so that Abandon waits for the process it cancels
-      return std::unexpected(id.error());
-    }
-    attempt.id = *id;
-    running_.emplace(token, v);
-    attempts_.emplace(token, attempt);
-    if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
-    return {};
-  }
-
-  Result<void> Finish(const AttemptOutcome& outcome) {
-    auto it = running_.find(outcome.attempt_id);
-    if (it == running_.end()) return {};  // not ours (another run shares the runner)
-    int v = it->second;
-    running_.erase(it);
-    AttemptRecord attempt = attempts_[outcome.attempt_id];
-    attempts_.erase(outcome.attempt_id);
-    attempt.exit_code = outcome.exit_code;
-    attempt.signal = outcome.signal;
-    attempt.ended_at = outcome.ended_at;
-    const bool clean = !outcome.timed_out && !outcome.cancelled && !outcome.signal;
-    if (clean && outcome.exit_code == 0) return RecordEnd(v, attempt, TaskState::kSuccess);
-    if (clean && outcome.exit_code == 99) {
-      attempt.reason = "skipped itself (exit code 99)";
-      return RecordEnd(v, attempt, TaskState::kSkipped);
-    }
-    return RecordFailure(v, attempt, DescribeOutcome(outcome, dag_->tasks[v].timeout),
-                         !outcome.cancelled);
   }
 
   Result<void> RecordEnd(int v, AttemptRecord& attempt, TaskState state) {
@@ -365,10 +364,11 @@ class RunLoop::Execution {
     attempt.state = AttemptState::kFailed;
     attempt.reason = std::move(reason);
     Timestamp ended = attempt.ended_at.value_or(loop_.clock_.Now());
-    bool retry = may_retry && !loop_.stop_requested_ && ti.try_number < ti.max_tries;
+    bool retry = may_retry && !loop_.stop_requested_ && state::HasTriesLeft(ti);
     if (retry) {
       ti.state = TaskState::kUpForRetry;
-      ti.next_try_at = ended + RetryDelay(spec.retry, ti.try_number, run_.run_id + "/" + spec.id);
+      ti.next_try_at = ended + RetryDelay(spec.retry, ti.try_number - ti.free_tries,
+                                          run_.run_id + "/" + spec.id);
       retries_.emplace(*ti.next_try_at, v);
     } else {
       ti.state = TaskState::kFailed;
@@ -380,55 +380,14 @@ class RunLoop::Execution {
     return {};
   }
 
-  // Cancels what runs, records the outcomes, and ends the run as failed.
-  Result<RunRecord> Stop() {
-    loop_.runner_.CancelAll();
-    while (!running_.empty()) {
-      std::optional<AttemptOutcome> outcome = loop_.runner_.Wait(std::nullopt);
-      if (outcome) {
-        if (auto ok = Finish(*outcome); !ok) return std::unexpected(ok.error());
-      }
-    }
-    if (auto ok = Flush(); !ok) return std::unexpected(ok.error());
-    run_.state = RunState::kFailed;
-    run_.ended_at = loop_.clock_.Now();
-    if (auto ok = loop_.store_.UpdateRun(run_); !ok) return std::unexpected(ok.error());
-    if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
-    return run_;
-  }
-
-  // A store error mid-run: stop the processes we started, then report the error.
-  Result<RunRecord> Abandon(Error error) {
-    loop_.runner_.CancelAll();
-    while (!running_.empty()) {
-      std::optional<AttemptOutcome> outcome = loop_.runner_.Wait(std::nullopt);
-      if (outcome) running_.erase(outcome->attempt_id);
-    }
-    return std::unexpected(std::move(error));
-  }
-
-  Result<RunRecord> Complete() {
-    bool failed = std::any_of(tis_.begin(), tis_.end(), [](const TaskInstanceRecord& t) {
-      return t.state == TaskState::kFailed || t.state == TaskState::kUpstreamFailed;
-    });
-    run_.state = failed ? RunState::kFailed : RunState::kSuccess;
-    run_.ended_at = loop_.clock_.Now();
-    if (auto ok = loop_.store_.UpdateRun(run_); !ok) return std::unexpected(ok.error());
-    if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
-    return run_;
-  }
-
   RunLoop& loop_;
   std::shared_ptr<const dags::Dag> dag_;
   RunRecord run_;
   std::vector<TaskInstanceRecord> tis_;  // by task index
   std::vector<int> topo_pos_;
-  int limit_ = 1;
   dags::RunVariables vars_;
-  std::set<Key> ready_;
   std::multimap<Timestamp, int> retries_;
-  std::map<std::int64_t, int> running_;             // runner token -> task index
-  std::map<std::int64_t, AttemptRecord> attempts_;  // runner token -> its attempt
+  std::map<std::int64_t, std::pair<int, AttemptRecord>> running_;  // token -> (task, attempt)
   std::set<int> dirty_;  // task instances changed in memory, not yet written
   int finished_ = 0;
 };
@@ -440,7 +399,11 @@ RunLoop::RunLoop(state::Store& store, TaskRunner& runner, CommandBuilder build_c
       build_command_(std::move(build_command)),
       clock_(clock),
       options_(std::move(options)),
-      observer_(observer) {}
+      observer_(observer) {
+  if (options_.parallelism <= 0) {
+    options_.parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+}
 
 RunLoop::~RunLoop() = default;
 
@@ -449,8 +412,30 @@ void RunLoop::RequestStop() {
   runner_.Interrupt();
 }
 
-Result<RunRecord> RunLoop::RunToCompletion(std::shared_ptr<const dags::Dag> dag,
-                                           const std::string& run_id) {
+void RunLoop::SetPoolSlots(std::map<std::string, int> slots) { pool_slots_ = std::move(slots); }
+
+bool RunLoop::IsAdopted(const std::string& run_id) const { return executions_.count(run_id) > 0; }
+int RunLoop::RunCount() const { return static_cast<int>(executions_.size()); }
+int RunLoop::RunningCount() const { return static_cast<int>(tokens_.size()); }
+int RunLoop::ActiveRunsOf(const std::string& dag_id) const {
+  int n = 0;
+  for (const auto& [id, e] : executions_) n += e->run().dag_id == dag_id ? 1 : 0;
+  return n;
+}
+
+std::vector<RunRecord> RunLoop::TakeFinished() { return std::exchange(finished_, {}); }
+
+std::optional<Timestamp> RunLoop::NextDeadline() const {
+  std::optional<Timestamp> out;
+  for (const auto& [id, e] : executions_) {
+    auto t = e->NextRetry();
+    if (t && (!out || *t < *out)) out = t;
+  }
+  return out;
+}
+
+Result<void> RunLoop::Adopt(std::shared_ptr<const dags::Dag> dag, const std::string& run_id) {
+  if (IsAdopted(run_id)) return {};
   auto run = store_.GetRun(run_id);
   if (!run) return std::unexpected(run.error());
   if (!*run) return Fail(ErrorCode::kNotFound, fmt::format("no run '{}'", run_id));
@@ -475,8 +460,129 @@ Result<RunRecord> RunLoop::RunToCompletion(std::shared_ptr<const dags::Dag> dag,
           fmt::format("run '{}' has no task instance for task '{}'", run_id, dag->tasks[v].id));
     }
   }
-  Execution execution(*this, std::move(dag), std::move(**run), std::move(tasks));
-  return execution.Drive();
+  auto execution =
+      std::make_unique<Execution>(*this, std::move(dag), std::move(**run), std::move(tasks));
+  auto batch = store_.StartBatch();
+  if (!batch) return std::unexpected(batch.error());
+  if (auto ok = execution->Begin(); !ok) return ok;
+  if (auto ok = execution->Flush(); !ok) return ok;
+  if (auto ok = batch->Commit(); !ok) return ok;
+  executions_.emplace(run_id, std::move(execution));
+  return {};
+}
+
+bool RunLoop::CanStart(const Execution& execution, int task) const {
+  const dags::TaskSpec& spec = execution.spec(task);
+  auto dag_running = running_by_dag_.find(execution.dag().id);
+  if (dag_running != running_by_dag_.end() &&
+      dag_running->second >= execution.dag().max_active_tasks) {
+    return false;
+  }
+  if (pool_slots_) {
+    auto slots = pool_slots_->find(spec.pool);
+    if (slots == pool_slots_->end()) return true;  // fails at start, saying why
+    auto used = running_by_pool_.find(spec.pool);
+    if (used != running_by_pool_.end() && used->second >= slots->second) return false;
+  }
+  return true;
+}
+
+Result<void> RunLoop::Step(std::optional<AttemptOutcome> outcome) {
+  auto batch = store_.StartBatch();
+  if (!batch) return std::unexpected(batch.error());
+  if (outcome) {
+    auto it = tokens_.find(outcome->attempt_id);
+    if (it != tokens_.end()) {
+      Execution* execution = it->second;
+      tokens_.erase(it);
+      if (auto ok = execution->Finish(outcome->attempt_id, *outcome); !ok) return ok;
+    }
+  }
+  if (!stop_requested_) {
+    Timestamp now = clock_.Now();
+    for (auto& [id, e] : executions_) e->PromoteRetries(now);
+    for (auto it = ready_.begin();
+         it != ready_.end() && RunningCount() < options_.parallelism && !stop_requested_;) {
+      if (!CanStart(*it->execution, it->task)) {
+        ++it;
+        continue;
+      }
+      ReadyKey key = *it;
+      it = ready_.erase(it);
+      if (auto ok = key.execution->Start(key.task); !ok) return ok;
+      it = ready_.lower_bound(key);  // starting may have made other tasks ready
+    }
+  }
+  for (auto it = executions_.begin(); it != executions_.end();) {
+    if (auto ok = it->second->Flush(); !ok) return ok;
+    if (it->second->Done()) {
+      auto record = it->second->Complete(/*stopped=*/false);
+      if (!record) return std::unexpected(record.error());
+      finished_.push_back(*record);
+      it = executions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return batch->Commit();
+}
+
+Result<void> RunLoop::Drain() {
+  runner_.CancelAll();
+  while (!tokens_.empty()) {
+    std::optional<AttemptOutcome> outcome = runner_.Wait(std::nullopt);
+    if (outcome) {
+      if (auto ok = Step(outcome); !ok) return ok;
+    }
+  }
+  auto batch = store_.StartBatch();
+  if (!batch) return std::unexpected(batch.error());
+  for (auto& [id, e] : executions_) {
+    if (auto ok = e->Flush(); !ok) return ok;
+    auto record = e->Complete(/*stopped=*/true);
+    if (!record) return std::unexpected(record.error());
+    finished_.push_back(*record);
+  }
+  executions_.clear();
+  ready_.clear();
+  return batch->Commit();
+}
+
+Result<RunRecord> RunLoop::RunToCompletion(std::shared_ptr<const dags::Dag> dag,
+                                           const std::string& run_id) {
+  if (auto ok = Adopt(std::move(dag), run_id); !ok) return std::unexpected(ok.error());
+  std::optional<AttemptOutcome> outcome;
+  auto fail = [&](Error error) -> Result<RunRecord> {
+    runner_.CancelAll();
+    while (!tokens_.empty()) {
+      if (auto o = runner_.Wait(std::nullopt)) tokens_.erase(o->attempt_id);
+    }
+    return std::unexpected(std::move(error));
+  };
+  while (true) {
+    if (stop_requested_) {
+      if (auto ok = Drain(); !ok) return fail(ok.error());
+    } else if (auto ok = Step(std::exchange(outcome, std::nullopt)); !ok) {
+      return fail(ok.error());
+    }
+    for (const RunRecord& r : TakeFinished()) {
+      if (r.run_id == run_id) return r;
+    }
+    std::optional<Timestamp> deadline = NextDeadline();
+    if (RunningCount() == 0 && !deadline) {
+      if (!ready_.empty()) {
+        // Ready but nothing may start and nothing runs: only a change of pools could help.
+        const dags::TaskSpec& spec = ready_.begin()->execution->spec(ready_.begin()->task);
+        return fail(Error{ErrorCode::kFailedPrecondition,
+                          fmt::format("task '{}' waits for a slot in pool '{}', which has none",
+                                      spec.id, spec.pool)});
+      }
+      return fail(Error{ErrorCode::kInternal,
+                        "the run cannot make progress (no task is running, ready or waiting to "
+                        "retry); this is a bug in weir"});
+    }
+    outcome = runner_.Wait(deadline);
+  }
 }
 
 }  // namespace weir::scheduler

@@ -14,8 +14,10 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -107,23 +109,59 @@ struct RunRequest {
 [[nodiscard]] Result<state::RunRecord> CreateRun(state::Store& store, const dags::Dag& dag,
                                                  const RunRequest& request, Timestamp now);
 
+// Drives runs: decides which task instances are ready (trigger rules), starts them through the
+// TaskRunner within the bounds (global parallelism, each DAG's max_active_tasks, pool slots),
+// records every outcome, schedules retries and finishes runs. Several runs share one loop; the
+// ready task instances of all of them compete for slots by run kind (scheduled and manual runs
+// before backfills), then priority weight, then interval.
 class RunLoop {
  public:
   RunLoop(state::Store& store, TaskRunner& runner, CommandBuilder build_command, Clock& clock,
           RunLoopOptions options, RunObserver* observer = nullptr);
   ~RunLoop();
 
-  // Drives the run until every task instance is finished and returns its final record.
-  // `dag` must be the version the run was created with.
+  // Takes charge of a run, resuming it from whatever state the store has: task instances left
+  // queued or running by a process that is gone are scheduled again. `dag` must be the version
+  // the run was created with.
+  [[nodiscard]] Result<void> Adopt(std::shared_ptr<const dags::Dag> dag, const std::string& run_id);
+  // One scheduling step, committed as one batch: records `outcome` (if any), promotes retries
+  // that are due, finishes runs that are done, and starts what the bounds allow.
+  [[nodiscard]] Result<void> Step(std::optional<AttemptOutcome> outcome);
+  // The earliest time the loop must step without an outcome (a retry coming due), if any.
+  std::optional<Timestamp> NextDeadline() const;
+  // Runs finished since the last call, with their final records.
+  std::vector<state::RunRecord> TakeFinished();
+  bool IsAdopted(const std::string& run_id) const;
+  int RunCount() const;      // adopted runs not finished yet
+  int RunningCount() const;  // attempts running
+  int ActiveRunsOf(const std::string& dag_id) const;
+  // Slots of each pool; a task whose pool is missing here fails to start with that reason.
+  void SetPoolSlots(std::map<std::string, int> slots);
+
+  // Adopts the run and steps until it is finished; returns its final record.
   [[nodiscard]] Result<state::RunRecord> RunToCompletion(std::shared_ptr<const dags::Dag> dag,
                                                          const std::string& run_id);
 
-  // Stops starting attempts, cancels the running ones and makes RunToCompletion return with the
-  // run failed. Safe from any thread (e.g. on SIGINT).
+  // Stops starting attempts and cancels the running ones; their runs end as failed. Safe from
+  // any thread (e.g. on SIGINT).
   void RequestStop();
+  bool StopRequested() const { return stop_requested_; }
+  // After RequestStop: waits for the cancelled attempts and fails their runs.
+  [[nodiscard]] Result<void> Drain();
 
  private:
   class Execution;
+  struct ReadyKey {
+    int kind_rank;
+    int neg_priority;
+    std::int64_t interval_start_ms;
+    int topo_pos;
+    Execution* execution;
+    int task;
+    auto operator<=>(const ReadyKey&) const = default;
+  };
+  bool CanStart(const Execution& execution, int task) const;
+
   state::Store& store_;
   TaskRunner& runner_;
   CommandBuilder build_command_;
@@ -132,6 +170,13 @@ class RunLoop {
   RunObserver* observer_;
   std::atomic<bool> stop_requested_{false};
   std::int64_t next_token_ = 0;  // keys of attempts handed to the runner
+  std::map<std::string, std::unique_ptr<Execution>> executions_;  // by run id
+  std::set<ReadyKey> ready_;
+  std::map<std::int64_t, Execution*> tokens_;  // running attempts: runner token -> its run
+  std::map<std::string, int> running_by_dag_;
+  std::map<std::string, int> running_by_pool_;
+  std::optional<std::map<std::string, int>> pool_slots_;  // none: pools are not enforced
+  std::vector<state::RunRecord> finished_;
 };
 
 // Why an attempt ended, in words: "exit code 3", "killed by signal 9 (Killed)", ...

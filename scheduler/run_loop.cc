@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -35,7 +36,10 @@ std::string DescribeOutcome(const AttemptOutcome& outcome, std::optional<Duratio
 
 Result<RunRecord> CreateRun(state::Store& store, const dags::Dag& dag, const RunRequest& request,
                             Timestamp now) {
-  if (request.interval_end <= request.interval_start) {
+  // An @once run may have an empty interval; every other run covers some time.
+  if (request.interval_end < request.interval_start ||
+      (request.interval_end == request.interval_start &&
+       request.kind != state::RunKind::kScheduled)) {
     return Fail(ErrorCode::kInvalidArgument,
                 fmt::format("the data interval must end after it starts ({} .. {})",
                             FormatIso(request.interval_start), FormatIso(request.interval_end)));
@@ -139,6 +143,9 @@ class RunLoop::Execution {
   Result<void> Begin() {
     Timestamp now = loop_.clock_.Now();
     run_.state = RunState::kRunning;
+    run_.driver_host = loop_.options_.driver.host;
+    run_.driver_pid = loop_.options_.driver.pid;
+    run_.driver_start_ticks = loop_.options_.driver.start_ticks;
     if (!run_.started_at) run_.started_at = now;
     run_.ended_at.reset();
     if (auto ok = loop_.store_.UpdateRun(run_); !ok) return ok;
@@ -250,6 +257,15 @@ class RunLoop::Execution {
     attempt.exit_code = outcome.exit_code;
     attempt.signal = outcome.signal;
     attempt.ended_at = outcome.ended_at;
+    if (outcome.cancelled && loop_.stop_keeps_runs_) {
+      // The scheduler is stopping, not the task failing: run it again later, for free.
+      TaskInstanceRecord& ti = tis_[v];
+      attempt.state = AttemptState::kFailed;
+      attempt.reason = "cancelled: the scheduler stopped; it runs again when one starts";
+      ti.free_tries += 1;
+      ti.state = TaskState::kScheduled;
+      return loop_.store_.FinishAttempt(ti, attempt);
+    }
     const bool clean = !outcome.timed_out && !outcome.cancelled && !outcome.signal;
     if (clean && outcome.exit_code == 0) return RecordEnd(v, attempt, TaskState::kSuccess);
     if (clean && outcome.exit_code == 99) {
@@ -392,6 +408,11 @@ class RunLoop::Execution {
   int finished_ = 0;
 };
 
+Driver Driver::Self() {
+  auto pid = static_cast<std::int64_t>(::getpid());
+  return Driver{HostName(), pid, ProcessStartTicks(pid)};
+}
+
 RunLoop::RunLoop(state::Store& store, TaskRunner& runner, CommandBuilder build_command,
                  Clock& clock, RunLoopOptions options, RunObserver* observer)
     : store_(store),
@@ -407,7 +428,8 @@ RunLoop::RunLoop(state::Store& store, TaskRunner& runner, CommandBuilder build_c
 
 RunLoop::~RunLoop() = default;
 
-void RunLoop::RequestStop() {
+void RunLoop::RequestStop(bool keep_runs) {
+  stop_keeps_runs_ = keep_runs;
   stop_requested_ = true;
   runner_.Interrupt();
 }
@@ -539,6 +561,7 @@ Result<void> RunLoop::Drain() {
   if (!batch) return std::unexpected(batch.error());
   for (auto& [id, e] : executions_) {
     if (auto ok = e->Flush(); !ok) return ok;
+    if (stop_keeps_runs_) continue;  // left running, for the next scheduler
     auto record = e->Complete(/*stopped=*/true);
     if (!record) return std::unexpected(record.error());
     finished_.push_back(*record);

@@ -89,9 +89,20 @@ class RunObserver {
                              const state::AttemptRecord* /*attempt*/) {}
 };
 
+// The process driving runs, recorded on each run it adopts so that another process can tell
+// whether the run is in live hands (see SchedulerService's recovery).
+struct Driver {
+  std::string host;
+  std::int64_t pid = 0;
+  std::optional<std::int64_t> start_ticks;
+  // This process.
+  static Driver Self();
+};
+
 struct RunLoopOptions {
-  int parallelism = 0;            // attempts running at once; 0: the number of cores
-  std::filesystem::path log_dir;  // attempt logs: LOG_DIR/DAG/RUN/TASK.TRY.log
+  int parallelism = 0;             // attempts running at once; 0: the number of cores
+  std::filesystem::path log_dir;   // attempt logs: LOG_DIR/DAG/RUN/TASK.TRY.log
+  Driver driver = Driver::Self();  // recorded on every adopted run
 };
 
 // What a person asks for when triggering a run.
@@ -142,9 +153,11 @@ class RunLoop {
   [[nodiscard]] Result<state::RunRecord> RunToCompletion(std::shared_ptr<const dags::Dag> dag,
                                                          const std::string& run_id);
 
-  // Stops starting attempts and cancels the running ones; their runs end as failed. Safe from
-  // any thread (e.g. on SIGINT).
-  void RequestStop();
+  // Stops starting attempts and cancels the running ones. With `keep_runs` false (a foreground
+  // run) their runs end as failed; with true (a scheduler stopping) the cancelled task instances
+  // go back to scheduled without using a try and the runs stay running, for the next scheduler.
+  // Safe from any thread (e.g. on SIGINT).
+  void RequestStop(bool keep_runs = false);
   bool StopRequested() const { return stop_requested_; }
   // After RequestStop: waits for the cancelled attempts and fails their runs.
   [[nodiscard]] Result<void> Drain();
@@ -169,6 +182,7 @@ class RunLoop {
   RunLoopOptions options_;
   RunObserver* observer_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> stop_keeps_runs_{false};
   std::int64_t next_token_ = 0;  // keys of attempts handed to the runner
   std::map<std::string, std::unique_ptr<Execution>> executions_;  // by run id
   std::set<ReadyKey> ready_;

@@ -1,0 +1,319 @@
+#include "scheduler/service.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include "common/process.h"
+#include "state/state.h"
+
+namespace weir::scheduler {
+namespace {
+
+constexpr Duration kMillisecond(1);
+
+// How many of a task instance's latest attempts in a row were orphaned (newest last).
+int OrphanStreak(const std::vector<state::AttemptRecord>& attempts) {
+  int streak = 0;
+  for (auto it = attempts.rbegin(); it != attempts.rend(); ++it) {
+    if (!it->reason.starts_with("orphaned")) break;
+    ++streak;
+  }
+  return streak;
+}
+
+}  // namespace
+
+std::vector<std::pair<Timestamp, Timestamp>> DueIntervals(const dags::Dag& dag,
+                                                          std::optional<Timestamp> after,
+                                                          Timestamp now, int limit) {
+  std::vector<std::pair<Timestamp, Timestamp>> out;
+  if (!dag.start_date) return out;
+  auto start = StartOfLocalDay(*dag.start_date, dag.timezone);
+  if (!start) return out;
+  std::optional<Timestamp> end_limit;
+  if (dag.end_date) {
+    auto end = StartOfLocalDay(AddDays(*dag.end_date, 1), dag.timezone);
+    if (end) end_limit = *end;
+  }
+  const dags::Schedule& schedule = dag.schedule;
+  if (schedule.kind() == dags::Schedule::Kind::kOnce) {
+    if (!after && *start <= now) out.emplace_back(*start, *start);
+    return out;
+  }
+  if (schedule.kind() != dags::Schedule::Kind::kCron) return out;
+  auto in_range = [&](Timestamp s) { return s >= *start && (!end_limit || s < *end_limit); };
+  if (!dag.catchup) {
+    // Only the latest closed interval.
+    auto end = schedule.PreviousTick(now + kMillisecond, dag.timezone);
+    if (!end) return out;
+    auto begin = schedule.PreviousTick(*end, dag.timezone);
+    if (begin && in_range(*begin) && (!after || *begin > *after)) out.emplace_back(*begin, *end);
+    return out;
+  }
+  std::optional<Timestamp> begin = after ? schedule.NextTick(*after, dag.timezone)
+                                         : schedule.NextTick(*start - kMillisecond, dag.timezone);
+  while (begin && in_range(*begin) && static_cast<int>(out.size()) < limit) {
+    auto end = schedule.NextTick(*begin, dag.timezone);
+    if (!end || *end > now) break;
+    out.emplace_back(*begin, *end);
+    begin = end;
+  }
+  return out;
+}
+
+SchedulerService::SchedulerService(state::Store& store, RunLoop& loop, TaskRunner& runner,
+                                   Clock& clock, SchedulerOptions options, EventLog log)
+    : store_(store),
+      loop_(loop),
+      runner_(runner),
+      clock_(clock),
+      options_(std::move(options)),
+      log_(std::move(log)) {}
+
+SchedulerService::~SchedulerService() = default;
+
+void SchedulerService::Log(const std::string& line) const {
+  if (log_) log_(line);
+}
+
+bool SchedulerService::HolderIsGone(const state::LeaseRecord& lease) const {
+  if (lease.host == lease_.host) return !IsProcessAlive(lease.pid, lease.process_start_ticks);
+  return clock_.Now() - lease.heartbeat_at > options_.lease_timeout;
+}
+
+Result<void> SchedulerService::Start() {
+  Driver self = Driver::Self();
+  Timestamp now = clock_.Now();
+  lease_ = state::LeaseRecord{options_.holder, self.host, self.pid, self.start_ticks, now, now};
+  auto refused = store_.TryAcquireLease(
+      lease_, [this](const state::LeaseRecord& l) { return HolderIsGone(l); });
+  if (!refused) return std::unexpected(refused.error());
+  if (*refused) {
+    const state::LeaseRecord& holder = **refused;
+    return Fail(ErrorCode::kFailedPrecondition,
+                fmt::format("another scheduler holds this database: {} (pid {} on {}, heartbeat "
+                            "{} ago)",
+                            holder.holder, holder.pid, holder.host,
+                            FormatDuration(now - holder.heartbeat_at)));
+  }
+  if (auto ok = RecoverOrphans(); !ok) return ok;
+  if (auto ok = Rescan(); !ok) return ok;
+  next_poll_ = now;
+  next_heartbeat_ = now + options_.heartbeat_interval;
+  return {};
+}
+
+Result<void> SchedulerService::RecoverOrphans() {
+  auto attempts = store_.RunningAttempts();
+  if (!attempts) return std::unexpected(attempts.error());
+  const Driver self = Driver::Self();
+  for (state::AttemptRecord& attempt : *attempts) {
+    auto run = store_.GetRun(attempt.run_id);
+    if (!run) return std::unexpected(run.error());
+    if (!*run) continue;
+    const state::RunRecord& r = **run;
+    // A run in the live hands of another process (a foreground `weir run`) is left alone.
+    bool ours = r.driver_host == self.host && r.driver_pid == self.pid;
+    if (!ours && r.driver_pid && r.driver_host == self.host &&
+        IsProcessAlive(*r.driver_pid, r.driver_start_ticks)) {
+      continue;
+    }
+    // Kill what the dead driver left running: the attempt's process group, but only when its
+    // leader is the very process recorded (a reused pid belongs to someone else).
+    if (attempt.pid && IsProcessAlive(*attempt.pid, attempt.process_start_ticks)) {
+      ::kill(-static_cast<pid_t>(*attempt.pid), SIGKILL);
+      Log(fmt::format("recovery: killed the orphaned process group {} of {} / {} try {}",
+                      *attempt.pid, attempt.run_id, attempt.task_id, attempt.try_number));
+    }
+    auto tasks = store_.TaskInstances(attempt.run_id);
+    if (!tasks) return std::unexpected(tasks.error());
+    auto ti = std::find_if(tasks->begin(), tasks->end(),
+                           [&](const auto& t) { return t.task_id == attempt.task_id; });
+    if (ti == tasks->end()) continue;
+    auto history = store_.Attempts(attempt.run_id, attempt.task_id);
+    if (!history) return std::unexpected(history.error());
+    attempt.state = state::AttemptState::kFailed;
+    attempt.reason = "orphaned: the scheduler died";
+    attempt.ended_at = clock_.Now();
+    // The task did not fail, weir did: the try is free, unless this keeps happening (three
+    // orphaned attempts in a row), so that a task that kills its scheduler cannot loop forever.
+    std::vector<state::AttemptRecord> done(history->begin(), history->end());
+    for (auto& a : done) {
+      if (a.id == attempt.id) a.reason = attempt.reason;
+    }
+    if (OrphanStreak(done) <= 3) ti->free_tries += 1;
+    ti->state = state::HasTriesLeft(*ti) ? state::TaskState::kScheduled : state::TaskState::kFailed;
+    if (ti->state == state::TaskState::kFailed) ti->ended_at = attempt.ended_at;
+    if (auto ok = store_.FinishAttempt(*ti, attempt); !ok) return ok;
+    Log(fmt::format(
+        "recovery: {} / {} try {} was orphaned; {}", attempt.run_id, attempt.task_id,
+        attempt.try_number,
+        ti->state == state::TaskState::kScheduled ? "it will run again" : "no tries left, failed"));
+  }
+  return {};
+}
+
+Result<void> SchedulerService::Rescan() {
+  dags::LoadResult loaded = dags::LoadDags({options_.dags_dir}, options_.dags_dir);
+  for (const auto& e : loaded.errors) {
+    std::string line = e.ToString();
+    if (reported_.insert(line).second) Log("DAG file error: " + line);
+  }
+  for (const auto& dag : loaded.dags) {
+    auto before = loaded_.Find(dag->id);
+    if (!before) {
+      Log(fmt::format("DAG {} loaded from {}", dag->id, dag->file_display));
+    } else if (before->content_hash != dag->content_hash) {
+      Log(fmt::format("DAG {} changed ({}); new runs use the new version", dag->id,
+                      dag->file_display));
+    }
+  }
+  for (const auto& dag : loaded_.dags) {
+    if (!loaded.Find(dag->id) && loaded.broken.count(dag->id) == 0) {
+      Log(fmt::format("DAG {} is gone; its runs in progress finish", dag->id));
+    }
+  }
+  loaded_ = std::move(loaded);
+  next_scan_ = clock_.Now() + options_.scan_interval;
+  return {};
+}
+
+Result<std::shared_ptr<const dags::Dag>> SchedulerService::DagForRun(const state::RunRecord& run) {
+  if (auto current = loaded_.Find(run.dag_id)) {
+    auto version = store_.GetDagVersion(run.dag_version_id);
+    if (!version) return std::unexpected(version.error());
+    if (*version && (*version)->content_hash == current->content_hash) return current;
+  }
+  auto cached = versions_.find(run.dag_version_id);
+  if (cached != versions_.end()) return cached->second;
+  // The run started with another version of the file: run it with that version.
+  auto version = store_.GetDagVersion(run.dag_version_id);
+  if (!version) return std::unexpected(version.error());
+  if (!*version || !(*version)->content) {
+    return Fail(
+        ErrorCode::kNotFound,
+        fmt::format("run '{}' started with a DAG version whose text is not stored", run.run_id));
+  }
+  auto parsed = dags::LoadDagText(*(*version)->content, (*version)->file_path, {},
+                                  options_.dags_dir / (*version)->file_path);
+  if (parsed.dags.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("run '{}': its DAG version no longer loads", run.run_id));
+  }
+  versions_.emplace(run.dag_version_id, parsed.dags.front());
+  return parsed.dags.front();
+}
+
+Result<void> SchedulerService::CreateDueRuns(const dags::Dag& dag, Timestamp now) {
+  auto latest = store_.LatestScheduledStart(dag.id);
+  if (!latest) return std::unexpected(latest.error());
+  for (auto [start, end] : DueIntervals(dag, *latest, now, options_.max_new_runs_per_pass)) {
+    RunRequest request{start,           end,        dag.params, state::RunKind::kScheduled,
+                       options_.holder, "scheduler"};
+    auto run = CreateRun(store_, dag, request, now);
+    if (!run) {
+      if (run.error().code == ErrorCode::kAlreadyExists) continue;
+      return std::unexpected(run.error());
+    }
+    Log(fmt::format("run {} created (interval {} .. {})", run->run_id, FormatIso(start),
+                    FormatIso(end)));
+  }
+  return {};
+}
+
+Result<void> SchedulerService::AdoptRuns() {
+  auto runs = store_.UnfinishedRuns();
+  if (!runs) return std::unexpected(runs.error());
+  const Driver self = Driver::Self();
+  for (const state::RunRecord& run : *runs) {
+    if (loop_.IsAdopted(run.run_id) || paused_.count(run.dag_id) != 0) continue;
+    bool ours = run.driver_host == self.host && run.driver_pid == self.pid;
+    if (!ours && run.driver_pid && run.driver_host == self.host &&
+        IsProcessAlive(*run.driver_pid, run.driver_start_ticks)) {
+      continue;  // a live `weir run` drives it
+    }
+    auto dag = DagForRun(run);
+    if (!dag) {
+      std::string line =
+          fmt::format("run {} cannot be resumed: {}", run.run_id, dag.error().message);
+      if (reported_.insert(line).second) Log(line);
+      continue;
+    }
+    if (loop_.ActiveRunsOf(run.dag_id) >= (*dag)->max_active_runs) continue;
+    if (auto ok = loop_.Adopt(*dag, run.run_id); !ok) {
+      std::string line =
+          fmt::format("run {} cannot be resumed: {}", run.run_id, ok.error().message);
+      if (reported_.insert(line).second) Log(line);
+    }
+  }
+  return {};
+}
+
+Result<void> SchedulerService::Tick(std::optional<AttemptOutcome> outcome) {
+  Timestamp now = clock_.Now();
+  if (now >= next_heartbeat_) {
+    auto ours = store_.Heartbeat(lease_, now);
+    if (!ours) return std::unexpected(ours.error());
+    if (!*ours) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "the scheduler lease was taken over by another process; stopping");
+    }
+    next_heartbeat_ = now + options_.heartbeat_interval;
+  }
+  if (now >= next_scan_) {
+    if (auto ok = Rescan(); !ok) return ok;
+  }
+  if (now >= next_poll_) {
+    auto paused = store_.PausedDags();
+    if (!paused) return std::unexpected(paused.error());
+    paused_ = std::set<std::string>(paused->begin(), paused->end());
+    auto pools = store_.Pools();
+    if (!pools) return std::unexpected(pools.error());
+    std::map<std::string, int> slots;
+    for (const auto& p : *pools) slots[p.name] = p.slots;
+    loop_.SetPoolSlots(std::move(slots));
+    for (const auto& dag : loaded_.dags) {
+      if (paused_.count(dag->id) != 0) continue;
+      if (auto ok = CreateDueRuns(*dag, now); !ok) return ok;
+    }
+    if (auto ok = AdoptRuns(); !ok) return ok;
+    next_poll_ = now + options_.poll_interval;
+  }
+  if (auto ok = loop_.Step(std::move(outcome)); !ok) return ok;
+  for (const state::RunRecord& run : loop_.TakeFinished()) {
+    Log(fmt::format("run {} {}", run.run_id, state::Name(run.state)));
+    next_poll_ = now;  // a slot under max_active_runs may have opened
+  }
+  return {};
+}
+
+Timestamp SchedulerService::NextWake() const {
+  Timestamp wake = std::min({next_scan_, next_poll_, next_heartbeat_});
+  if (auto retry = loop_.NextDeadline()) wake = std::min(wake, *retry);
+  return wake;
+}
+
+void SchedulerService::RequestStop() {
+  stop_requested_ = true;
+  runner_.Interrupt();
+}
+
+Result<void> SchedulerService::Run() {
+  std::optional<AttemptOutcome> outcome;
+  Result<void> result;
+  while (!stop_requested_) {
+    result = Tick(std::exchange(outcome, std::nullopt));
+    if (!result) break;
+    outcome = runner_.Wait(NextWake());
+  }
+  // Stopping: cancel what runs (the runs go back to the store as failed attempts, and the
+  // next scheduler takes them up), then give up the lease.
+  loop_.RequestStop(/*keep_runs=*/true);
+  auto drained = loop_.Drain();
+  auto released = store_.ReleaseLease(lease_);
+  if (!result) return result;
+  if (!drained) return drained;
+  return released;
+}
+
+}  // namespace weir::scheduler

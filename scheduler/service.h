@@ -1,0 +1,95 @@
+// The scheduler service behind `weir scheduler`: owns the database's scheduler lease, creates
+// scheduled runs as their data intervals close (with catchup), adopts queued runs (backfills,
+// triggers, runs left behind by a dead process) within each DAG's max_active_runs, picks up new,
+// changed and deleted DAG files without a restart, and recovers from a crash of the process
+// that held the lease before it.
+//
+//   SchedulerService service(store, loop, runner, clock, {.dags_dir = "dags"});
+//   if (auto ok = service.Start(); !ok) ...   // kFailedPrecondition: another one holds the lease
+//   service.Run();                             // until RequestStop()
+//
+// Thread-safety: one thread runs it; RequestStop() may be called from any thread.
+#ifndef WEIR_SCHEDULER_SERVICE_H_
+#define WEIR_SCHEDULER_SERVICE_H_
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "dags/dags.h"
+#include "scheduler/scheduler.h"
+
+namespace weir::scheduler {
+
+struct SchedulerOptions {
+  std::filesystem::path dags_dir;                    // where the DAG files are
+  Duration scan_interval = std::chrono::seconds(5);  // how often DAG files are re-read
+  Duration poll_interval = std::chrono::seconds(1);  // how often due and queued runs are sought
+  Duration heartbeat_interval = std::chrono::seconds(5);  // lease renewal
+  Duration lease_timeout = std::chrono::seconds(30);      // a lease from another host is free after
+  std::string holder = "weir scheduler";                  // how the lease names this process
+  int max_new_runs_per_pass = 1000;  // catchup creates at most this many runs per DAG per pass
+};
+
+// Something worth a line in the scheduler's log: DAG files loaded, runs created, recovery.
+using EventLog = std::function<void(const std::string& line)>;
+
+class SchedulerService {
+ public:
+  SchedulerService(state::Store& store, RunLoop& loop, TaskRunner& runner, Clock& clock,
+                   SchedulerOptions options, EventLog log = nullptr);
+  ~SchedulerService();
+
+  // Takes the lease (kFailedPrecondition naming the holder when another live process has it),
+  // recovers attempts orphaned by a dead predecessor, and loads the DAGs.
+  [[nodiscard]] Result<void> Start();
+  // Schedules until RequestStop(); then cancels what runs and releases the lease.
+  [[nodiscard]] Result<void> Run();
+  // One pass without waiting: what Run does between two waits (for tests).
+  [[nodiscard]] Result<void> Tick(std::optional<AttemptOutcome> outcome = std::nullopt);
+  // The earliest time the service must act without an outcome.
+  Timestamp NextWake() const;
+  void RequestStop();
+
+  const dags::LoadResult& loaded() const { return loaded_; }
+
+ private:
+  Result<void> Rescan();
+  Result<void> CreateDueRuns(const dags::Dag& dag, Timestamp now);
+  Result<void> AdoptRuns();
+  Result<void> RecoverOrphans();
+  Result<std::shared_ptr<const dags::Dag>> DagForRun(const state::RunRecord& run);
+  bool HolderIsGone(const state::LeaseRecord& lease) const;
+  void Log(const std::string& line) const;
+
+  state::Store& store_;
+  RunLoop& loop_;
+  TaskRunner& runner_;
+  Clock& clock_;
+  SchedulerOptions options_;
+  EventLog log_;
+  state::LeaseRecord lease_;
+  dags::LoadResult loaded_;
+  std::set<std::string> paused_;
+  std::map<std::int64_t, std::shared_ptr<const dags::Dag>> versions_;  // by dag_versions.id
+  std::set<std::string> reported_;  // problems already logged, so they are logged once
+  Timestamp next_scan_;
+  Timestamp next_poll_;
+  Timestamp next_heartbeat_;
+  std::atomic<bool> stop_requested_{false};
+};
+
+// Every data interval of `dag`'s schedule that has closed by `now` and starts after `after`
+// (all since start_date when `after` is empty), oldest first, at most `limit`. With catchup off
+// only the latest one. The interval of tick T is [the tick before T, T).
+std::vector<std::pair<Timestamp, Timestamp>> DueIntervals(const dags::Dag& dag,
+                                                          std::optional<Timestamp> after,
+                                                          Timestamp now, int limit);
+
+}  // namespace weir::scheduler
+
+#endif  // WEIR_SCHEDULER_SERVICE_H_

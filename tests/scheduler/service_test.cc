@@ -1,0 +1,328 @@
+// The scheduler service against a real store and DAG folder, a scripted runner and a manual
+// clock: runs are created as intervals close, adopted within max_active_runs, and recovered
+// after a crash, without sleeping.
+#include "scheduler/service.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "common/process.h"
+#include "state/sqlite.h"
+#include "state/state.h"
+#include "tests/testing/scripted_runner.h"
+#include "tests/testing/temp_dir.h"
+
+namespace weir::scheduler {
+namespace {
+
+using state::RunState;
+using state::TaskState;
+using testing::ScriptedRunner;
+
+Timestamp At(std::string_view iso) { return *ParseTimestamp(iso); }
+
+std::shared_ptr<const dags::Dag> Parse(const std::string& yaml) {
+  auto loaded = dags::LoadDagText(yaml, "d.yaml");
+  for (const auto& e : loaded.errors) FAIL(e.ToString());
+  return loaded.dags.at(0);
+}
+
+std::vector<std::string> Intervals(const dags::Dag& dag, std::optional<Timestamp> after,
+                                   Timestamp now) {
+  std::vector<std::string> out;
+  for (auto [s, e] : DueIntervals(dag, after, now, 1000)) {
+    out.push_back(FormatIso(s) + " " + FormatIso(e));
+  }
+  return out;
+}
+
+using Lines = std::vector<std::string>;
+
+TEST_CASE("catchup creates every closed interval since start_date; without it, the latest",
+          "[scheduler]") {
+  auto dag = Parse(R"(
+dag: d
+schedule: "0 2 * * *"
+start_date: 2026-01-01
+catchup: true
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  CHECK(Intervals(*dag, std::nullopt, At("2026-01-04T03:00:00Z")) ==
+        Lines{"2026-01-01T02:00:00Z 2026-01-02T02:00:00Z",
+              "2026-01-02T02:00:00Z 2026-01-03T02:00:00Z",
+              "2026-01-03T02:00:00Z 2026-01-04T02:00:00Z"});
+  // An interval is due only once it has closed.
+  CHECK(Intervals(*dag, std::nullopt, At("2026-01-02T01:59:59Z")).empty());
+  CHECK(Intervals(*dag, std::nullopt, At("2026-01-02T02:00:00Z")).size() == 1);
+  // After the latest existing run, only what follows it.
+  CHECK(Intervals(*dag, At("2026-01-02T02:00:00Z"), At("2026-01-04T03:00:00Z")) ==
+        Lines{"2026-01-03T02:00:00Z 2026-01-04T02:00:00Z"});
+
+  auto latest_only = Parse(R"(
+dag: d
+schedule: "0 2 * * *"
+start_date: 2026-01-01
+catchup: false
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  CHECK(Intervals(*latest_only, std::nullopt, At("2026-01-04T03:00:00Z")) ==
+        Lines{"2026-01-03T02:00:00Z 2026-01-04T02:00:00Z"});
+  CHECK(Intervals(*latest_only, At("2026-01-03T02:00:00Z"), At("2026-01-04T03:00:00Z")).empty());
+}
+
+TEST_CASE("end_date stops scheduling and @once runs once", "[scheduler]") {
+  auto ended = Parse(R"(
+dag: d
+schedule: "@daily"
+start_date: 2026-01-01
+end_date: 2026-01-02
+catchup: true
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  CHECK(Intervals(*ended, std::nullopt, At("2026-02-01T00:00:00Z")) ==
+        Lines{"2026-01-01T00:00:00Z 2026-01-02T00:00:00Z",
+              "2026-01-02T00:00:00Z 2026-01-03T00:00:00Z"});
+  auto once = Parse(R"(
+dag: d
+schedule: "@once"
+start_date: 2026-01-01
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  CHECK(Intervals(*once, std::nullopt, At("2026-02-01T00:00:00Z")) ==
+        Lines{"2026-01-01T00:00:00Z 2026-01-01T00:00:00Z"});
+  CHECK(Intervals(*once, At("2026-01-01T00:00:00Z"), At("2026-02-01T00:00:00Z")).empty());
+  CHECK(Intervals(*once, std::nullopt, At("2025-12-31T00:00:00Z")).empty());
+}
+
+struct Fixture {
+  testing::TempDir dir;
+  ManualClock clock{At("2026-01-04T03:00:00Z")};
+  ScriptedRunner runner{clock};
+  std::unique_ptr<state::Store> store;
+
+  Fixture() {
+    auto opened = state::Store::Open(dir / "weir.db");
+    REQUIRE(opened);
+    store = std::move(*opened);
+  }
+
+  Result<RunLoop*> MakeLoop() {
+    loop = std::make_unique<RunLoop>(
+        *store, runner,
+        [](const dags::Dag&, const dags::TaskSpec&,
+           const dags::TemplateContext&) -> Result<Command> {
+          return Command{{"true"}, {}, ""};
+        },
+        clock, RunLoopOptions{.parallelism = 4, .log_dir = dir / "logs"});
+    return loop.get();
+  }
+
+  std::unique_ptr<SchedulerService> MakeService() {
+    MakeLoop();
+    return std::make_unique<SchedulerService>(
+        *store, *loop, runner, clock, SchedulerOptions{.dags_dir = dir / "dags"},
+        [this](const std::string& line) { log.push_back(line); });
+  }
+
+  // Ticks and waits until nothing is left to do before `until`.
+  void RunUntil(SchedulerService& service, Timestamp until) {
+    std::optional<AttemptOutcome> outcome;
+    while (true) {
+      REQUIRE(service.Tick(std::exchange(outcome, std::nullopt)));
+      if (clock.Now() >= until && loop->RunningCount() == 0) break;
+      outcome = runner.Wait(std::min(service.NextWake(), until));
+    }
+  }
+
+  std::vector<state::RunRecord> Runs() {
+    auto runs = store->ListRuns("", 1000);
+    REQUIRE(runs);
+    return *runs;
+  }
+
+  std::unique_ptr<RunLoop> loop;
+  std::vector<std::string> log;
+};
+
+TEST_CASE(
+    "the scheduler creates the missed runs, one at a time under max_active_runs, and runs "
+    "them",
+    "[scheduler]") {
+  Fixture f;
+  f.dir.Write("dags/d.yaml", R"(
+dag: daily
+schedule: "0 2 * * *"
+start_date: 2026-01-01
+catchup: true
+max_active_runs: 1
+tasks:
+  a: { kind: shell, command: [true] }
+  b: { kind: shell, command: [true], deps: [a] }
+)");
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  f.RunUntil(*service, At("2026-01-04T03:10:00Z"));
+  auto runs = f.Runs();
+  REQUIRE(runs.size() == 3);
+  for (const auto& r : runs) {
+    CHECK(r.kind == state::RunKind::kScheduled);
+    CHECK(r.state == RunState::kSuccess);
+  }
+  CHECK(runs[2].run_id == "daily@2026-01-01T02:00:00Z");
+  // One at a time: each run started after the one before it ended.
+  CHECK(*runs[1].started_at >= *runs[2].ended_at);
+  CHECK(*runs[0].started_at >= *runs[1].ended_at);
+  CHECK(f.runner.starts.size() == 6);
+
+  SECTION("the next interval's run is created when it closes, not before") {
+    f.RunUntil(*service, At("2026-01-05T01:59:00Z"));
+    CHECK(f.Runs().size() == 3);
+    f.RunUntil(*service, At("2026-01-05T02:00:30Z"));
+    CHECK(f.Runs().size() == 4);
+    CHECK(f.Runs()[0].run_id == "daily@2026-01-04T02:00:00Z");
+  }
+}
+
+TEST_CASE("a paused DAG gets no new runs until it is unpaused", "[scheduler]") {
+  Fixture f;
+  f.dir.Write("dags/d.yaml", R"(
+dag: daily
+schedule: "@daily"
+start_date: 2026-01-03
+catchup: true
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  state::AuditEvent audit{0, f.clock.Now(), "tester", "cli", "pause", "dag:daily", "", "{}"};
+  REQUIRE(f.store->SetPaused("daily", true, audit));
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  f.RunUntil(*service, At("2026-01-04T03:01:00Z"));
+  CHECK(f.Runs().empty());
+  audit.action = "unpause";
+  REQUIRE(f.store->SetPaused("daily", false, audit));
+  f.RunUntil(*service, At("2026-01-04T03:03:00Z"));
+  CHECK(f.Runs().size() == 1);
+}
+
+TEST_CASE("a new DAG file is picked up without a restart", "[scheduler]") {
+  Fixture f;
+  std::filesystem::create_directories(f.dir / "dags");
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  f.RunUntil(*service, At("2026-01-04T03:00:10Z"));
+  CHECK(f.Runs().empty());
+  f.dir.Write("dags/new.yaml", R"(
+dag: fresh
+schedule: "@daily"
+start_date: 2026-01-03
+catchup: true
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  f.RunUntil(*service, At("2026-01-04T03:01:00Z"));
+  CHECK(f.Runs().size() == 1);
+  CHECK(std::any_of(f.log.begin(), f.log.end(),
+                    [](const std::string& l) { return l == "DAG fresh loaded from new.yaml"; }));
+}
+
+TEST_CASE(
+    "a second scheduler is refused while the first lives, and takes over a dead one's "
+    "lease",
+    "[scheduler]") {
+  Fixture f;
+  std::filesystem::create_directories(f.dir / "dags");
+  auto insert_lease = [&](std::int64_t pid, std::optional<std::int64_t> ticks) {
+    auto db = state::Database::Open(f.dir / "weir.db", false);
+    REQUIRE(db);
+    REQUIRE((*db)->Exec(fmt::format(
+        "INSERT OR REPLACE INTO scheduler_lease VALUES (1, 'weir scheduler', '{}', {}, {}, 0, {})",
+        HostName(), pid, ticks ? std::to_string(*ticks) : "NULL", ToMillis(f.clock.Now()))));
+  };
+  // pid 1 lives for as long as the machine does.
+  insert_lease(1, ProcessStartTicks(1));
+  auto service = f.MakeService();
+  auto refused = service->Start();
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(refused.error().message.find("another scheduler holds this database: weir scheduler "
+                                     "(pid 1 on ") != std::string::npos);
+  // The same pid with other start ticks is another (dead) process: its lease is free.
+  insert_lease(1, ProcessStartTicks(1).value_or(0) + 12345);
+  auto taken = f.MakeService();
+  REQUIRE(taken->Start());
+  auto lease = f.store->GetLease();
+  REQUIRE(lease);
+  REQUIRE(lease->has_value());
+  CHECK((*lease)->pid == ::getpid());
+}
+
+TEST_CASE(
+    "after a crash, an orphaned attempt's process group is killed and the task runs "
+    "again without using a try",
+    "[scheduler]") {
+  Fixture f;
+  f.dir.Write("dags/d.yaml", R"(
+dag: crashy
+tasks:
+  a: { kind: shell, command: [true], retries: 0 }
+)");
+  auto loaded = dags::LoadDags({f.dir / "dags"}, f.dir / "dags");
+  auto dag = loaded.dags.at(0);
+  RunRequest request{At("2026-01-01"),        At("2026-01-02"), dag->params,
+                     state::RunKind::kManual, "tester",         "cli"};
+  auto run = CreateRun(*f.store, *dag, request, f.clock.Now());
+  REQUIRE(run);
+  // A process left behind by the dead driver: a process group leader we can watch.
+  std::string pid_file = (f.dir / "pid").string();
+  REQUIRE(std::system(("setsid sh -c 'echo $$ > " + pid_file + "; exec sleep 300' &").c_str()) ==
+          0);
+  std::string pid_text;
+  while (pid_text.empty()) pid_text = testing::ReadFile(pid_file);  // written at once by sh
+  std::int64_t pid = std::stoll(pid_text);
+  while (!ProcessStartTicks(pid)) {
+  }
+  // What the dead driver had recorded: the run running under a pid that is gone, the attempt
+  // running under the leftover process.
+  state::RunRecord r = *run;
+  r.state = RunState::kRunning;
+  r.driver_host = HostName();
+  r.driver_pid = 999'999'999;
+  REQUIRE(f.store->UpdateRun(r));
+  state::TaskInstanceRecord ti{r.run_id, "a", TaskState::kRunning, 1, 1};
+  state::AttemptRecord attempt;
+  attempt.run_id = r.run_id;
+  attempt.task_id = "a";
+  attempt.try_number = 1;
+  attempt.pid = pid;
+  attempt.process_start_ticks = ProcessStartTicks(pid);
+  attempt.log_path = (f.dir / "a.log").string();
+  attempt.started_at = f.clock.Now();
+  REQUIRE(f.store->BeginAttempt(ti, attempt));
+
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  // The leftover process was killed (a zombie reaped by init counts as gone).
+  CHECK_FALSE(IsProcessAlive(pid, attempt.process_start_ticks));
+  f.RunUntil(*service, f.clock.Now() + std::chrono::seconds(10));
+  auto attempts = f.store->Attempts(r.run_id, "a");
+  REQUIRE(attempts);
+  REQUIRE(attempts->size() == 2);
+  CHECK(attempts->at(0).reason == "orphaned: the scheduler died");
+  CHECK(attempts->at(1).state == state::AttemptState::kSuccess);
+  auto tasks = f.store->TaskInstances(r.run_id);
+  REQUIRE(tasks);
+  CHECK(tasks->at(0).state == TaskState::kSuccess);
+  CHECK(tasks->at(0).free_tries == 1);
+  auto final_run = f.store->GetRun(r.run_id);
+  CHECK((*final_run)->state == RunState::kSuccess);
+}
+
+}  // namespace
+}  // namespace weir::scheduler

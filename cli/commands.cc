@@ -92,23 +92,4 @@ int RunValidate(const Context& context, const std::vector<std::string>& paths) {
   return 0;
 }
 
-int RunDagsList(const Context& context) {
-  dags::LoadResult loaded = context.LoadDags();
-  Table table({"DAG", "SCHEDULE", "TIMEZONE", "TASKS", "FILE"});
-  for (const auto& dag : loaded.dags) {
-    table.Add({dag->id, dag->schedule.text(), dag->timezone, std::to_string(dag->tasks.size()),
-               dag->file_display});
-  }
-  if (table.empty()) {
-    std::cout << fmt::format("no DAGs in {}\n", context.dags_dir.string());
-  } else {
-    table.Print(std::cout);
-  }
-  if (!loaded.errors.empty()) {
-    std::cerr << fmt::format("weir: {} error{} in DAG files; `weir validate` lists them\n",
-                             loaded.errors.size(), loaded.errors.size() == 1 ? "" : "s");
-  }
-  return 0;
-}
-
 }  // namespace weir::cli

@@ -39,7 +39,25 @@ struct Context {
 int Report(const Error& error);
 
 int RunValidate(const Context& context, const std::vector<std::string>& paths);
+
+// dags list, dags next, dags pause|unpause, pools list|set (dag_commands.cc).
+// `dags list` with each DAG's PAUSED state from the store (none paused without a database).
 int RunDagsList(const Context& context);
+
+struct NextOptions {
+  std::string dag_id;
+  std::optional<std::string> from;  // --from T; none: now
+  int count = 5;                    // --count N, 1..10000
+};
+// Prints the next data intervals of the DAG's schedule, one per line as "START END" (UTC).
+int RunDagsNext(const Context& context, const NextOptions& options);
+// Pauses or unpauses a DAG (it must load without errors), with an audit event.
+int RunDagsPause(const Context& context, const std::string& dag_id, bool paused,
+                 const std::string& reason);
+int RunPoolsList(const Context& context);
+// `slots` as typed, so that "-1" and "many" get the same one-line error as other bad input.
+int RunPoolsSet(const Context& context, const std::string& name, const std::string& slots,
+                const std::string& reason);
 
 struct RunOptions {
   std::string dag_id;
@@ -53,6 +71,9 @@ int RunRun(const Context& context, const RunOptions& options);
 
 int RunRunsList(const Context& context, const std::string& dag_id, int limit);
 int RunRunsShow(const Context& context, const std::string& run_id);
+// `weir scheduler`: schedules until SIGINT or SIGTERM.
+int RunScheduler(const Context& context, std::optional<int> parallelism);
+
 int RunTaskLogs(const Context& context, const std::string& run_id, const std::string& task_id,
                 std::optional<int> try_number);
 

@@ -50,11 +50,41 @@ int main(int argc, char** argv) {
   validate->add_option("paths", validate_paths, "Files or folders (default: the DAGs folder)");
   add_common(validate);
 
-  CLI::App* dags = app.add_subcommand("dags", "List DAGs");
+  CLI::App* dags = app.add_subcommand("dags", "List, inspect and pause DAGs");
   dags->require_subcommand(1);
-  CLI::App* dags_list = dags->add_subcommand("list", "List every DAG and its schedule");
+  CLI::App* dags_list =
+      dags->add_subcommand("list", "List every DAG, its schedule and whether it is paused");
   add_common(dags);
   add_common(dags_list);
+  NextOptions next_options;
+  CLI::App* dags_next =
+      dags->add_subcommand("next", "Print the next data intervals of a DAG's schedule");
+  dags_next->add_option("dag", next_options.dag_id, "DAG id")->required();
+  dags_next->add_option("--from", next_options.from,
+                        "Intervals ending after this instant (ISO-8601; default: now)");
+  dags_next->add_option("--count", next_options.count, "How many intervals (1..10000, default 5)");
+  add_common(dags_next);
+  std::string pause_dag, pause_reason;
+  CLI::App* dags_pause = dags->add_subcommand("pause", "Stop scheduling new runs of a DAG");
+  CLI::App* dags_unpause = dags->add_subcommand("unpause", "Resume scheduling a paused DAG");
+  for (CLI::App* sub : {dags_pause, dags_unpause}) {
+    sub->add_option("dag", pause_dag, "DAG id")->required();
+    sub->add_option("--reason", pause_reason, "Why, for the audit log");
+    add_common(sub);
+  }
+
+  CLI::App* pools = app.add_subcommand("pools", "List and size the pools of task slots");
+  pools->require_subcommand(1);
+  add_common(pools);
+  CLI::App* pools_list = pools->add_subcommand("list", "List every pool and its slots");
+  add_common(pools_list);
+  std::string pool_name, pool_slots, pool_reason;
+  CLI::App* pools_set = pools->add_subcommand("set", "Create a pool or change its slots");
+  pools_set->add_option("name", pool_name, "Pool name ([A-Za-z0-9_.-]+)")->required();
+  pools_set->add_option("slots", pool_slots, "Tasks of the pool running at once (0..100000)")
+      ->required();
+  pools_set->add_option("--reason", pool_reason, "Why, for the audit log");
+  add_common(pools_set);
 
   RunOptions run_options;
   CLI::App* run =
@@ -70,6 +100,13 @@ int main(int argc, char** argv) {
   run->add_option("--parallelism", run_options.parallelism,
                   "Tasks running at once (default: number of cores)");
   add_common(run);
+
+  std::optional<int> scheduler_parallelism;
+  CLI::App* scheduler = app.add_subcommand(
+      "scheduler", "Schedule forever: create runs as intervals close, run them, recover crashes");
+  scheduler->add_option("--parallelism", scheduler_parallelism,
+                        "Tasks running at once (default: number of cores)");
+  add_common(scheduler);
 
   CLI::App* runs = app.add_subcommand("runs", "Inspect runs");
   runs->require_subcommand(1);
@@ -115,7 +152,13 @@ int main(int argc, char** argv) {
                   std::filesystem::absolute(home).lexically_normal(), CurrentUser()};
   if (*validate) return RunValidate(context, validate_paths);
   if (*dags_list) return RunDagsList(context);
+  if (*dags_next) return RunDagsNext(context, next_options);
+  if (*dags_pause) return RunDagsPause(context, pause_dag, true, pause_reason);
+  if (*dags_unpause) return RunDagsPause(context, pause_dag, false, pause_reason);
+  if (*pools_list) return RunPoolsList(context);
+  if (*pools_set) return RunPoolsSet(context, pool_name, pool_slots, pool_reason);
   if (*run) return RunRun(context, run_options);
+  if (*scheduler) return RunScheduler(context, scheduler_parallelism);
   if (*runs_list) return RunRunsList(context, runs_dag, runs_limit);
   if (*runs_show) return RunRunsShow(context, show_run);
   if (*logs) return RunTaskLogs(context, logs_run, logs_task, logs_try);

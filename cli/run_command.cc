@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/signals.h"
 #include "common/strings.h"
 #include "executor/executor.h"
 #include "scheduler/scheduler.h"
@@ -67,41 +68,6 @@ Result<std::vector<std::pair<std::string, std::string>>> SplitParams(
   return out;
 }
 
-// Turns SIGINT/SIGTERM into a graceful stop of the run loop. Signals are blocked in every
-// thread (so the executor's threads inherit the mask) and taken by one waiting thread.
-class SignalWatcher {
- public:
-  SignalWatcher() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set_, &previous_);
-  }
-  void Watch(scheduler::RunLoop* loop) {
-    thread_ = std::thread([this, loop] {
-      int signal = 0;
-      while (sigwait(&set_, &signal) == 0) {
-        if (signal == SIGUSR1) return;  // the run is over
-        std::cerr << "\nweir: stopping: cancelling running tasks...\n";
-        loop->RequestStop();
-      }
-    });
-  }
-  ~SignalWatcher() {
-    if (thread_.joinable()) {
-      pthread_kill(thread_.native_handle(), SIGUSR1);
-      thread_.join();
-    }
-    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-
- private:
-  sigset_t set_;
-  sigset_t previous_;
-  std::thread thread_;
-};
-
 }  // namespace
 
 int RunRun(const Context& context, const RunOptions& options) {
@@ -150,7 +116,10 @@ int RunRun(const Context& context, const RunOptions& options) {
       scheduler::RunLoopOptions{.parallelism = options.parallelism.value_or(0),
                                 .log_dir = context.LogDir()},
       &progress);
-  signals.Watch(&loop);
+  signals.Watch([&loop] {
+    std::cerr << "\nweir: stopping: cancelling running tasks...\n";
+    loop.RequestStop();
+  });
   auto done = loop.RunToCompletion(*dag, run->run_id);
   progress.Close();
   if (!done) return Report(done.error());

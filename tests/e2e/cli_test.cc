@@ -291,5 +291,297 @@ TEST_CASE("weir dags list shows each DAG's schedule and task count", "[e2e]") {
   CHECK(list.out.find("user_training_set  0 2 * * *") != std::string::npos);
 }
 
+// The rows `sql` returns, each as "v1|v2|...|\n" (NULL for null).
+std::string Query(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* handle = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  std::string out;
+  auto collect = [](void* sink, int n, char** values, char**) {
+    auto* s = static_cast<std::string*>(sink);
+    for (int i = 0; i < n; ++i) *s += std::string(values[i] ? values[i] : "NULL") + "|";
+    *s += "\n";
+    return 0;
+  };
+  int rc = sqlite3_exec(handle, sql.c_str(), collect, &out, nullptr);
+  sqlite3_close(handle);
+  REQUIRE(rc == SQLITE_OK);
+  return out;
+}
+
+// Like Dump, but every table there is (pools and dag_settings too), and the schema version.
+std::string DumpEveryTable(const std::filesystem::path& db) {
+  if (!std::filesystem::exists(db)) return "<no database>";
+  std::string out = Query(db, "PRAGMA user_version");
+  std::string tables = Query(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1");
+  std::size_t pos = 0;
+  while (pos < tables.size()) {
+    std::size_t end = tables.find("|\n", pos);
+    std::string table = tables.substr(pos, end - pos);
+    pos = end + 2;
+    out += "## " + table + "\n" + Query(db, "SELECT * FROM \"" + table + "\" ORDER BY 1, 2");
+  }
+  return out;
+}
+
+TEST_CASE("weir dags next prints the data intervals across a DST change in the DAG's zone",
+          "[e2e][dags]") {
+  TempDir dir;
+  dir.Write("dags/berlin.yaml", R"(
+dag: berlin
+schedule: "0 2 * * *"
+timezone: Europe/Berlin
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  // 02:00 Berlin is 01:00Z in winter (CET) and 00:00Z in summer (CEST). On 2026-03-29 the
+  // clocks jump from 02:00 to 03:00, so that day's 02:00 does not exist and the tick fires at
+  // the next valid instant, 03:00 CEST = 01:00Z; the interval after it lasts 23 hours.
+  Output next = Weir(dir, {"dags", "next", "berlin", "--dags", "dags", "--home", "home", "--from",
+                           "2026-03-27T00:00:00Z", "--count", "4"});
+  INFO(next.err);
+  CHECK(next.exit_code == 0);
+  CHECK(next.out ==
+        "2026-03-26T01:00:00Z 2026-03-27T01:00:00Z\n"
+        "2026-03-27T01:00:00Z 2026-03-28T01:00:00Z\n"
+        "2026-03-28T01:00:00Z 2026-03-29T01:00:00Z\n"
+        "2026-03-29T01:00:00Z 2026-03-30T00:00:00Z\n");
+  CHECK(next.err.empty());
+
+  // In autumn 02:00 happens twice on 2026-10-25; the tick is the first one, 00:00Z (CEST).
+  Output autumn = Weir(dir, {"dags", "next", "berlin", "--dags", "dags", "--from",
+                             "2026-10-24T00:00:00Z", "--count", "2"});
+  CHECK(autumn.exit_code == 0);
+  CHECK(autumn.out ==
+        "2026-10-24T00:00:00Z 2026-10-25T00:00:00Z\n"
+        "2026-10-25T00:00:00Z 2026-10-26T01:00:00Z\n");
+
+  // An interval whose end is exactly --from is not "next"; the default count is five.
+  Output exact = Weir(
+      dir, {"dags", "next", "berlin", "--dags", "dags", "--from", "2026-01-10T01:00:00+00:00"});
+  CHECK(exact.exit_code == 0);
+  CHECK(CountLines(exact.out) == 5);
+  CHECK(exact.out.starts_with("2026-01-10T01:00:00Z 2026-01-11T01:00:00Z\n"));
+  // Nothing here writes state.
+  CHECK_FALSE(std::filesystem::exists(dir / "home"));
+}
+
+TEST_CASE("weir dags next honours start_date and end_date, @once and schedule none",
+          "[e2e][dags]") {
+  TempDir dir;
+  dir.Write("dags/daily.yaml", R"(
+dag: daily
+schedule: "@daily"
+start_date: 2026-01-01
+end_date: 2026-01-10
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  dir.Write("dags/hourly.yaml", R"(
+dag: hourly
+schedule: "30 */6 * * *"
+start_date: 2026-01-01
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  dir.Write("dags/once.yaml", R"(
+dag: once
+schedule: "@once"
+timezone: America/New_York
+start_date: 2026-02-01
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  dir.Write("dags/undated.yaml",
+            "dag: undated\nschedule: \"@once\"\ntasks:\n  a: { kind: shell, command: [true] }\n");
+  dir.Write("dags/manual.yaml",
+            "dag: manual\nschedule: none\ntasks:\n  a: { kind: shell, command: [true] }\n");
+  auto next = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"dags", "next"});
+    args.insert(args.end(), {"--dags", "dags", "--home", "home"});
+    return Weir(dir, args);
+  };
+
+  SECTION("@daily in UTC starts at start_date's midnight, whatever --from says before it") {
+    Output o = next({"daily", "--from", "2025-06-01", "--count", "2"});
+    CHECK(o.exit_code == 0);
+    CHECK(o.out ==
+          "2026-01-01T00:00:00Z 2026-01-02T00:00:00Z\n"
+          "2026-01-02T00:00:00Z 2026-01-03T00:00:00Z\n");
+  }
+  SECTION("end_date stops the list after its own local day, and stderr says why") {
+    Output o = next({"daily", "--from", "2026-01-07T12:00:00Z"});
+    CHECK(o.exit_code == 0);
+    CHECK(o.out ==
+          "2026-01-07T00:00:00Z 2026-01-08T00:00:00Z\n"
+          "2026-01-08T00:00:00Z 2026-01-09T00:00:00Z\n"
+          "2026-01-09T00:00:00Z 2026-01-10T00:00:00Z\n"
+          "2026-01-10T00:00:00Z 2026-01-11T00:00:00Z\n");
+    CHECK(o.err ==
+          "weir: DAG 'daily' has no intervals after 2026-01-11T00:00:00Z: its end_date is "
+          "2026-01-10\n");
+    Output after = next({"daily", "--from", "2026-02-01"});
+    CHECK(after.exit_code == 0);
+    CHECK(after.out.empty());
+    CHECK(after.err.find("its end_date is 2026-01-10") != std::string::npos);
+  }
+  SECTION("a tick before start_date does not begin an interval") {
+    // The tick at 2026-01-01T00:30Z is the first at or after start_date, so the interval that
+    // ends there (starting 2025-12-31T18:30Z) is not one.
+    Output o = next({"hourly", "--from", "2025-12-31T00:00:00Z", "--count", "2"});
+    CHECK(o.exit_code == 0);
+    CHECK(o.out ==
+          "2026-01-01T00:30:00Z 2026-01-01T06:30:00Z\n"
+          "2026-01-01T06:30:00Z 2026-01-01T12:30:00Z\n");
+  }
+  SECTION("@once is one empty interval at start_date's local midnight") {
+    Output o = next({"once", "--from", "2030-01-01"});
+    CHECK(o.exit_code == 0);
+    CHECK(o.out == "2026-02-01T05:00:00Z 2026-02-01T05:00:00Z\n");
+    Output undated = next({"undated"});
+    CHECK(undated.exit_code == 0);
+    CHECK(undated.out.empty());
+    CHECK(undated.err == "weir: DAG 'undated' runs @once but has no start_date\n");
+  }
+  SECTION("schedule none prints nothing and says so") {
+    Output o = next({"manual"});
+    CHECK(o.exit_code == 0);
+    CHECK(o.out.empty());
+    CHECK(o.err.find("DAG 'manual' has no schedule") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "home"));
+}
+
+TEST_CASE("weir dags pause shows in dags list and leaves an audit event; unpause undoes it",
+          "[e2e][dags]") {
+  TempDir dir;
+  dir.Write("dags/a.yaml", "dag: alpha\ntasks:\n  a: { kind: shell, command: [true] }\n");
+  dir.Write("dags/b.yaml", "dag: beta\ntasks:\n  a: { kind: shell, command: [true] }\n");
+  std::vector<std::string> where = {"--dags", "dags", "--home", "home"};
+  auto weir = [&](std::vector<std::string> args) {
+    args.insert(args.end(), where.begin(), where.end());
+    return Weir(dir, args);
+  };
+  // Without a database nothing is paused, and listing does not create one.
+  Output fresh = weir({"dags", "list"});
+  CHECK(fresh.exit_code == 0);
+  CHECK(fresh.out.find("PAUSED") != std::string::npos);
+  CHECK(fresh.out.find("alpha  none      UTC       1      no") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "home"));
+
+  Output pause = weir({"dags", "pause", "alpha", "--reason", "upstream outage"});
+  INFO(pause.err);
+  REQUIRE(pause.exit_code == 0);
+  CHECK(pause.out == "paused alpha\n");
+  Output list = weir({"dags", "list"});
+  CHECK(list.out.find("alpha  none      UTC       1      yes") != std::string::npos);
+  CHECK(list.out.find("beta   none      UTC       1      no") != std::string::npos);
+  const auto db = dir / "home" / "weir.db";
+  std::string audit = Query(db,
+                            "SELECT source, action, target, reason, details_json FROM "
+                            "audit_events ORDER BY id");
+  CHECK(audit == "cli|pause|dag:alpha|upstream outage|{}|\n");
+  CHECK(Query(db, "SELECT count(*) FROM audit_events WHERE actor = ''") == "0|\n");
+
+  Output again = weir({"dags", "pause", "alpha"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.out == "paused alpha (it already was)\n");
+
+  Output unpause = weir({"dags", "unpause", "alpha"});
+  CHECK(unpause.exit_code == 0);
+  CHECK(unpause.out == "unpaused alpha\n");
+  CHECK(weir({"dags", "list"}).out.find("alpha  none      UTC       1      no") !=
+        std::string::npos);
+  CHECK(Query(db, "SELECT action, target FROM audit_events ORDER BY id") ==
+        "pause|dag:alpha|\npause|dag:alpha|\nunpause|dag:alpha|\n");
+}
+
+TEST_CASE("weir pools set creates and resizes pools that pools list shows", "[e2e][pools]") {
+  TempDir dir;
+  // Before any database: the built-in default pool, and no file is created.
+  Output fresh = Weir(dir, {"pools", "list", "--home", "home"});
+  CHECK(fresh.exit_code == 0);
+  CHECK(fresh.out == "NAME     SLOTS\ndefault  128\n");
+  CHECK_FALSE(std::filesystem::exists(dir / "home"));
+
+  Output gpu =
+      Weir(dir, {"pools", "set", "gpu.a100-x_2", "4", "--home", "home", "--reason", "two cards"});
+  INFO(gpu.err);
+  REQUIRE(gpu.exit_code == 0);
+  CHECK(gpu.out == "pool gpu.a100-x_2: 4 slots\n");
+  Output zero = Weir(dir, {"pools", "set", "default", "0", "--home", "home"});
+  CHECK(zero.exit_code == 0);
+  Output list = Weir(dir, {"pools", "list", "--home", "home"});
+  CHECK(list.exit_code == 0);
+  CHECK(list.out == "NAME          SLOTS\ndefault       0\ngpu.a100-x_2  4\n");
+  CHECK(Query(dir / "home" / "weir.db",
+              "SELECT source, action, target, reason, details_json FROM audit_events "
+              "ORDER BY id") ==
+        "cli|pool.set|pool:gpu.a100-x_2|two cards|{\"slots\":4}|\n"
+        "cli|pool.set|pool:default||{\"slots\":0}|\n");
+}
+
+TEST_CASE("bad input to dags next, pause and pools gets a one-line error and changes nothing",
+          "[e2e][dags][pools]") {
+  TempDir dir;
+  dir.Write("dags/ok.yaml",
+            "dag: ok\nschedule: \"@daily\"\ntasks:\n  a: { kind: shell, command: [true] }\n");
+  dir.Write("dags/broken.yaml", "dag: broken\ntasks:\n  a: { kind: shell, command: [true]\n");
+  const std::vector<BadInput> cases = {
+      {{"dags", "next", "okk"}, "unknown DAG 'okk'"},
+      {{"dags", "next", "broken"}, "broken.yaml:4:1: invalid YAML"},
+      {{"dags", "next", "ok", "--from", "tomorrow"}, "--from: bad timestamp 'tomorrow'"},
+      {{"dags", "next", "ok", "--from", "2026-02-30"}, "--from: bad timestamp '2026-02-30'"},
+      {{"dags", "next", "ok", "--count", "0"}, "--count must be from 1 to 10000"},
+      {{"dags", "next", "ok", "--count", "-3"}, "--count must be from 1 to 10000"},
+      {{"dags", "next", "ok", "--count", "10001"}, "--count must be from 1 to 10000"},
+      {{"dags", "next", "ok", "--count", "many"}, "--count"},
+      {{"dags", "next"}, "dag is required"},
+      {{"dags", "pause", "nope"}, "unknown DAG 'nope'"},
+      {{"dags", "unpause", "okk"}, "(did you mean 'ok'?)"},
+      {{"dags", "pause", "broken"}, "broken.yaml:4:1: invalid YAML"},
+      {{"dags", "pause", "ok", "--dags", "nowhere"}, "(pass --dags DIR or set WEIR_DAGS)"},
+      {{"dags", "pause"}, "dag is required"},
+      {{"pools", "set", "gpu", "-1"}, "a pool cannot have negative slots (-1)"},
+      {{"pools", "set", "gpu", "many"}, "SLOTS must be a whole number from 0 to 100000"},
+      {{"pools", "set", "gpu", "100001"}, "SLOTS must be a whole number from 0 to 100000"},
+      {{"pools", "set", "gpu", "2.5"}, "SLOTS must be a whole number from 0 to 100000"},
+      {{"pools", "set", "gpu", ""}, "SLOTS must be a whole number from 0 to 100000"},
+      {{"pools", "set", "a/b", "3"}, "pool name 'a/b': use only letters, digits"},
+      {{"pools", "set", "gpu pool", "3"}, "use only letters, digits"},
+      {{"pools", "set", "..", "3"}, "a pool cannot be named '..'"},
+      {{"pools", "set", ".", "3"}, "a pool cannot be named '.'"},
+      {{"pools", "set", "", "3"}, "a pool name cannot be empty"},
+      {{"pools", "set", std::string(251, 'p'), "3"}, "is longer than 250 characters"},
+      {{"pools", "set", "gpu"}, "slots is required"},
+      {{"pools", "frob"}, "weir: "},
+  };
+  auto check_all = [&](const std::string& state) {
+    const auto db = dir / "home" / "weir.db";
+    const std::string before = DumpEveryTable(db);
+    REQUIRE(before.find(state) != std::string::npos);
+    for (const BadInput& c : cases) {
+      std::vector<std::string> args = c.args;
+      if (std::find(args.begin(), args.end(), "--dags") == args.end()) {
+        args.insert(args.end(), {"--dags", "dags"});
+      }
+      args.insert(args.end(), {"--home", "home"});
+      Output o = Weir(dir, args);
+      INFO("weir " << fmt::format("{}", fmt::join(c.args, " ")) << "\nstderr: " << o.err);
+      CHECK(o.exit_code == 2);
+      CHECK(o.err.starts_with("weir: "));
+      CHECK(o.err.find(c.expected) != std::string::npos);
+      CHECK(o.out.empty());
+      CHECK(CountLines(o.err) == 1);
+      CHECK(DumpEveryTable(db) == before);
+    }
+  };
+  SECTION("before any database exists, none is created") { check_all("<no database>"); }
+  SECTION("with a paused DAG and a pool, neither changes") {
+    REQUIRE(Weir(dir, {"dags", "pause", "ok", "--dags", "dags", "--home", "home"}).exit_code == 0);
+    REQUIRE(Weir(dir, {"pools", "set", "gpu", "2", "--home", "home"}).exit_code == 0);
+    check_all("gpu|2|");
+  }
+}
+
 }  // namespace
 }  // namespace weir

@@ -34,6 +34,7 @@ class ProcessPool final : public scheduler::TaskRunner {
       const scheduler::AttemptRequest& request) override;
   std::optional<scheduler::AttemptOutcome> Wait(std::optional<Timestamp> deadline) override;
   void CancelAll() override;
+  void Cancel(std::int64_t attempt_id) override;
   void Interrupt() override;
 
   // Attempts started whose outcome has not been taken by Wait yet.

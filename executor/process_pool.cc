@@ -246,6 +246,16 @@ class ProcessPool::Impl {
     }
   }
 
+  void Cancel(std::int64_t attempt_id) {
+    std::lock_guard lock(mu_);
+    auto it = children_.find(attempt_id);
+    if (it == children_.end()) return;
+    asio::post(it->second->strand, [this, child = it->second] {
+      child->cancelled = true;
+      Terminate(child);
+    });
+  }
+
   void Interrupt() {
     std::lock_guard lock(mu_);
     interrupted_ = true;
@@ -334,6 +344,7 @@ std::optional<AttemptOutcome> ProcessPool::Wait(std::optional<Timestamp> deadlin
   return impl_->Wait(deadline);
 }
 void ProcessPool::CancelAll() { impl_->CancelAll(); }
+void ProcessPool::Cancel(std::int64_t attempt_id) { impl_->Cancel(attempt_id); }
 void ProcessPool::Interrupt() { impl_->Interrupt(); }
 int ProcessPool::InFlight() const { return impl_->InFlight(); }
 

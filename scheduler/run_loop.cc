@@ -257,6 +257,13 @@ class RunLoop::Execution {
     attempt.exit_code = outcome.exit_code;
     attempt.signal = outcome.signal;
     attempt.ended_at = outcome.ended_at;
+    if (released_) {
+      // The run was changed from outside and is someone else's now: record only how the
+      // attempt ended, never the task instance.
+      attempt.state = AttemptState::kFailed;
+      attempt.reason = "cancelled: the run was changed by hand (clear or mark)";
+      return loop_.store_.EndAttempt(attempt);
+    }
     if (outcome.cancelled && loop_.stop_keeps_runs_) {
       // The scheduler is stopping, not the task failing: run it again later, for free.
       TaskInstanceRecord& ti = tis_[v];
@@ -286,6 +293,12 @@ class RunLoop::Execution {
     if (auto ok = loop_.store_.UpdateRun(run_); !ok) return std::unexpected(ok.error());
     if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
     return run_;
+  }
+
+  // Stops deciding anything for this run and cancels its running attempts.
+  void Release() {
+    released_ = true;
+    for (const auto& [token, entry] : running_) loop_.runner_.Cancel(token);
   }
 
   ReadyKey KeyOf(int v) {
@@ -406,6 +419,7 @@ class RunLoop::Execution {
   std::map<std::int64_t, std::pair<int, AttemptRecord>> running_;  // token -> (task, attempt)
   std::set<int> dirty_;  // task instances changed in memory, not yet written
   int finished_ = 0;
+  bool released_ = false;
 };
 
 Driver Driver::Self() {
@@ -443,6 +457,28 @@ int RunLoop::ActiveRunsOf(const std::string& dag_id) const {
   int n = 0;
   for (const auto& [id, e] : executions_) n += e->run().dag_id == dag_id ? 1 : 0;
   return n;
+}
+
+std::vector<std::string> RunLoop::AdoptedRuns() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, e] : executions_) ids.push_back(id);
+  return ids;
+}
+
+std::optional<std::int64_t> RunLoop::AdoptedGeneration(const std::string& run_id) const {
+  auto it = executions_.find(run_id);
+  if (it == executions_.end()) return std::nullopt;
+  return it->second->run().generation;
+}
+
+void RunLoop::Release(const std::string& run_id) {
+  auto it = executions_.find(run_id);
+  if (it == executions_.end()) return;
+  Execution* execution = it->second.get();
+  std::erase_if(ready_, [&](const ReadyKey& k) { return k.execution == execution; });
+  execution->Release();
+  if (execution->running() > 0) released_.push_back(std::move(it->second));
+  executions_.erase(it);
 }
 
 std::vector<RunRecord> RunLoop::TakeFinished() { return std::exchange(finished_, {}); }
@@ -518,6 +554,7 @@ Result<void> RunLoop::Step(std::optional<AttemptOutcome> outcome) {
       Execution* execution = it->second;
       tokens_.erase(it);
       if (auto ok = execution->Finish(outcome->attempt_id, *outcome); !ok) return ok;
+      std::erase_if(released_, [](const auto& e) { return e->running() == 0; });
     }
   }
   if (!stop_requested_) {

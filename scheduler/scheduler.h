@@ -71,6 +71,8 @@ class TaskRunner {
   virtual std::optional<AttemptOutcome> Wait(std::optional<Timestamp> deadline) = 0;
   // Terminates every running attempt; their outcomes still arrive through Wait.
   virtual void CancelAll() = 0;
+  // Terminates one running attempt (no-op when it has ended); its outcome arrives through Wait.
+  virtual void Cancel(std::int64_t attempt_id) = 0;
   // Wakes a blocked Wait (from another thread) so that it returns nullopt.
   virtual void Interrupt() = 0;
 };
@@ -143,6 +145,12 @@ class RunLoop {
   // Runs finished since the last call, with their final records.
   std::vector<state::RunRecord> TakeFinished();
   bool IsAdopted(const std::string& run_id) const;
+  std::vector<std::string> AdoptedRuns() const;
+  // The generation of the run as adopted (see state::RunRecord::generation), if adopted.
+  std::optional<std::int64_t> AdoptedGeneration(const std::string& run_id) const;
+  // Lets go of a run that was changed from outside (clear, mark): its running attempts are
+  // cancelled (their ends still recorded) and it can be adopted again from the store.
+  void Release(const std::string& run_id);
   int RunCount() const;      // adopted runs not finished yet
   int RunningCount() const;  // attempts running
   int ActiveRunsOf(const std::string& dag_id) const;
@@ -186,7 +194,8 @@ class RunLoop {
   std::int64_t next_token_ = 0;  // keys of attempts handed to the runner
   std::map<std::string, std::unique_ptr<Execution>> executions_;  // by run id
   std::set<ReadyKey> ready_;
-  std::map<std::int64_t, Execution*> tokens_;  // running attempts: runner token -> its run
+  std::map<std::int64_t, Execution*> tokens_;         // running attempts: runner token -> its run
+  std::vector<std::unique_ptr<Execution>> released_;  // let go, until their attempts end
   std::map<std::string, int> running_by_dag_;
   std::map<std::string, int> running_by_pool_;
   std::optional<std::map<std::string, int>> pool_slots_;  // none: pools are not enforced

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "common/process.h"
+#include "scheduler/operations.h"
 #include "state/state.h"
 
 namespace weir::scheduler {
@@ -187,21 +188,10 @@ Result<std::shared_ptr<const dags::Dag>> SchedulerService::DagForRun(const state
   auto cached = versions_.find(run.dag_version_id);
   if (cached != versions_.end()) return cached->second;
   // The run started with another version of the file: run it with that version.
-  auto version = store_.GetDagVersion(run.dag_version_id);
-  if (!version) return std::unexpected(version.error());
-  if (!*version || !(*version)->content) {
-    return Fail(
-        ErrorCode::kNotFound,
-        fmt::format("run '{}' started with a DAG version whose text is not stored", run.run_id));
-  }
-  auto parsed = dags::LoadDagText(*(*version)->content, (*version)->file_path, {},
-                                  options_.dags_dir / (*version)->file_path);
-  if (parsed.dags.empty()) {
-    return Fail(ErrorCode::kInvalidArgument,
-                fmt::format("run '{}': its DAG version no longer loads", run.run_id));
-  }
-  versions_.emplace(run.dag_version_id, parsed.dags.front());
-  return parsed.dags.front();
+  auto dag = LoadRunDag(store_, run, options_.dags_dir);
+  if (!dag) return std::unexpected(dag.error());
+  versions_.emplace(run.dag_version_id, *dag);
+  return *dag;
 }
 
 Result<void> SchedulerService::CreateDueRuns(const dags::Dag& dag, Timestamp now) {
@@ -222,6 +212,16 @@ Result<void> SchedulerService::CreateDueRuns(const dags::Dag& dag, Timestamp now
 }
 
 Result<void> SchedulerService::AdoptRuns() {
+  // Runs changed by hand (clear, mark) since they were adopted are let go and, if still
+  // unfinished, adopted again below from what the store now says.
+  for (const std::string& run_id : loop_.AdoptedRuns()) {
+    auto run = store_.GetRun(run_id);
+    if (!run) return std::unexpected(run.error());
+    if (*run && (*run)->generation != loop_.AdoptedGeneration(run_id)) {
+      Log(fmt::format("run {} was changed by hand; reloading it", run_id));
+      loop_.Release(run_id);
+    }
+  }
   auto runs = store_.UnfinishedRuns();
   if (!runs) return std::unexpected(runs.error());
   const Driver self = Driver::Self();

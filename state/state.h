@@ -60,6 +60,8 @@ class Store {
   // Records an attempt's end (and pid, once known) with its task instance's new state.
   [[nodiscard]] Result<void> FinishAttempt(const TaskInstanceRecord& task,
                                            const AttemptRecord& attempt);
+  // Records how an attempt ended without touching its task instance.
+  [[nodiscard]] Result<void> EndAttempt(const AttemptRecord& attempt);
   [[nodiscard]] Result<void> UpdateAttemptProcess(std::int64_t attempt_id, std::int64_t pid,
                                                   std::optional<std::int64_t> start_ticks);
   // Attempts of one task instance (every task of the run when `task_id` is empty), oldest first.

@@ -384,6 +384,23 @@ Result<void> Store::FinishAttempt(const TaskInstanceRecord& task, const AttemptR
   });
 }
 
+Result<void> Store::EndAttempt(const AttemptRecord& attempt) {
+  return InTransaction(*db_, [&]() -> Result<void> {
+    auto stmt = db_->Prepare(
+        "UPDATE attempts SET state = ?2, exit_code = ?3, signal = ?4, reason = ?5, "
+        "ended_at_ms = ?6 WHERE id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    return (*stmt)
+        ->Bind(1, attempt.id)
+        .Bind(2, Name(attempt.state))
+        .Bind(3, attempt.exit_code)
+        .Bind(4, attempt.signal)
+        .Bind(5, attempt.reason)
+        .Bind(6, OptionalMillis(attempt.ended_at))
+        .Run();
+  });
+}
+
 Result<void> Store::UpdateAttemptProcess(std::int64_t attempt_id, std::int64_t pid,
                                          std::optional<std::int64_t> start_ticks) {
   return InTransaction(*db_, [&]() -> Result<void> {

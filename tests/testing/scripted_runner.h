@@ -75,6 +75,14 @@ class ScriptedRunner final : public scheduler::TaskRunner {
       r.end = clock_.Now();
     }
   }
+  void Cancel(std::int64_t id) override {
+    for (auto& r : running_) {
+      if (r.id == id) {
+        r.cancelled = true;
+        r.end = clock_.Now();
+      }
+    }
+  }
   void Interrupt() override { interrupted_ = true; }
 
   std::vector<Timestamp> StartsOf(const std::string& task) const {

@@ -1,0 +1,213 @@
+#include "scheduler/operations.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "dags/dags.h"
+#include "state/state.h"
+
+namespace weir::scheduler {
+namespace {
+
+using state::RunState;
+using state::TaskInstanceRecord;
+using state::TaskState;
+
+state::AuditEvent Audit(const Actor& actor, Timestamp now, std::string action, std::string target,
+                        std::string details) {
+  return state::AuditEvent{0,
+                           now,
+                           actor.name,
+                           actor.source,
+                           std::move(action),
+                           std::move(target),
+                           actor.reason,
+                           std::move(details)};
+}
+
+std::string JsonList(const std::vector<std::string>& items) {
+  std::vector<dags::Value> values;
+  for (const auto& i : items) values.push_back(dags::Value::String(i));
+  return dags::Value::MakeList(std::move(values)).ToJson();
+}
+
+// The run's state after its task instances changed by hand: queued while any is undecided.
+void Resettle(state::RunRecord* run, const std::vector<TaskInstanceRecord>& tasks, Timestamp now) {
+  bool open = std::any_of(tasks.begin(), tasks.end(),
+                          [](const auto& t) { return !state::IsFinished(t.state); });
+  if (open) {
+    run->state = RunState::kQueued;
+    run->ended_at.reset();
+    return;
+  }
+  bool failed = std::any_of(tasks.begin(), tasks.end(), [](const auto& t) {
+    return t.state == TaskState::kFailed || t.state == TaskState::kUpstreamFailed;
+  });
+  run->state = failed ? RunState::kFailed : RunState::kSuccess;
+  run->ended_at = now;
+}
+
+void ClearOne(TaskInstanceRecord* t, const dags::TaskSpec& spec) {
+  t->state = TaskState::kPending;
+  // A fresh budget: the tries used so far stay counted in try_number.
+  t->max_tries = (t->try_number - t->free_tries) + spec.retry.retries + 1;
+  t->next_try_at.reset();
+  t->ended_at.reset();
+}
+
+Result<std::vector<TaskInstanceRecord>> Load(state::Store& store, const state::RunRecord& run) {
+  auto tasks = store.TaskInstances(run.run_id);
+  if (!tasks) return std::unexpected(tasks.error());
+  return *tasks;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const dags::Dag>> LoadRunDag(state::Store& store,
+                                                    const state::RunRecord& run,
+                                                    const std::filesystem::path& dags_dir) {
+  auto version = store.GetDagVersion(run.dag_version_id);
+  if (!version) return std::unexpected(version.error());
+  if (!*version || !(*version)->content) {
+    return Fail(
+        ErrorCode::kNotFound,
+        fmt::format("run '{}' started with a DAG version whose text is not stored", run.run_id));
+  }
+  auto parsed = dags::LoadDagText(*(*version)->content, (*version)->file_path, {},
+                                  dags_dir / (*version)->file_path);
+  if (parsed.dags.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("run '{}': its DAG version no longer loads{}", run.run_id,
+                            parsed.errors.empty() ? "" : ": " + parsed.errors[0].ToString()));
+  }
+  return parsed.dags.front();
+}
+
+Result<std::vector<std::string>> ClearTasks(state::Store& store, const dags::Dag& dag,
+                                            const state::RunRecord& run,
+                                            const std::vector<std::string>& task_ids,
+                                            bool downstream, bool upstream, const Actor& actor,
+                                            Timestamp now) {
+  std::set<int> chosen;
+  for (const std::string& id : task_ids) {
+    int v = dag.TaskIndex(id);
+    if (v < 0) {
+      return Fail(ErrorCode::kNotFound, fmt::format("run '{}' has no task '{}'", run.run_id, id));
+    }
+    chosen.insert(v);
+    if (downstream) {
+      for (int w : dag.graph.AllDownstream(v)) chosen.insert(w);
+    }
+    if (upstream) {
+      for (int w : dag.graph.AllUpstream(v)) chosen.insert(w);
+    }
+  }
+  auto tasks = Load(store, run);
+  if (!tasks) return std::unexpected(tasks.error());
+  std::vector<TaskInstanceRecord> changed;
+  std::vector<std::string> cleared;
+  for (TaskInstanceRecord& t : *tasks) {
+    int v = dag.TaskIndex(t.task_id);
+    if (v < 0 || chosen.count(v) == 0) continue;
+    ClearOne(&t, dag.tasks[v]);
+    changed.push_back(t);
+    cleared.push_back(t.task_id);
+  }
+  state::RunRecord updated = run;
+  Resettle(&updated, *tasks, now);
+  auto ok =
+      store.ApplyOutsideChange(updated, changed,
+                               Audit(actor, now, "clear", "run:" + run.run_id,
+                                     fmt::format(R"({{"tasks":{},"downstream":{},"upstream":{}}})",
+                                                 JsonList(cleared), downstream, upstream)));
+  if (!ok) return std::unexpected(ok.error());
+  return cleared;
+}
+
+Result<std::vector<std::string>> ClearRun(state::Store& store, const dags::Dag& dag,
+                                          const state::RunRecord& run, bool failed_only,
+                                          const Actor& actor, Timestamp now) {
+  auto tasks = Load(store, run);
+  if (!tasks) return std::unexpected(tasks.error());
+  std::vector<TaskInstanceRecord> changed;
+  std::vector<std::string> cleared;
+  for (TaskInstanceRecord& t : *tasks) {
+    int v = dag.TaskIndex(t.task_id);
+    if (v < 0) continue;
+    if (failed_only && t.state != TaskState::kFailed && t.state != TaskState::kUpstreamFailed) {
+      continue;
+    }
+    ClearOne(&t, dag.tasks[v]);
+    changed.push_back(t);
+    cleared.push_back(t.task_id);
+  }
+  state::RunRecord updated = run;
+  Resettle(&updated, *tasks, now);
+  auto ok = store.ApplyOutsideChange(
+      updated, changed,
+      Audit(actor, now, "clear", "run:" + run.run_id,
+            fmt::format(R"({{"tasks":{},"failed_only":{}}})", JsonList(cleared), failed_only)));
+  if (!ok) return std::unexpected(ok.error());
+  return cleared;
+}
+
+Result<void> MarkRun(state::Store& store, const state::RunRecord& run, RunState target,
+                     const Actor& actor, Timestamp now) {
+  if (target != RunState::kSuccess && target != RunState::kFailed) {
+    return Fail(ErrorCode::kInvalidArgument, "a run can be marked success or failed");
+  }
+  auto tasks = Load(store, run);
+  if (!tasks) return std::unexpected(tasks.error());
+  std::vector<TaskInstanceRecord> changed;
+  for (TaskInstanceRecord& t : *tasks) {
+    if (target == RunState::kSuccess) {
+      if (t.state == TaskState::kSuccess || t.state == TaskState::kSkipped ||
+          t.state == TaskState::kCached) {
+        continue;
+      }
+      t.state = TaskState::kSuccess;
+    } else {
+      if (state::IsFinished(t.state)) continue;
+      t.state = t.state == TaskState::kRunning || t.state == TaskState::kQueued
+                    ? TaskState::kFailed
+                    : TaskState::kSkipped;
+    }
+    t.next_try_at.reset();
+    t.ended_at = now;
+    changed.push_back(t);
+  }
+  state::RunRecord updated = run;
+  updated.state = target;
+  updated.ended_at = now;
+  return store.ApplyOutsideChange(updated, changed,
+                                  Audit(actor, now, "mark", "run:" + run.run_id,
+                                        fmt::format(R"({{"state":"{}"}})", state::Name(target))));
+}
+
+Result<void> MarkTask(state::Store& store, const state::RunRecord& run, const std::string& task_id,
+                      TaskState target, const Actor& actor, Timestamp now) {
+  if (target != TaskState::kSuccess && target != TaskState::kFailed &&
+      target != TaskState::kSkipped) {
+    return Fail(ErrorCode::kInvalidArgument, "a task can be marked success, failed or skipped");
+  }
+  auto tasks = Load(store, run);
+  if (!tasks) return std::unexpected(tasks.error());
+  auto t = std::find_if(tasks->begin(), tasks->end(),
+                        [&](const auto& x) { return x.task_id == task_id; });
+  if (t == tasks->end()) {
+    return Fail(ErrorCode::kNotFound,
+                fmt::format("run '{}' has no task '{}'", run.run_id, task_id));
+  }
+  t->state = target;
+  t->next_try_at.reset();
+  t->ended_at = now;
+  state::RunRecord updated = run;
+  Resettle(&updated, *tasks, now);
+  return store.ApplyOutsideChange(updated, {*t},
+                                  Audit(actor, now, "mark", "task:" + run.run_id + "/" + task_id,
+                                        fmt::format(R"({{"state":"{}"}})", state::Name(target))));
+}
+
+}  // namespace weir::scheduler

@@ -1,0 +1,61 @@
+// What a person does to runs by hand: clear task instances so they run again, and mark runs or
+// task instances with a state. Each change is one transaction with its audit event, and bumps
+// the run's generation so that a scheduler driving the run reloads it.
+#ifndef WEIR_SCHEDULER_OPERATIONS_H_
+#define WEIR_SCHEDULER_OPERATIONS_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "dags/dag.h"
+#include "state/records.h"
+
+namespace weir::state {
+class Store;
+}
+
+namespace weir::scheduler {
+
+// Who does it, from where, and why (for the audit log).
+struct Actor {
+  std::string name;    // OS user or API token name
+  std::string source;  // "cli" or "api"
+  std::string reason;  // optional
+};
+
+// The DAG a run was created with: its stored file text parsed again (paths relative to
+// `dags_dir`), so that a run keeps its version after the file changes.
+[[nodiscard]] Result<std::shared_ptr<const dags::Dag>> LoadRunDag(
+    state::Store& store, const state::RunRecord& run, const std::filesystem::path& dags_dir);
+
+// Clears `task_ids` (and everything downstream and/or upstream of them) in `run`: back to
+// pending with a fresh retry budget; the run is queued again. Returns the cleared task ids.
+[[nodiscard]] Result<std::vector<std::string>> ClearTasks(state::Store& store, const dags::Dag& dag,
+                                                          const state::RunRecord& run,
+                                                          const std::vector<std::string>& task_ids,
+                                                          bool downstream, bool upstream,
+                                                          const Actor& actor, Timestamp now);
+
+// Clears every task instance of `run`, or only the failed and upstream_failed ones.
+[[nodiscard]] Result<std::vector<std::string>> ClearRun(state::Store& store, const dags::Dag& dag,
+                                                        const state::RunRecord& run,
+                                                        bool failed_only, const Actor& actor,
+                                                        Timestamp now);
+
+// Marks a run success (every task instance not done becomes success) or failed (what runs
+// becomes failed, what has not run becomes skipped), as Airflow does.
+[[nodiscard]] Result<void> MarkRun(state::Store& store, const state::RunRecord& run,
+                                   state::RunState target, const Actor& actor, Timestamp now);
+
+// Marks one task instance success, failed or skipped. The run is queued again when some task
+// instance is still to be decided, else it ends as success or failed by its task instances.
+[[nodiscard]] Result<void> MarkTask(state::Store& store, const state::RunRecord& run,
+                                    const std::string& task_id, state::TaskState target,
+                                    const Actor& actor, Timestamp now);
+
+}  // namespace weir::scheduler
+
+#endif  // WEIR_SCHEDULER_OPERATIONS_H_

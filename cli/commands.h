@@ -71,6 +71,16 @@ int RunRun(const Context& context, const RunOptions& options);
 
 int RunRunsList(const Context& context, const std::string& dag_id, int limit);
 int RunRunsShow(const Context& context, const std::string& run_id);
+// Clear and mark (audited; a running scheduler picks the change up).
+int RunRunsClear(const Context& context, const std::string& run_id, bool failed_only,
+                 const std::string& reason);
+int RunTasksClear(const Context& context, const std::string& run_id, const std::string& task_id,
+                  bool downstream, bool upstream, const std::string& reason);
+int RunRunsMark(const Context& context, const std::string& run_id, const std::string& state_name,
+                const std::string& reason);
+int RunTasksMark(const Context& context, const std::string& run_id, const std::string& task_id,
+                 const std::string& state_name, const std::string& reason);
+
 // `weir scheduler`: schedules until SIGINT or SIGTERM.
 int RunScheduler(const Context& context, std::optional<int> parallelism);
 

@@ -121,6 +121,18 @@ int main(int argc, char** argv) {
   CLI::App* runs_show = runs->add_subcommand("show", "Show a run and its task instances");
   runs_show->add_option("run", show_run, "Run id")->required();
   add_common(runs_show);
+  std::string admin_run, admin_task, admin_state, admin_reason;
+  bool failed_only = false, downstream = false, upstream = false;
+  CLI::App* runs_clear = runs->add_subcommand("clear", "Run a run's task instances again");
+  runs_clear->add_option("run", admin_run, "Run id")->required();
+  runs_clear->add_flag("--failed-only", failed_only, "Only failed and upstream_failed tasks");
+  runs_clear->add_option("--reason", admin_reason, "Why (kept in the audit log)");
+  add_common(runs_clear);
+  CLI::App* runs_mark = runs->add_subcommand("mark", "Set a run's state by hand");
+  runs_mark->add_option("run", admin_run, "Run id")->required();
+  runs_mark->add_option("state", admin_state, "success or failed")->required();
+  runs_mark->add_option("--reason", admin_reason, "Why (kept in the audit log)");
+  add_common(runs_mark);
 
   CLI::App* tasks = app.add_subcommand("tasks", "Inspect task instances");
   tasks->require_subcommand(1);
@@ -132,6 +144,19 @@ int main(int argc, char** argv) {
   logs->add_option("task", logs_task, "Task id")->required();
   logs->add_option("--try", logs_try, "Which try (default: the latest)");
   add_common(logs);
+  CLI::App* tasks_clear = tasks->add_subcommand("clear", "Run a task instance again");
+  tasks_clear->add_option("run", admin_run, "Run id")->required();
+  tasks_clear->add_option("task", admin_task, "Task id")->required();
+  tasks_clear->add_flag("--downstream", downstream, "Also every task downstream of it");
+  tasks_clear->add_flag("--upstream", upstream, "Also every task upstream of it");
+  tasks_clear->add_option("--reason", admin_reason, "Why (kept in the audit log)");
+  add_common(tasks_clear);
+  CLI::App* tasks_mark = tasks->add_subcommand("mark", "Set a task instance's state by hand");
+  tasks_mark->add_option("run", admin_run, "Run id")->required();
+  tasks_mark->add_option("task", admin_task, "Task id")->required();
+  tasks_mark->add_option("state", admin_state, "success, failed or skipped")->required();
+  tasks_mark->add_option("--reason", admin_reason, "Why (kept in the audit log)");
+  add_common(tasks_mark);
 
   try {
     app.parse(argc, argv);
@@ -162,6 +187,12 @@ int main(int argc, char** argv) {
   if (*runs_list) return RunRunsList(context, runs_dag, runs_limit);
   if (*runs_show) return RunRunsShow(context, show_run);
   if (*logs) return RunTaskLogs(context, logs_run, logs_task, logs_try);
+  if (*runs_clear) return RunRunsClear(context, admin_run, failed_only, admin_reason);
+  if (*runs_mark) return RunRunsMark(context, admin_run, admin_state, admin_reason);
+  if (*tasks_clear) {
+    return RunTasksClear(context, admin_run, admin_task, downstream, upstream, admin_reason);
+  }
+  if (*tasks_mark) return RunTasksMark(context, admin_run, admin_task, admin_state, admin_reason);
   std::cerr << "weir: no command (see weir --help)\n";
   return 2;
 }

@@ -7,58 +7,18 @@
 
 #include "common/strings.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/weir_cli.h"
 
 namespace weir {
 namespace {
 
+using testing::CountLines;
+using testing::DumpEveryTable;
+using testing::Output;
+using testing::Query;
 using testing::ReadFile;
 using testing::TempDir;
-
-struct Output {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs weir with `args` in `dir` (stdin empty, not a terminal).
-Output Weir(const TempDir& dir, const std::vector<std::string>& args) {
-  std::string command =
-      fmt::format("cd {} && {}", ShellQuote(dir.path().string()), ShellQuote(WEIR_BINARY));
-  for (const std::string& a : args) command += " " + ShellQuote(a);
-  command += fmt::format(" </dev/null >{} 2>{}", ShellQuote((dir / "stdout").string()),
-                         ShellQuote((dir / "stderr").string()));
-  int status = std::system(command.c_str());
-  Output o;
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = ReadFile(dir / "stdout");
-  o.err = ReadFile(dir / "stderr");
-  return o;
-}
-
-// Every row of every table, as text: equal dumps mean an unchanged database.
-std::string Dump(const std::filesystem::path& db) {
-  if (!std::filesystem::exists(db)) return "<no database>";
-  sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  std::string out;
-  auto collect = [](void* sink, int n, char** values, char**) {
-    auto* s = static_cast<std::string*>(sink);
-    for (int i = 0; i < n; ++i) *s += std::string(values[i] ? values[i] : "NULL") + "|";
-    *s += "\n";
-    return 0;
-  };
-  for (const char* table : {"dag_versions", "runs", "task_instances", "attempts", "audit_events"}) {
-    out += std::string("## ") + table + "\n";
-    std::string sql = std::string("SELECT * FROM ") + table + " ORDER BY 1, 2";
-    REQUIRE(sqlite3_exec(handle, sql.c_str(), collect, &out, nullptr) == SQLITE_OK);
-  }
-  sqlite3_close(handle);
-  return out;
-}
-
-int CountLines(const std::string& s) {
-  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-}
+using testing::Weir;
 
 const std::string kExampleDags = std::string(WEIR_SOURCE_DIR) + "/examples/dags";
 
@@ -253,7 +213,7 @@ tasks:
       Weir(dir, {"run", "ok", "--dags", "dags", "--home", "home", "--date", "2026-01-01"});
   REQUIRE(first.exit_code == 0);
   const std::string run_id = "ok@2026-01-01T00:00:00Z~manual-1";
-  const std::string before = Dump(dir / "home" / "weir.db");
+  const std::string before = DumpEveryTable(dir / "home" / "weir.db");
   REQUIRE(before.find(run_id) != std::string::npos);
   for (BadInput c : cases) {
     for (std::string& a : c.args) {
@@ -270,7 +230,7 @@ tasks:
     CHECK(o.err.find(c.expected) != std::string::npos);
     CHECK(o.out.empty());
     CHECK(CountLines(o.err) == 1);
-    CHECK(Dump(dir / "home" / "weir.db") == before);
+    CHECK(DumpEveryTable(dir / "home" / "weir.db") == before);
   }
 }
 
@@ -292,37 +252,6 @@ TEST_CASE("weir dags list shows each DAG's schedule and task count", "[e2e]") {
 }
 
 // The rows `sql` returns, each as "v1|v2|...|\n" (NULL for null).
-std::string Query(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  std::string out;
-  auto collect = [](void* sink, int n, char** values, char**) {
-    auto* s = static_cast<std::string*>(sink);
-    for (int i = 0; i < n; ++i) *s += std::string(values[i] ? values[i] : "NULL") + "|";
-    *s += "\n";
-    return 0;
-  };
-  int rc = sqlite3_exec(handle, sql.c_str(), collect, &out, nullptr);
-  sqlite3_close(handle);
-  REQUIRE(rc == SQLITE_OK);
-  return out;
-}
-
-// Like Dump, but every table there is (pools and dag_settings too), and the schema version.
-std::string DumpEveryTable(const std::filesystem::path& db) {
-  if (!std::filesystem::exists(db)) return "<no database>";
-  std::string out = Query(db, "PRAGMA user_version");
-  std::string tables = Query(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1");
-  std::size_t pos = 0;
-  while (pos < tables.size()) {
-    std::size_t end = tables.find("|\n", pos);
-    std::string table = tables.substr(pos, end - pos);
-    pos = end + 2;
-    out += "## " + table + "\n" + Query(db, "SELECT * FROM \"" + table + "\" ORDER BY 1, 2");
-  }
-  return out;
-}
-
 TEST_CASE("weir dags next prints the data intervals across a DST change in the DAG's zone",
           "[e2e][dags]") {
   TempDir dir;

@@ -12,13 +12,17 @@
 #include <random>
 
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/weir_cli.h"
 
 extern char** environ;
 
 namespace weir {
 namespace {
 
+using testing::Output;
+using testing::Query;
 using testing::TempDir;
+using testing::Weir;
 
 // A `weir scheduler` child whose stdout we read line by line.
 class Scheduler {
@@ -88,24 +92,6 @@ class Scheduler {
   FILE* out_ = nullptr;
 };
 
-std::string Query(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
-  std::string out;
-  sqlite3_exec(
-      handle, sql.c_str(),
-      [](void* sink, int n, char** values, char**) {
-        auto* s = static_cast<std::string*>(sink);
-        for (int i = 0; i < n; ++i)
-          *s += (i ? "|" : "") + std::string(values[i] ? values[i] : "NULL");
-        *s += "\n";
-        return 0;
-      },
-      &out, nullptr);
-  sqlite3_close(handle);
-  return out;
-}
-
 TEST_CASE("a second scheduler on the same database says who holds the lease and exits 2", "[e2e]") {
   TempDir dir;
   std::filesystem::create_directories(dir / "dags");
@@ -170,20 +156,88 @@ TEST_CASE(
     REQUIRE(last.WaitFor("run chaos@2026-01-01T00:00:00Z success"));
     CHECK(last.Stop(SIGTERM) == 0);
   }
-  CHECK(Query(db, "PRAGMA integrity_check") == "ok\n");
-  CHECK(Query(db, "SELECT count(*), state FROM runs GROUP BY state") == "1|success\n");
-  CHECK(Query(db, "SELECT count(*) FROM task_instances WHERE state = 'success'") == "220\n");
+  CHECK(Query(db, "PRAGMA integrity_check") == "ok|\n");
+  CHECK(Query(db, "SELECT count(*), state FROM runs GROUP BY state") == "1|success|\n");
+  CHECK(Query(db, "SELECT count(*) FROM task_instances WHERE state = 'success'") == "220|\n");
   // Exactly one successful attempt per task instance, none left running.
   CHECK(Query(db,
               "SELECT count(*) FROM (SELECT task_id FROM attempts WHERE state = 'success' "
-              "GROUP BY task_id HAVING count(*) != 1)") == "0\n");
+              "GROUP BY task_id HAVING count(*) != 1)") == "0|\n");
   CHECK(Query(db, "SELECT count(DISTINCT task_id) FROM attempts WHERE state = 'success'") ==
-        "220\n");
-  CHECK(Query(db, "SELECT count(*) FROM attempts WHERE state = 'running'") == "0\n");
+        "220|\n");
+  CHECK(Query(db, "SELECT count(*) FROM attempts WHERE state = 'running'") == "0|\n");
   // Orphaned attempts did not use up the single retry: no task failed for lack of tries.
   CHECK(Query(db, "SELECT count(*) FROM attempts WHERE reason = 'orphaned: the scheduler died'") !=
-        "0\n");
-  CHECK(Query(db, "SELECT count(*) FROM task_instances WHERE state = 'failed'") == "0\n");
+        "0|\n");
+  CHECK(Query(db, "SELECT count(*) FROM task_instances WHERE state = 'failed'") == "0|\n");
+}
+
+TEST_CASE(
+    "clearing a failed task with its downstream lets the scheduler finish the run, and is "
+    "audited",
+    "[e2e]") {
+  TempDir dir;
+  dir.Write("dags/fix.yaml", R"(
+dag: fixable
+tasks:
+  extract: { kind: shell, script: "test -f ready || { echo 'input missing' >&2; exit 3; }" }
+  load: { kind: shell, command: [true], deps: [extract] }
+  report: { kind: shell, command: [true], deps: [load] }
+  other: { kind: shell, command: [true] }
+)");
+  auto weir = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--dags", "dags", "--home", "home"});
+    return Weir(dir, args);
+  };
+  REQUIRE(weir({"run", "fixable", "--date", "2026-01-01"}).exit_code == 1);
+  const std::string run_id = "fixable@2026-01-01T00:00:00Z~manual-1";
+  const auto db = dir / "home" / "weir.db";
+  CHECK(Query(db, "SELECT task_id, state FROM task_instances ORDER BY task_id") ==
+        "extract|failed|\nload|upstream_failed|\nother|success|\nreport|upstream_failed|\n");
+
+  // Bad input changes nothing.
+  const std::string before = testing::DumpEveryTable(db);
+  for (const auto& bad :
+       std::vector<std::vector<std::string>>{{"tasks", "clear", run_id, "nope"},
+                                             {"tasks", "clear", "fixable@nope", "extract"},
+                                             {"runs", "clear", "fixable@nope"},
+                                             {"runs", "mark", run_id, "bogus"},
+                                             {"tasks", "mark", run_id, "extract", "running"},
+                                             {"tasks", "mark", run_id, "nope", "success"}}) {
+    Output o = weir(bad);
+    INFO(fmt::format("{}", fmt::join(bad, " ")) << ": " << o.err);
+    CHECK(o.exit_code == 2);
+    CHECK(testing::CountLines(o.err) == 1);
+    CHECK(testing::DumpEveryTable(db) == before);
+  }
+
+  dir.Write("dags/ready", "");
+  Output clear =
+      weir({"tasks", "clear", run_id, "extract", "--downstream", "--reason", "input fixed"});
+  INFO(clear.err);
+  REQUIRE(clear.exit_code == 0);
+  CHECK(clear.out.find("cleared 3 task instances of " + run_id + ": extract, load, report") !=
+        std::string::npos);
+  CHECK(Query(db, "SELECT state FROM runs") == "queued|\n");
+  {
+    Scheduler scheduler(dir);
+    REQUIRE(scheduler.WaitFor("run " + run_id + " success"));
+    CHECK(scheduler.Stop(SIGTERM) == 0);
+  }
+  CHECK(Query(db, "SELECT task_id, state, try_number FROM task_instances ORDER BY task_id") ==
+        "extract|success|2|\nload|success|1|\nother|success|1|\nreport|success|1|\n");
+  CHECK(Query(db,
+              "SELECT source, action, target, reason FROM audit_events WHERE action = "
+              "'clear'") == "cli|clear|run:" + run_id + "|input fixed|\n");
+
+  Output mark = weir({"tasks", "mark", run_id, "report", "failed"});
+  CHECK(mark.exit_code == 0);
+  CHECK(Query(db, "SELECT state FROM runs") == "failed|\n");
+  Output mark_run = weir({"runs", "mark", run_id, "success", "--reason", "checked by hand"});
+  CHECK(mark_run.exit_code == 0);
+  CHECK(Query(db, "SELECT state FROM runs") == "success|\n");
+  CHECK(Query(db, "SELECT state FROM task_instances WHERE task_id = 'report'") == "success|\n");
+  CHECK(Query(db, "SELECT count(*) FROM audit_events WHERE action = 'mark'") == "2|\n");
 }
 
 }  // namespace

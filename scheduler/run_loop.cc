@@ -111,9 +111,16 @@ Result<RunRecord> CreateRun(state::Store& store, const dags::Dag& dag, const Run
 // retry, and which attempts of it are running.
 class RunLoop::Execution {
  public:
+  // `present[v]`: task v is part of the run. A run may cover only some of its DAG's tasks (a
+  // backfill of selected tasks); the others are left out of every decision.
   Execution(RunLoop& loop, std::shared_ptr<const dags::Dag> dag, RunRecord run,
-            std::vector<TaskInstanceRecord> tasks)
-      : loop_(loop), dag_(std::move(dag)), run_(std::move(run)), tis_(std::move(tasks)) {
+            std::vector<TaskInstanceRecord> tasks, std::vector<bool> present)
+      : loop_(loop),
+        dag_(std::move(dag)),
+        run_(std::move(run)),
+        tis_(std::move(tasks)),
+        present_(std::move(present)),
+        present_count_(static_cast<int>(std::count(present_.begin(), present_.end(), true))) {
     const auto& order = dag_->graph.TopologicalOrder();
     topo_pos_.resize(order.size());
     for (std::size_t i = 0; i < order.size(); ++i) topo_pos_[order[i]] = static_cast<int>(i);
@@ -131,7 +138,7 @@ class RunLoop::Execution {
   const RunRecord& run() const { return run_; }
   const dags::TaskSpec& spec(int v) const { return dag_->tasks[v]; }
   int running() const { return static_cast<int>(running_.size()); }
-  bool Done() const { return finished_ == static_cast<int>(tis_.size()) && running_.empty(); }
+  bool Done() const { return finished_ == present_count_ && running_.empty(); }
   std::optional<Timestamp> NextRetry() const {
     if (retries_.empty()) return std::nullopt;
     return retries_.begin()->first;
@@ -151,6 +158,7 @@ class RunLoop::Execution {
     if (auto ok = loop_.store_.UpdateRun(run_); !ok) return ok;
     if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
     for (int v : dag_->graph.TopologicalOrder()) {
+      if (!present_[v]) continue;
       TaskInstanceRecord& ti = tis_[v];
       switch (ti.state) {
         case TaskState::kPending:
@@ -285,9 +293,11 @@ class RunLoop::Execution {
 
   // Ends the run: failed if a task failed or upstream_failed, or if it was stopped.
   Result<RunRecord> Complete(bool stopped) {
-    bool failed = stopped || std::any_of(tis_.begin(), tis_.end(), [](const auto& t) {
-                    return t.state == TaskState::kFailed || t.state == TaskState::kUpstreamFailed;
-                  });
+    bool failed = stopped;
+    for (std::size_t v = 0; v < tis_.size(); ++v) {
+      failed = failed || (present_[v] && (tis_[v].state == TaskState::kFailed ||
+                                          tis_[v].state == TaskState::kUpstreamFailed));
+    }
     run_.state = failed ? RunState::kFailed : RunState::kSuccess;
     run_.ended_at = loop_.clock_.Now();
     if (auto ok = loop_.store_.UpdateRun(run_); !ok) return std::unexpected(ok.error());
@@ -336,9 +346,11 @@ class RunLoop::Execution {
     while (!work.empty()) {
       int w = work.back();
       work.pop_back();
-      if (tis_[w].state != TaskState::kPending) continue;
+      if (!present_[w] || tis_[w].state != TaskState::kPending) continue;
       std::vector<TaskState> upstream;
-      for (int u : dag_->graph.Upstream(w)) upstream.push_back(tis_[u].state);
+      for (int u : dag_->graph.Upstream(w)) {
+        if (present_[u]) upstream.push_back(tis_[u].state);
+      }
       switch (EvaluateTriggerRule(dag_->tasks[w].trigger_rule, UpstreamCounts::Of(upstream))) {
         case Verdict::kWait:
           break;
@@ -413,6 +425,8 @@ class RunLoop::Execution {
   std::shared_ptr<const dags::Dag> dag_;
   RunRecord run_;
   std::vector<TaskInstanceRecord> tis_;  // by task index
+  std::vector<bool> present_;            // by task index: part of this run
+  int present_count_;
   std::vector<int> topo_pos_;
   dags::RunVariables vars_;
   std::multimap<Timestamp, int> retries_;
@@ -511,15 +525,8 @@ Result<void> RunLoop::Adopt(std::shared_ptr<const dags::Dag> dag, const std::str
     seen[v] = true;
     tasks[v] = std::move(row);
   }
-  for (std::size_t v = 0; v < seen.size(); ++v) {
-    if (!seen[v]) {
-      return Fail(
-          ErrorCode::kFailedPrecondition,
-          fmt::format("run '{}' has no task instance for task '{}'", run_id, dag->tasks[v].id));
-    }
-  }
-  auto execution =
-      std::make_unique<Execution>(*this, std::move(dag), std::move(**run), std::move(tasks));
+  auto execution = std::make_unique<Execution>(*this, std::move(dag), std::move(**run),
+                                               std::move(tasks), std::move(seen));
   auto batch = store_.StartBatch();
   if (!batch) return std::unexpected(batch.error());
   if (auto ok = execution->Begin(); !ok) return ok;

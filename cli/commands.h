@@ -81,6 +81,23 @@ int RunRunsMark(const Context& context, const std::string& run_id, const std::st
 int RunTasksMark(const Context& context, const std::string& run_id, const std::string& task_id,
                  const std::string& state_name, const std::string& reason);
 
+struct BackfillCommand {
+  std::string dag_id;
+  std::string from;  // YYYY-MM-DD
+  std::string to;
+  bool rerun_failed = false;
+  bool rerun_all = false;
+  std::optional<int> max_active_runs;
+  bool reverse = false;
+  bool dry_run = false;
+  std::optional<std::string> tasks;  // regex
+  bool downstream = false;
+  bool yes = false;
+  std::optional<int> parallelism;
+  std::string reason;
+};
+int RunBackfill(const Context& context, const BackfillCommand& command);
+
 // `weir scheduler`: schedules until SIGINT or SIGTERM.
 int RunScheduler(const Context& context, std::optional<int> parallelism);
 

@@ -101,6 +101,29 @@ int main(int argc, char** argv) {
                   "Tasks running at once (default: number of cores)");
   add_common(run);
 
+  BackfillCommand backfill_command;
+  CLI::App* backfill = app.add_subcommand(
+      "backfill", "Run a DAG over past intervals, as a plan that resumes when run again");
+  backfill->add_option("dag", backfill_command.dag_id, "DAG id")->required();
+  backfill->add_option("--from", backfill_command.from, "First local day (YYYY-MM-DD)")->required();
+  backfill->add_option("--to", backfill_command.to, "Last local day (YYYY-MM-DD)")->required();
+  backfill->add_flag("--rerun-failed", backfill_command.rerun_failed,
+                     "Rerun the failed tasks of existing failed runs");
+  backfill->add_flag("--rerun-all", backfill_command.rerun_all,
+                     "Rerun every task of existing runs");
+  backfill->add_option("--max-active-runs", backfill_command.max_active_runs,
+                       "Runs at once (default: the DAG's max_active_runs)");
+  backfill->add_flag("--reverse", backfill_command.reverse, "Newest intervals first");
+  backfill->add_flag("--dry-run", backfill_command.dry_run, "Print the plan; change nothing");
+  backfill->add_option("--tasks", backfill_command.tasks, "Only tasks whose id matches REGEX");
+  backfill->add_flag("--downstream", backfill_command.downstream,
+                     "With --tasks: also what is downstream of them");
+  backfill->add_flag("--yes", backfill_command.yes, "Allow more than 100,000 intervals");
+  backfill->add_option("--parallelism", backfill_command.parallelism,
+                       "Tasks running at once (default: number of cores)");
+  backfill->add_option("--reason", backfill_command.reason, "Why (kept in the audit log)");
+  add_common(backfill);
+
   std::optional<int> scheduler_parallelism;
   CLI::App* scheduler = app.add_subcommand(
       "scheduler", "Schedule forever: create runs as intervals close, run them, recover crashes");
@@ -184,6 +207,7 @@ int main(int argc, char** argv) {
   if (*pools_set) return RunPoolsSet(context, pool_name, pool_slots, pool_reason);
   if (*run) return RunRun(context, run_options);
   if (*scheduler) return RunScheduler(context, scheduler_parallelism);
+  if (*backfill) return RunBackfill(context, backfill_command);
   if (*runs_list) return RunRunsList(context, runs_dag, runs_limit);
   if (*runs_show) return RunRunsShow(context, show_run);
   if (*logs) return RunTaskLogs(context, logs_run, logs_task, logs_try);

@@ -34,6 +34,38 @@ std::string DescribeOutcome(const AttemptOutcome& outcome, std::optional<Duratio
   return "ended for an unknown reason";
 }
 
+std::pair<RunRecord, std::vector<TaskInstanceRecord>> NewRun(const dags::Dag& dag,
+                                                             std::int64_t dag_version_id,
+                                                             const RunRequest& request,
+                                                             Timestamp now,
+                                                             const std::vector<bool>& only) {
+  RunRecord run;
+  run.run_id = dag.id + "@" + FormatIso(request.interval_start);
+  run.dag_id = dag.id;
+  run.dag_version_id = dag_version_id;
+  run.kind = request.kind;
+  run.state = RunState::kQueued;
+  run.interval_start = request.interval_start;
+  run.interval_end = request.interval_end;
+  run.logical_date = request.interval_start;
+  run.params_json = request.params.is_map() ? request.params.ToJson() : "{}";
+  run.created_at = now;
+  std::vector<int> downstream = dag.graph.DownstreamCounts();
+  std::vector<TaskInstanceRecord> tasks;
+  tasks.reserve(dag.tasks.size());
+  for (std::size_t i = 0; i < dag.tasks.size(); ++i) {
+    if (!only.empty() && !only[i]) continue;
+    const dags::TaskSpec& spec = dag.tasks[i];
+    TaskInstanceRecord t;
+    t.run_id = run.run_id;
+    t.task_id = spec.id;
+    t.max_tries = spec.retry.retries + 1;
+    t.priority = spec.priority_weight.value_or(downstream[i]);
+    tasks.push_back(std::move(t));
+  }
+  return {std::move(run), std::move(tasks)};
+}
+
 Result<RunRecord> CreateRun(state::Store& store, const dags::Dag& dag, const RunRequest& request,
                             Timestamp now) {
   // An @once run may have an empty interval; every other run covers some time.
@@ -46,29 +78,7 @@ Result<RunRecord> CreateRun(state::Store& store, const dags::Dag& dag, const Run
   }
   auto version = store.RecordDagVersion(dag, now);
   if (!version) return std::unexpected(version.error());
-
-  RunRecord run;
-  run.dag_id = dag.id;
-  run.dag_version_id = *version;
-  run.kind = request.kind;
-  run.state = RunState::kQueued;
-  run.interval_start = request.interval_start;
-  run.interval_end = request.interval_end;
-  run.logical_date = request.interval_start;
-  run.params_json = request.params.is_map() ? request.params.ToJson() : "{}";
-  run.created_at = now;
-
-  std::vector<int> downstream = dag.graph.DownstreamCounts();
-  std::vector<TaskInstanceRecord> tasks;
-  tasks.reserve(dag.tasks.size());
-  for (std::size_t i = 0; i < dag.tasks.size(); ++i) {
-    const dags::TaskSpec& spec = dag.tasks[i];
-    TaskInstanceRecord t;
-    t.task_id = spec.id;
-    t.max_tries = spec.retry.retries + 1;
-    t.priority = spec.priority_weight.value_or(downstream[i]);
-    tasks.push_back(std::move(t));
-  }
+  auto [run, tasks] = NewRun(dag, *version, request, now);
 
   const std::string base = dag.id + "@" + FormatIso(request.interval_start);
   int number = 0;

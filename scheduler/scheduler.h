@@ -122,6 +122,12 @@ struct RunRequest {
 [[nodiscard]] Result<state::RunRecord> CreateRun(state::Store& store, const dags::Dag& dag,
                                                  const RunRequest& request, Timestamp now);
 
+// A run and its pending task instances (only the tasks marked in `only`, when it is not empty),
+// not yet stored. Its id is DAG@START; CreateRun numbers manual runs.
+std::pair<state::RunRecord, std::vector<state::TaskInstanceRecord>> NewRun(
+    const dags::Dag& dag, std::int64_t dag_version_id, const RunRequest& request, Timestamp now,
+    const std::vector<bool>& only = {});
+
 // Drives runs: decides which task instances are ready (trigger rules), starts them through the
 // TaskRunner within the bounds (global parallelism, each DAG's max_active_tasks, pool slots),
 // records every outcome, schedules retries and finishes runs. Several runs share one loop; the

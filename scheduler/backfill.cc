@@ -81,6 +81,7 @@ Result<BackfillPlan> PlanBackfill(state::Store& store, const dags::Dag& dag,
   for (std::size_t v = 0; v < dag.tasks.size(); ++v) {
     if ((*selected)[v]) plan.tasks.push_back(dag.tasks[v].id);
   }
+  // The intervals first (refusing a huge range before touching the store), then their runs.
   auto tick = dag.schedule.NextTick(*first - Duration(1), dag.timezone);
   while (tick && *tick < *last) {
     if (static_cast<int>(plan.runs.size()) >= kMaxBackfillIntervals && !options.allow_huge) {
@@ -90,29 +91,30 @@ Result<BackfillPlan> PlanBackfill(state::Store& store, const dags::Dag& dag,
     }
     auto end = dag.schedule.NextTick(*tick, dag.timezone);
     if (!end) break;
-    PlannedRun run{*tick, *end, dag.id + "@" + FormatIso(*tick)};
+    plan.runs.push_back(PlannedRun{*tick, *end, dag.id + "@" + FormatIso(*tick)});
+    tick = end;
+  }
+  for (PlannedRun& run : plan.runs) {
     auto existing = store.GetRun(run.run_id);
     if (!existing) return std::unexpected(existing.error());
     if (!*existing) {
       run.status = PlannedRun::Status::kNew;
       run.will_run = true;
-    } else {
-      switch ((*existing)->state) {
-        case state::RunState::kSuccess:
-          run.status = PlannedRun::Status::kDone;
-          run.will_run = options.rerun == BackfillOptions::Rerun::kAll;
-          break;
-        case state::RunState::kFailed:
-          run.status = PlannedRun::Status::kFailed;
-          run.will_run = options.rerun != BackfillOptions::Rerun::kNone;
-          break;
-        default:
-          run.status = PlannedRun::Status::kUnfinished;
-          run.will_run = true;  // resume it
-      }
+      continue;
     }
-    plan.runs.push_back(std::move(run));
-    tick = end;
+    switch ((*existing)->state) {
+      case state::RunState::kSuccess:
+        run.status = PlannedRun::Status::kDone;
+        run.will_run = options.rerun == BackfillOptions::Rerun::kAll;
+        break;
+      case state::RunState::kFailed:
+        run.status = PlannedRun::Status::kFailed;
+        run.will_run = options.rerun != BackfillOptions::Rerun::kNone;
+        break;
+      default:
+        run.status = PlannedRun::Status::kUnfinished;
+        run.will_run = true;  // resume it
+    }
   }
   if (options.reverse) std::reverse(plan.runs.begin(), plan.runs.end());
   return plan;

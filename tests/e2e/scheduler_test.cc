@@ -24,13 +24,15 @@ using testing::Query;
 using testing::TempDir;
 using testing::Weir;
 
-// A `weir scheduler` child whose stdout we read line by line.
+// A `weir scheduler` (or other long-running weir command) child whose stdout we read line by
+// line.
 class Scheduler {
  public:
-  Scheduler(const TempDir& dir, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {WEIR_BINARY, "scheduler",
-                                     "--dags",    (dir / "dags").string(),
-                                     "--home",    (dir / "home").string()};
+  // Runs `weir COMMAND --dags DIR/dags --home DIR/home EXTRA...` (default: the scheduler).
+  Scheduler(const TempDir& dir, std::vector<std::string> extra = {},
+            const std::string& command = "scheduler") {
+    std::vector<std::string> args = {
+        WEIR_BINARY, command, "--dags", (dir / "dags").string(), "--home", (dir / "home").string()};
     args.insert(args.end(), extra.begin(), extra.end());
     int out[2];
     REQUIRE(::pipe(out) == 0);
@@ -238,6 +240,117 @@ tasks:
   CHECK(Query(db, "SELECT state FROM runs") == "success|\n");
   CHECK(Query(db, "SELECT state FROM task_instances WHERE task_id = 'report'") == "success|\n");
   CHECK(Query(db, "SELECT count(*) FROM audit_events WHERE action = 'mark'") == "2|\n");
+}
+
+const char* kBackfillDag = R"(
+dag: daily
+schedule: "@daily"
+max_active_runs: 2
+tasks:
+  extract: { kind: shell, script: "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done" }
+  load: { kind: shell, command: [true], deps: [extract] }
+)";
+
+TEST_CASE("a backfill killed with SIGKILL resumes when run again, and no interval runs twice",
+          "[e2e]") {
+  TempDir dir;
+  dir.Write("dags/d.yaml", kBackfillDag);
+  const std::vector<std::string> range = {"daily", "--from", "2026-01-01", "--to", "2026-01-20"};
+  {
+    Scheduler backfill(dir, range, "backfill");
+    for (int done = 0; done < 5;) {
+      std::string line = backfill.NextLine();
+      REQUIRE_FALSE(line.empty());
+      if (line.find(" success (") != std::string::npos) ++done;
+    }
+    backfill.Stop(SIGKILL);
+  }
+  const auto db = dir / "home" / "weir.db";
+  CHECK(Query(db, "SELECT count(*) FROM runs") == "20|\n");
+  std::vector<std::string> args = range;
+  args.insert(args.end(), {"--dags", "dags", "--home", "home"});
+  args.insert(args.begin(), "backfill");
+  Output again = Weir(dir, args);
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("20 intervals: 0 new, 0 failed") != std::string::npos);
+  CHECK(Query(db, "SELECT count(*), state, kind FROM runs GROUP BY state") ==
+        "20|success|backfill|\n");
+  CHECK(Query(db,
+              "SELECT count(*) FROM (SELECT run_id, task_id FROM attempts WHERE state = "
+              "'success' GROUP BY run_id, task_id HAVING count(*) > 1)") == "0|\n");
+  CHECK(Query(db, "PRAGMA integrity_check") == "ok|\n");
+  // Nothing left to do: a third time runs nothing.
+  Output third = Weir(dir, args);
+  CHECK(third.exit_code == 0);
+  CHECK(third.out.find("nothing to run") != std::string::npos);
+}
+
+TEST_CASE("with a live scheduler, a backfill hands its plan over and follows it", "[e2e]") {
+  TempDir dir;
+  dir.Write("dags/d.yaml", kBackfillDag);
+  Scheduler scheduler(dir);
+  REQUIRE(scheduler.WaitFor("scheduler started"));
+  Output backfill = Weir(dir, {"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-03",
+                               "--dags", "dags", "--home", "home"});
+  INFO(backfill.out << backfill.err);
+  CHECK(backfill.exit_code == 0);
+  CHECK(backfill.out.find("handed to weir scheduler (pid ") != std::string::npos);
+  CHECK(backfill.out.find("3/3 runs done (0 failed)") != std::string::npos);
+  CHECK(scheduler.Stop(SIGTERM) == 0);
+}
+
+TEST_CASE("bad backfill input gets a one-line error, exit 2, and changes nothing", "[e2e]") {
+  TempDir dir;
+  dir.Write("dags/d.yaml", kBackfillDag);
+  dir.Write("dags/adhoc.yaml", "dag: adhoc\ntasks:\n  a: { kind: shell, command: [true] }\n");
+  dir.Write("dags/minutely.yaml",
+            "dag: minutely\nschedule: \"* * * * *\"\ntasks:\n  a: { kind: shell, command: "
+            "[true] }\n");
+  auto weir = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--dags", "dags", "--home", "home"});
+    return Weir(dir, args);
+  };
+  // A dry run creates nothing, not even the database.
+  Output dry =
+      weir({"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-03", "--dry-run"});
+  CHECK(dry.exit_code == 0);
+  CHECK(dry.out.find("3 intervals: 3 new") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "home" / "weir.db"));
+  REQUIRE(weir({"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-01"}).exit_code == 0);
+  const auto db = dir / "home" / "weir.db";
+  const std::string before = testing::DumpEveryTable(db);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"backfill", "nope", "--from", "2026-01-01", "--to", "2026-01-02"}, "unknown DAG 'nope'"},
+      {{"backfill", "daily", "--from", "2026-01-05", "--to", "2026-01-02"},
+       "--from 2026-01-05 is after --to 2026-01-02"},
+      {{"backfill", "daily", "--from", "2026-02-30", "--to", "2026-03-02"}, "--from: bad date"},
+      {{"backfill", "daily", "--from", "2026-01-01"}, "--to is required"},
+      {{"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-02", "--rerun-failed",
+        "--rerun-all"},
+       "exclude each other"},
+      {{"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-02", "--downstream"},
+       "--downstream goes with --tasks"},
+      {{"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-02", "--tasks", "("},
+       "not a valid regular expression"},
+      {{"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-02", "--tasks", "zz"},
+       "matches no task"},
+      {{"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-02", "--max-active-runs",
+        "0"},
+       "--max-active-runs must be 1 or more"},
+      {{"backfill", "adhoc", "--from", "2026-01-01", "--to", "2026-01-02"},
+       "a backfill needs a cron schedule"},
+      {{"backfill", "minutely", "--from", "2026-01-01", "--to", "2026-12-31"},
+       "more than 100000 intervals; narrow it or pass --yes"},
+  };
+  for (const auto& [args, expected] : cases) {
+    Output o = weir(args);
+    INFO(fmt::format("{}", fmt::join(args, " ")) << ": " << o.err);
+    CHECK(o.exit_code == 2);
+    CHECK(o.err.find(expected) != std::string::npos);
+    CHECK(testing::CountLines(o.err) == 1);
+    CHECK(testing::DumpEveryTable(db) == before);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,209 @@
+// Backfill plans against a real store, driven by a run loop on a scripted runner.
+#include "scheduler/backfill.h"
+
+#include <catch2/catch.hpp>
+
+#include "dags/dags.h"
+#include "state/state.h"
+#include "tests/testing/scripted_runner.h"
+#include "tests/testing/temp_dir.h"
+
+namespace weir::scheduler {
+namespace {
+
+using testing::ScriptedRunner;
+
+struct Fixture {
+  testing::TempDir dir;
+  ManualClock clock{*ParseTimestamp("2026-06-01T00:00:00Z")};
+  ScriptedRunner runner{clock};
+  std::unique_ptr<state::Store> store;
+  std::shared_ptr<const dags::Dag> dag;
+  Actor actor{"tester", "cli", "because"};
+
+  explicit Fixture(const std::string& yaml) {
+    auto loaded = dags::LoadDagText(yaml, "d.yaml");
+    for (const auto& e : loaded.errors) FAIL(e.ToString());
+    dag = loaded.dags.at(0);
+    auto opened = state::Store::Open(dir / "weir.db");
+    REQUIRE(opened);
+    store = std::move(*opened);
+  }
+
+  BackfillOptions Days(const char* from, const char* to) {
+    BackfillOptions o;
+    o.from = *ParseDate(from);
+    o.to = *ParseDate(to);
+    return o;
+  }
+
+  // Plans, applies and drives the backfill to the end; returns the plan.
+  BackfillPlan Run(const BackfillOptions& options) {
+    auto plan = PlanBackfill(*store, *dag, options);
+    REQUIRE(plan);
+    auto ids = ApplyBackfill(*store, *dag, options, *plan, actor, clock.Now());
+    REQUIRE(ids);
+    RunLoop loop(
+        *store, runner,
+        [](const dags::Dag&, const dags::TaskSpec&,
+           const dags::TemplateContext&) -> Result<Command> {
+          return Command{{"true"}, {}, ""};
+        },
+        clock, RunLoopOptions{.parallelism = 2, .log_dir = dir / "logs"});
+    for (const std::string& id : *ids) REQUIRE(loop.RunToCompletion(dag, id));
+    return *plan;
+  }
+
+  std::vector<std::string> Statuses(const BackfillOptions& options) {
+    auto plan = PlanBackfill(*store, *dag, options);
+    REQUIRE(plan);
+    std::vector<std::string> out;
+    for (const auto& r : plan->runs) out.push_back(FormatIso(r.start) + " " + Name(r.status));
+    return out;
+  }
+};
+
+const char* kDaily = R"(
+dag: daily
+schedule: "0 2 * * *"
+timezone: Europe/Berlin
+tasks:
+  extract: { kind: shell, command: [true] }
+  load: { kind: shell, command: [true], deps: [extract] }
+  report: { kind: shell, command: [true], deps: [load] }
+)";
+
+using Lines = std::vector<std::string>;
+
+TEST_CASE(
+    "a backfill covers the intervals starting on the given local days, and records its "
+    "plan",
+    "[scheduler]") {
+  Fixture f(kDaily);
+  CHECK(f.Statuses(f.Days("2026-01-01", "2026-01-03")) ==
+        Lines{"2026-01-01T01:00:00Z new", "2026-01-02T01:00:00Z new", "2026-01-03T01:00:00Z new"});
+  f.Run(f.Days("2026-01-01", "2026-01-03"));
+  CHECK(f.Statuses(f.Days("2025-12-31", "2026-01-02")) == Lines{"2025-12-31T01:00:00Z new",
+                                                                "2026-01-01T01:00:00Z done",
+                                                                "2026-01-02T01:00:00Z done"});
+  auto runs = f.store->ListRuns("daily", 10);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 3);
+  for (const auto& r : *runs) {
+    CHECK(r.kind == state::RunKind::kBackfill);
+    CHECK(r.state == state::RunState::kSuccess);
+    CHECK(r.backfill_id.has_value());
+  }
+  auto audit = f.store->ListAudit(10);
+  REQUIRE(audit);
+  CHECK(audit->front().action == "backfill");
+  CHECK(audit->front().reason == "because");
+}
+
+TEST_CASE("--rerun-failed reruns only the failed tasks of failed runs; --rerun-all everything",
+          "[scheduler]") {
+  Fixture f(kDaily);
+  f.runner.exit_codes["load"] = {1};  // the first try of load fails, once
+  f.Run(f.Days("2026-01-01", "2026-01-02"));
+  CHECK(f.Statuses(f.Days("2026-01-01", "2026-01-02")) ==
+        Lines{"2026-01-01T01:00:00Z failed", "2026-01-02T01:00:00Z failed"});
+  f.runner.exit_codes.clear();
+  f.runner.starts.clear();
+  BackfillOptions rerun = f.Days("2026-01-01", "2026-01-02");
+  rerun.rerun = BackfillOptions::Rerun::kFailed;
+  f.Run(rerun);
+  // extract succeeded before and is left alone; load failed and report was upstream_failed.
+  std::vector<std::string> tasks;
+  for (const auto& [task, when] : f.runner.starts) tasks.push_back(task);
+  std::sort(tasks.begin(), tasks.end());
+  CHECK(tasks == Lines{"load", "load", "report", "report"});
+  CHECK(f.Statuses(f.Days("2026-01-01", "2026-01-02")) ==
+        Lines{"2026-01-01T01:00:00Z done", "2026-01-02T01:00:00Z done"});
+
+  f.runner.starts.clear();
+  BackfillOptions all = f.Days("2026-01-01", "2026-01-01");
+  all.rerun = BackfillOptions::Rerun::kAll;
+  f.Run(all);
+  CHECK(f.runner.starts.size() == 3);
+}
+
+TEST_CASE("--reverse runs the newest interval first", "[scheduler]") {
+  Fixture f(kDaily);
+  BackfillOptions options = f.Days("2026-01-01", "2026-01-03");
+  options.reverse = true;
+  auto plan = f.Run(options);
+  CHECK(FormatIso(plan.runs.front().start) == "2026-01-03T01:00:00Z");
+  CHECK(f.runner.starts.front().second <= f.runner.starts.back().second);
+  auto first = f.store->GetRun("daily@2026-01-03T01:00:00Z");
+  auto last = f.store->GetRun("daily@2026-01-01T01:00:00Z");
+  CHECK(*(*first)->started_at <= *(*last)->started_at);
+}
+
+TEST_CASE("a task selection runs only the matching tasks, with --downstream what follows them",
+          "[scheduler]") {
+  Fixture f(kDaily);
+  BackfillOptions only_load = f.Days("2026-01-01", "2026-01-01");
+  only_load.tasks = "^load$";
+  f.Run(only_load);
+  CHECK(f.runner.starts.size() == 1);
+  CHECK(f.runner.starts[0].first == "load");
+  auto tasks = f.store->TaskInstances("daily@2026-01-01T01:00:00Z");
+  REQUIRE(tasks);
+  REQUIRE(tasks->size() == 1);
+  CHECK((*f.store->GetRun("daily@2026-01-01T01:00:00Z"))->state == state::RunState::kSuccess);
+
+  BackfillOptions with_downstream = f.Days("2026-01-02", "2026-01-02");
+  with_downstream.tasks = "load";
+  with_downstream.downstream = true;
+  f.runner.starts.clear();
+  f.Run(with_downstream);
+  CHECK(f.runner.starts.size() == 2);
+}
+
+TEST_CASE("bad backfill requests are refused before anything is written", "[scheduler]") {
+  Fixture f(kDaily);
+  auto error_of = [&](BackfillOptions o) {
+    auto plan = PlanBackfill(*f.store, *f.dag, o);
+    REQUIRE_FALSE(plan);
+    CHECK(plan.error().code == ErrorCode::kInvalidArgument);
+    return plan.error().message;
+  };
+  CHECK(error_of(f.Days("2026-02-01", "2026-01-01")) ==
+        "--from 2026-02-01 is after --to 2026-01-01");
+  BackfillOptions regex = f.Days("2026-01-01", "2026-01-01");
+  regex.tasks = "(";
+  CHECK(error_of(regex).find("is not a valid regular expression") != std::string::npos);
+  regex.tasks = "^zzz$";
+  CHECK(error_of(regex) == "--tasks '^zzz$' matches no task of DAG 'daily'");
+
+  Fixture minutely(R"(
+dag: minutely
+schedule: "* * * * *"
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  auto huge = minutely.Days("2026-01-01", "2026-03-31");
+  auto refused = PlanBackfill(*minutely.store, *minutely.dag, huge);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message ==
+        "the range holds more than 100000 intervals; narrow it or pass --yes");
+  huge.allow_huge = true;
+  auto allowed = PlanBackfill(*minutely.store, *minutely.dag, huge);
+  REQUIRE(allowed);
+  CHECK(allowed->runs.size() == 90 * 24 * 60);
+
+  Fixture unscheduled(R"(
+dag: adhoc
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  auto none = PlanBackfill(*unscheduled.store, *unscheduled.dag,
+                           unscheduled.Days("2026-01-01", "2026-01-02"));
+  REQUIRE_FALSE(none);
+  CHECK(none.error().message.find("a backfill needs a cron schedule") != std::string::npos);
+  auto runs = f.store->ListRuns("", 10);
+  CHECK(runs->empty());
+}
+
+}  // namespace
+}  // namespace weir::scheduler

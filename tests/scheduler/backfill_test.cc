@@ -100,7 +100,7 @@ TEST_CASE(
   CHECK(audit->front().reason == "because");
 }
 
-TEST_CASE("--rerun-failed reruns only the failed tasks of failed runs; --rerun-all everything",
+TEST_CASE("rerunning failed runs reruns only the failed tasks of failed runs; --rerun-all everything",
           "[scheduler]") {
   Fixture f(kDaily);
   f.runner.exit_codes["load"] = {1};  // the first try of load fails, once
@@ -127,7 +127,7 @@ TEST_CASE("--rerun-failed reruns only the failed tasks of failed runs; --rerun-a
   CHECK(f.runner.starts.size() == 3);
 }
 
-TEST_CASE("--reverse runs the newest interval first", "[scheduler]") {
+TEST_CASE("a reverse backfill runs the newest interval first", "[scheduler]") {
   Fixture f(kDaily);
   BackfillOptions options = f.Days("2026-01-01", "2026-01-03");
   options.reverse = true;

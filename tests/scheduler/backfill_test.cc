@@ -100,8 +100,9 @@ TEST_CASE(
   CHECK(audit->front().reason == "because");
 }
 
-TEST_CASE("rerunning failed runs reruns only the failed tasks of failed runs; --rerun-all everything",
-          "[scheduler]") {
+TEST_CASE(
+    "rerunning failed runs reruns only the failed tasks of failed runs; --rerun-all everything",
+    "[scheduler]") {
   Fixture f(kDaily);
   f.runner.exit_codes["load"] = {1};  // the first try of load fails, once
   f.Run(f.Days("2026-01-01", "2026-01-02"));

@@ -30,7 +30,7 @@ TEST_CASE("weir run builds the example training set end to end", "[e2e]") {
   Output run = Weir(dir, args);
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
-  CHECK(run.out.find("run user_training_set@2026-01-16T00:00:00Z~manual-1: success") !=
+  CHECK(run.out.find("run user_training_set@2026-01-16T02:00:00Z~manual-1: success") !=
         std::string::npos);
   CHECK(run.out.find("check_training_set  success") != std::string::npos);
   CHECK(run.out.find("logs:  ") != std::string::npos);
@@ -40,7 +40,7 @@ TEST_CASE("weir run builds the example training set end to end", "[e2e]") {
   std::string csv = ReadFile(dir / "home" / "outputs" / "training_set_20260116.csv");
   CHECK(CountLines(csv) > 50);
 
-  const std::string run_id = "user_training_set@2026-01-16T00:00:00Z~manual-1";
+  const std::string run_id = "user_training_set@2026-01-16T02:00:00Z~manual-1";
   auto list_args = where;
   list_args.insert(list_args.begin(), {"runs", "list"});
   Output list = Weir(dir, list_args);
@@ -510,6 +510,49 @@ TEST_CASE("bad input to dags next, pause and pools gets a one-line error and cha
     REQUIRE(Weir(dir, {"pools", "set", "gpu", "2", "--home", "home"}).exit_code == 0);
     check_all("gpu|2|");
   }
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST_CASE("weir run --date picks the schedule's interval that starts that day", "[e2e]") {
+  TempDir dir;
+  dir.Write("dags/d.yaml", R"(
+dag: nightly
+schedule: "30 2 * * *"
+timezone: Europe/Berlin
+tasks:
+  a: { kind: shell, script: "echo $WEIR_DS $WEIR_DATA_INTERVAL_START $WEIR_DATA_INTERVAL_END" }
+)");
+  dir.Write("dags/w.yaml", R"(
+dag: weekly
+schedule: "0 6 * * mon"
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  Output run =
+      Weir(dir, {"run", "nightly", "--date", "2026-03-29", "--dags", "dags", "--home", "home"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  // 02:30 does not exist in Berlin on 2026-03-29: that day's interval starts at 03:00 CEST.
+  const std::string run_id = "nightly@2026-03-29T01:00:00Z~manual-1";
+  CHECK(run.out.find("run " + run_id + ": success") != std::string::npos);
+  Output log = Weir(dir, {"tasks", "logs", run_id, "a", "--home", "home"});
+  CHECK(log.out == "2026-03-29 2026-03-29T01:00:00Z 2026-03-30T00:30:00Z\n");
+
+  Output tuesday =
+      Weir(dir, {"run", "weekly", "--date", "2026-01-06", "--dags", "dags", "--home", "home"});
+  CHECK(tuesday.exit_code == 2);
+  CHECK(tuesday.err ==
+        "weir: --date 2026-01-06: the schedule '0 6 * * mon' of DAG 'weekly' has no interval "
+        "starting that day; pass --start and --end\n");
+  Output monday =
+      Weir(dir, {"run", "weekly", "--date", "2026-01-05", "--dags", "dags", "--home", "home"});
+  CHECK(monday.exit_code == 0);
+  CHECK(monday.out.find("weekly@2026-01-05T06:00:00Z~manual-1: success") != std::string::npos);
 }
 
 }  // namespace

@@ -228,6 +228,41 @@ tasks:
   CHECK(f.runner.starts[1].first == "root");
 }
 
+TEST_CASE("scheduled runs go first for slots; a backfill never starves them", "[scheduler]") {
+  Fixture f(R"(
+dag: shared
+tasks:
+  a: { kind: shell, command: [true] }
+  b: { kind: shell, command: [true] }
+)");
+  RunRequest backfill{
+      FromMillis(0), FromMillis(1000), f.dag->params, state::RunKind::kBackfill, "tester", "cli"};
+  RunRequest scheduled{FromMillis(5000),           FromMillis(6000), f.dag->params,
+                       state::RunKind::kScheduled, "scheduler",      "scheduler"};
+  auto old = CreateRun(*f.store, *f.dag, backfill, f.clock.Now());
+  auto fresh = CreateRun(*f.store, *f.dag, scheduled, f.clock.Now());
+  REQUIRE(old);
+  REQUIRE(fresh);
+  RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
+               RunLoopOptions{.parallelism = 1, .log_dir = f.dir / "logs"});
+  REQUIRE(loop.Adopt(f.dag, old->run_id));
+  REQUIRE(loop.Adopt(f.dag, fresh->run_id));
+  std::vector<std::string> order;
+  f.runner.on_start = [&](const std::string& task) { order.push_back(task); };
+  std::optional<AttemptOutcome> outcome;
+  do {
+    REQUIRE(loop.Step(std::exchange(outcome, std::nullopt)));
+    if (loop.RunCount() == 0) break;
+    outcome = f.runner.Wait(loop.NextDeadline());
+  } while (true);
+  auto attempts = f.store->Attempts(fresh->run_id, "");
+  auto backfilled = f.store->Attempts(old->run_id, "");
+  REQUIRE(attempts->size() == 2);
+  REQUIRE(backfilled->size() == 2);
+  // Both of the scheduled run's tasks started before any of the older backfill's.
+  CHECK(attempts->at(1).started_at <= backfilled->at(0).started_at);
+}
+
 TEST_CASE("a command that cannot be built fails its attempt without starting a process",
           "[scheduler]") {
   Fixture f(R"(

@@ -113,8 +113,6 @@ class Store {
   [[nodiscard]] Result<void> ApplyOutsideChange(const RunRecord& run,
                                                 const std::vector<TaskInstanceRecord>& tasks,
                                                 const AuditEvent& audit);
-  // The current generation of each unfinished run.
-  [[nodiscard]] Result<std::map<std::string, std::int64_t>> UnfinishedGenerations();
 
   // Records a backfill plan with its new runs (and their task instances) in one transaction;
   // returns the plan's id.

@@ -73,6 +73,18 @@ TaskInstanceRecord ReadTask(const Statement& s) {
   return t;
 }
 
+// Steps `stmt` to its end, turning each row into a T with `read`.
+template <typename T, typename Reader>
+Result<std::vector<T>> CollectRows(Statement& stmt, Reader read) {
+  std::vector<T> out;
+  while (true) {
+    auto row = stmt.Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return out;
+    out.push_back(read(stmt));
+  }
+}
+
 Result<void> WriteTask(Database& db, const TaskInstanceRecord& t) {
   auto stmt = db.Prepare(
       "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, priority = ?6, "
@@ -269,14 +281,7 @@ Result<std::vector<RunRecord>> Store::ListRuns(const std::string& dag_id, int li
                   kRunColumns));
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, dag_id).Bind(2, limit);
-  std::vector<RunRecord> runs;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    runs.push_back(ReadRun(**stmt));
-  }
-  return runs;
+  return CollectRows<RunRecord>(**stmt, [](const Statement& s) { return ReadRun(s); });
 }
 
 Result<int> Store::CountRuns(const std::string& dag_id, Timestamp start, RunKind kind) {
@@ -314,14 +319,7 @@ Result<std::vector<TaskInstanceRecord>> Store::TaskInstances(const std::string& 
       fmt::format("SELECT {} FROM task_instances WHERE run_id = ?1 ORDER BY rowid", kTaskColumns));
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, run_id);
-  std::vector<TaskInstanceRecord> tasks;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    tasks.push_back(ReadTask(**stmt));
-  }
-  return tasks;
+  return CollectRows<TaskInstanceRecord>(**stmt, [](const Statement& s) { return ReadTask(s); });
 }
 
 Result<void> Store::UpdateTaskInstances(const std::vector<TaskInstanceRecord>& tasks) {
@@ -418,14 +416,7 @@ Result<std::vector<AttemptRecord>> Store::Attempts(const std::string& run_id,
       kAttemptColumns));
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, run_id).Bind(2, task_id);
-  std::vector<AttemptRecord> attempts;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    attempts.push_back(ReadAttempt(**stmt));
-  }
-  return attempts;
+  return CollectRows<AttemptRecord>(**stmt, [](const Statement& s) { return ReadAttempt(s); });
 }
 
 Result<std::int64_t> Store::AppendAudit(const AuditEvent& event) {
@@ -446,16 +437,11 @@ Result<std::vector<AuditEvent>> Store::ListAudit(int limit) {
       "ORDER BY id DESC LIMIT ?1");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, limit);
-  std::vector<AuditEvent> events;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    const Statement& s = **stmt;
-    events.push_back(AuditEvent{s.Int(0), FromMillis(s.Int(1)), s.Text(2), s.Text(3), s.Text(4),
-                                s.Text(5), s.Text(6), s.Text(7)});
-  }
-  return events;
+  return CollectRows<AuditEvent>(**stmt, [](const Statement& s) {
+    return AuditEvent{
+        s.Int(0), FromMillis(s.Int(1)), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6),
+        s.Text(7)};
+  });
 }
 
 struct Store::Batch::Impl {
@@ -492,14 +478,7 @@ namespace {
 Result<std::vector<RunRecord>> SelectRuns(Database& db, const std::string& where) {
   auto stmt = db.Prepare(fmt::format("SELECT {} FROM runs WHERE {}", kRunColumns, where));
   if (!stmt) return std::unexpected(stmt.error());
-  std::vector<RunRecord> runs;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    runs.push_back(ReadRun(**stmt));
-  }
-  return runs;
+  return CollectRows<RunRecord>(**stmt, [](const Statement& s) { return ReadRun(s); });
 }
 
 }  // namespace
@@ -526,27 +505,13 @@ Result<std::vector<AttemptRecord>> Store::RunningAttempts() {
   auto stmt = db_->Prepare(
       fmt::format("SELECT {} FROM attempts WHERE state = 'running' ORDER BY id", kAttemptColumns));
   if (!stmt) return std::unexpected(stmt.error());
-  std::vector<AttemptRecord> attempts;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    attempts.push_back(ReadAttempt(**stmt));
-  }
-  return attempts;
+  return CollectRows<AttemptRecord>(**stmt, [](const Statement& s) { return ReadAttempt(s); });
 }
 
 Result<std::vector<std::string>> Store::PausedDags() {
   auto stmt = db_->Prepare("SELECT dag_id FROM dag_settings WHERE paused = 1 ORDER BY dag_id");
   if (!stmt) return std::unexpected(stmt.error());
-  std::vector<std::string> out;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    out.push_back((*stmt)->Text(0));
-  }
-  return out;
+  return CollectRows<std::string>(**stmt, [](const Statement& s) { return s.Text(0); });
 }
 
 Result<void> Store::SetPaused(const std::string& dag_id, bool paused, const AuditEvent& audit) {
@@ -567,14 +532,9 @@ Result<void> Store::SetPaused(const std::string& dag_id, bool paused, const Audi
 Result<std::vector<PoolRecord>> Store::Pools() {
   auto stmt = db_->Prepare("SELECT name, slots FROM pools ORDER BY name");
   if (!stmt) return std::unexpected(stmt.error());
-  std::vector<PoolRecord> out;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    out.push_back(PoolRecord{(*stmt)->Text(0), static_cast<int>((*stmt)->Int(1))});
-  }
-  return out;
+  return CollectRows<PoolRecord>(**stmt, [](const Statement& s) {
+    return PoolRecord{s.Text(0), static_cast<int>(s.Int(1))};
+  });
 }
 
 Result<void> Store::SetPool(const std::string& name, int slots, const AuditEvent& audit) {
@@ -692,20 +652,6 @@ Result<void> Store::ApplyOutsideChange(const RunRecord& run,
     if (!appended) return std::unexpected(appended.error());
     return {};
   });
-}
-
-Result<std::map<std::string, std::int64_t>> Store::UnfinishedGenerations() {
-  auto stmt =
-      db_->Prepare("SELECT run_id, generation FROM runs WHERE state IN ('queued', 'running')");
-  if (!stmt) return std::unexpected(stmt.error());
-  std::map<std::string, std::int64_t> out;
-  while (true) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    out.emplace((*stmt)->Text(0), (*stmt)->Int(1));
-  }
-  return out;
 }
 
 Result<std::int64_t> Store::CreateBackfill(

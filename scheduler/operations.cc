@@ -63,6 +63,33 @@ Result<std::vector<TaskInstanceRecord>> Load(state::Store& store, const state::R
   return *tasks;
 }
 
+// Clears the task instances of `run` that `which(task index, instance)` picks, resettles the
+// run and records it all with one audit event ("details" are extra JSON members).
+template <typename Which>
+Result<std::vector<std::string>> Clear(state::Store& store, const dags::Dag& dag,
+                                       const state::RunRecord& run, Which which, const Actor& actor,
+                                       Timestamp now, const std::string& details) {
+  auto tasks = Load(store, run);
+  if (!tasks) return std::unexpected(tasks.error());
+  std::vector<TaskInstanceRecord> changed;
+  std::vector<std::string> cleared;
+  for (TaskInstanceRecord& t : *tasks) {
+    int v = dag.TaskIndex(t.task_id);
+    if (v < 0 || !which(v, t)) continue;
+    ClearOne(&t, dag.tasks[v]);
+    changed.push_back(t);
+    cleared.push_back(t.task_id);
+  }
+  state::RunRecord updated = run;
+  Resettle(&updated, *tasks, now);
+  auto ok = store.ApplyOutsideChange(
+      updated, changed,
+      Audit(actor, now, "clear", "run:" + run.run_id,
+            fmt::format(R"({{"tasks":{},{}}})", JsonList(cleared), details)));
+  if (!ok) return std::unexpected(ok.error());
+  return cleared;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const dags::Dag>> LoadRunDag(state::Store& store,
@@ -104,53 +131,21 @@ Result<std::vector<std::string>> ClearTasks(state::Store& store, const dags::Dag
       for (int w : dag.graph.AllUpstream(v)) chosen.insert(w);
     }
   }
-  auto tasks = Load(store, run);
-  if (!tasks) return std::unexpected(tasks.error());
-  std::vector<TaskInstanceRecord> changed;
-  std::vector<std::string> cleared;
-  for (TaskInstanceRecord& t : *tasks) {
-    int v = dag.TaskIndex(t.task_id);
-    if (v < 0 || chosen.count(v) == 0) continue;
-    ClearOne(&t, dag.tasks[v]);
-    changed.push_back(t);
-    cleared.push_back(t.task_id);
-  }
-  state::RunRecord updated = run;
-  Resettle(&updated, *tasks, now);
-  auto ok =
-      store.ApplyOutsideChange(updated, changed,
-                               Audit(actor, now, "clear", "run:" + run.run_id,
-                                     fmt::format(R"({{"tasks":{},"downstream":{},"upstream":{}}})",
-                                                 JsonList(cleared), downstream, upstream)));
-  if (!ok) return std::unexpected(ok.error());
-  return cleared;
+  return Clear(
+      store, dag, run, [&](int v, const TaskInstanceRecord&) { return chosen.count(v) > 0; }, actor,
+      now, fmt::format(R"("downstream":{},"upstream":{})", downstream, upstream));
 }
 
 Result<std::vector<std::string>> ClearRun(state::Store& store, const dags::Dag& dag,
                                           const state::RunRecord& run, bool failed_only,
                                           const Actor& actor, Timestamp now) {
-  auto tasks = Load(store, run);
-  if (!tasks) return std::unexpected(tasks.error());
-  std::vector<TaskInstanceRecord> changed;
-  std::vector<std::string> cleared;
-  for (TaskInstanceRecord& t : *tasks) {
-    int v = dag.TaskIndex(t.task_id);
-    if (v < 0) continue;
-    if (failed_only && t.state != TaskState::kFailed && t.state != TaskState::kUpstreamFailed) {
-      continue;
-    }
-    ClearOne(&t, dag.tasks[v]);
-    changed.push_back(t);
-    cleared.push_back(t.task_id);
-  }
-  state::RunRecord updated = run;
-  Resettle(&updated, *tasks, now);
-  auto ok = store.ApplyOutsideChange(
-      updated, changed,
-      Audit(actor, now, "clear", "run:" + run.run_id,
-            fmt::format(R"({{"tasks":{},"failed_only":{}}})", JsonList(cleared), failed_only)));
-  if (!ok) return std::unexpected(ok.error());
-  return cleared;
+  return Clear(
+      store, dag, run,
+      [&](int, const TaskInstanceRecord& t) {
+        return !failed_only || t.state == TaskState::kFailed ||
+               t.state == TaskState::kUpstreamFailed;
+      },
+      actor, now, fmt::format(R"("failed_only":{})", failed_only));
 }
 
 Result<void> MarkRun(state::Store& store, const state::RunRecord& run, RunState target,

@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <set>
 
+#include "common/hash.h"
 #include "dags/dags.h"
 #include "state/state.h"
 

@@ -276,10 +276,21 @@ class RunLoop::Execution {
     attempt.signal = outcome.signal;
     attempt.ended_at = outcome.ended_at;
     if (released_) {
-      // The run was changed from outside and is someone else's now: record only how the
-      // attempt ended, never the task instance.
+      // The run was changed by hand and will be adopted again from the store. A task instance
+      // the change left running (this very try) goes back to scheduled without using a try;
+      // one the change rewrote keeps what the change said.
       attempt.state = AttemptState::kFailed;
       attempt.reason = "cancelled: the run was changed by hand (clear or mark)";
+      auto stored = loop_.store_.TaskInstances(run_.run_id);
+      if (!stored) return std::unexpected(stored.error());
+      for (TaskInstanceRecord& ti : *stored) {
+        if (ti.task_id == attempt.task_id && ti.state == TaskState::kRunning &&
+            ti.try_number == attempt.try_number) {
+          ti.state = TaskState::kScheduled;
+          ti.free_tries += 1;
+          return loop_.store_.FinishAttempt(ti, attempt);
+        }
+      }
       return loop_.store_.EndAttempt(attempt);
     }
     if (outcome.cancelled && loop_.stop_keeps_runs_) {
@@ -483,6 +494,11 @@ int RunLoop::ActiveRunsOf(const std::string& dag_id) const {
   return n;
 }
 
+bool RunLoop::IsReleasing(const std::string& run_id) const {
+  return std::any_of(released_.begin(), released_.end(),
+                     [&](const auto& e) { return e->run().run_id == run_id; });
+}
+
 std::vector<std::string> RunLoop::AdoptedRuns() const {
   std::vector<std::string> ids;
   for (const auto& [id, e] : executions_) ids.push_back(id);
@@ -557,7 +573,7 @@ bool RunLoop::CanStart(const Execution& execution, int task) const {
     auto slots = pool_slots_->find(spec.pool);
     if (slots == pool_slots_->end()) return true;  // fails at start, saying why
     auto used = running_by_pool_.find(spec.pool);
-    if (used != running_by_pool_.end() && used->second >= slots->second) return false;
+    if ((used == running_by_pool_.end() ? 0 : used->second) >= slots->second) return false;
   }
   return true;
 }

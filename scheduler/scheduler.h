@@ -152,6 +152,8 @@ class RunLoop {
   std::vector<state::RunRecord> TakeFinished();
   bool IsAdopted(const std::string& run_id) const;
   std::vector<std::string> AdoptedRuns() const;
+  // Whether a released run still waits for its cancelled attempts to end.
+  bool IsReleasing(const std::string& run_id) const;
   // The generation of the run as adopted (see state::RunRecord::generation), if adopted.
   std::optional<std::int64_t> AdoptedGeneration(const std::string& run_id) const;
   // Lets go of a run that was changed from outside (clear, mark): its running attempts are

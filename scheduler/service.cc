@@ -226,7 +226,10 @@ Result<void> SchedulerService::AdoptRuns() {
   if (!runs) return std::unexpected(runs.error());
   const Driver self = Driver::Self();
   for (const state::RunRecord& run : *runs) {
-    if (loop_.IsAdopted(run.run_id) || paused_.count(run.dag_id) != 0) continue;
+    if (loop_.IsAdopted(run.run_id) || loop_.IsReleasing(run.run_id) ||
+        paused_.count(run.dag_id) != 0) {
+      continue;
+    }
     bool ours = run.driver_host == self.host && run.driver_pid == self.pid;
     if (!ours && run.driver_pid && run.driver_host == self.host &&
         IsProcessAlive(*run.driver_pid, run.driver_start_ticks)) {

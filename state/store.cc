@@ -224,7 +224,8 @@ Result<std::int64_t> Store::RecordDagVersion(const dags::Dag& dag, Timestamp now
   auto done = InTransaction(*db_, [&]() -> Result<void> {
     auto insert = db_->Prepare(
         "INSERT INTO dag_versions (dag_id, file_path, content_hash, first_seen_ms, content) "
-        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dag_id, content_hash) DO NOTHING");
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dag_id, content_hash) DO UPDATE SET content = "
+        "coalesce(content, excluded.content)");
     if (!insert) return std::unexpected(insert.error());
     auto inserted = (*insert)
                         ->Bind(1, dag.id)

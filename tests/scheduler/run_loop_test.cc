@@ -263,6 +263,39 @@ tasks:
   CHECK(attempts->at(1).started_at <= backfilled->at(0).started_at);
 }
 
+TEST_CASE("pool slots bound the tasks of a pool; a pool with no slot runs none of them",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: pooled
+tasks:
+  g1: { kind: shell, command: [true], pool: gpu }
+  g2: { kind: shell, command: [true], pool: gpu }
+  g3: { kind: shell, command: [true], pool: gpu }
+  c1: { kind: shell, command: [true] }
+)");
+  RunRequest request{FromMillis(0),           FromMillis(1000), f.dag->params,
+                     state::RunKind::kManual, "tester",         "cli"};
+  auto run = CreateRun(*f.store, *f.dag, request, f.clock.Now());
+  REQUIRE(run);
+  RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
+               RunLoopOptions{.parallelism = 8, .log_dir = f.dir / "logs"});
+  loop.SetPoolSlots({{"default", 8}, {"gpu", 1}});
+  auto done = loop.RunToCompletion(f.dag, run->run_id);
+  REQUIRE(done);
+  CHECK(done->state == state::RunState::kSuccess);
+  CHECK(f.runner.max_running == 2);  // one gpu task beside c1
+
+  auto again = CreateRun(*f.store, *f.dag, request, f.clock.Now());
+  REQUIRE(again);
+  RunLoop starved(*f.store, f.runner, TrueCommand, f.clock,
+                  RunLoopOptions{.parallelism = 8, .log_dir = f.dir / "logs"});
+  starved.SetPoolSlots({{"default", 8}, {"gpu", 0}});
+  auto stuck = starved.RunToCompletion(f.dag, again->run_id);
+  REQUIRE_FALSE(stuck);
+  CHECK(stuck.error().message.find("waits for a slot in pool 'gpu', which has none") !=
+        std::string::npos);
+}
+
 TEST_CASE("a command that cannot be built fails its attempt without starting a process",
           "[scheduler]") {
   Fixture f(R"(

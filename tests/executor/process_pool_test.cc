@@ -14,6 +14,7 @@
 #include "executor/executor.h"
 #include "state/state.h"
 #include "tasks/tasks.h"
+#include "tests/testing/process.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weir::executor {
@@ -35,17 +36,7 @@ AttemptRequest Request(std::int64_t id, Command command, const std::filesystem::
   return AttemptRequest{id, "run", "task", 1, std::move(command), log, timeout};
 }
 
-// Whether `pid` is still alive after waiting (through a pidfd, which works for processes that
-// are not our children) up to five seconds for it to exit. SIGKILL is sent before the pool
-// reports, but the kernel finishes the process a moment later.
-bool Alive(pid_t pid) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return false;  // already gone and reaped
-  pollfd p{fd, POLLIN, 0};
-  int ready = ::poll(&p, 1, 5000);
-  ::close(fd);
-  return ready == 0;
-}
+bool Alive(pid_t pid) { return testing::StillAliveAfterWaiting(pid); }
 
 pid_t ReadPid(const std::filesystem::path& p) {
   std::string text = ReadFile(p);

@@ -11,6 +11,7 @@
 #include "common/process.h"
 #include "state/sqlite.h"
 #include "state/state.h"
+#include "tests/testing/process.h"
 #include "tests/testing/scripted_runner.h"
 #include "tests/testing/temp_dir.h"
 
@@ -309,7 +310,7 @@ tasks:
   auto service = f.MakeService();
   REQUIRE(service->Start());
   // The leftover process was killed (a zombie reaped by init counts as gone).
-  CHECK_FALSE(IsProcessAlive(pid, attempt.process_start_ticks));
+  CHECK_FALSE(testing::StillAliveAfterWaiting(static_cast<pid_t>(pid)));
   f.RunUntil(*service, f.clock.Now() + std::chrono::seconds(10));
   auto attempts = f.store->Attempts(r.run_id, "a");
   REQUIRE(attempts);

@@ -125,8 +125,9 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   SignalWatcher signals;  // before any thread starts
   SystemClock& clock = SystemClock::Instance();
   scheduler::Actor actor{context.actor, "cli", command.reason};
-  auto run_ids = scheduler::ApplyBackfill(**store, **dag, *options, *plan, actor, clock.Now());
-  if (!run_ids) return Report(run_ids.error());
+  auto applied = scheduler::ApplyBackfill(**store, **dag, *options, *plan, actor, clock.Now());
+  if (!applied) return Report(applied.error());
+  const std::vector<std::string>* run_ids = &applied->run_ids;
   if (run_ids->empty()) {
     std::cout << "nothing to run\n";
     return 0;
@@ -144,7 +145,9 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   if (*refused) {
     std::cout << fmt::format("handed to {} (pid {} on {}), which runs it; following...\n",
                              (*refused)->holder, (*refused)->pid, (*refused)->host);
-    return Follow(**store, *run_ids);
+    int followed = Follow(**store, *run_ids);
+    (void)(*store)->FinishBackfill(applied->id, clock.Now());
+    return followed;
   }
 
   tasks::CommandFactory factory(tasks::TaskOptions{.home = context.home});
@@ -219,6 +222,9 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
     outcome = pool.Wait(deadline);
   }
   if (live) std::cerr << "\r\x1b[K";
+  if (pending.empty() && loop.RunCount() == 0) {
+    (void)(*store)->FinishBackfill(applied->id, clock.Now());
+  }
   (void)(*store)->ReleaseLease(me);
   std::cout << fmt::format("backfill of {}: {}/{} runs done, {} failed\n", (*dag)->id, done, total,
                            failed);

@@ -120,10 +120,9 @@ Result<BackfillPlan> PlanBackfill(state::Store& store, const dags::Dag& dag,
   return plan;
 }
 
-Result<std::vector<std::string>> ApplyBackfill(state::Store& store, const dags::Dag& dag,
-                                               const BackfillOptions& options,
-                                               const BackfillPlan& plan, const Actor& actor,
-                                               Timestamp now) {
+Result<AppliedBackfill> ApplyBackfill(state::Store& store, const dags::Dag& dag,
+                                      const BackfillOptions& options, const BackfillPlan& plan,
+                                      const Actor& actor, Timestamp now) {
   auto selected = SelectTasks(dag, options);
   if (!selected) return std::unexpected(selected.error());
   auto batch = store.StartBatch();
@@ -179,7 +178,7 @@ Result<std::vector<std::string>> ApplyBackfill(state::Store& store, const dags::
   auto id = store.CreateBackfill(record, created, audit);
   if (!id) return std::unexpected(id.error());
   if (auto ok = batch->Commit(); !ok) return std::unexpected(ok.error());
-  return to_drive;
+  return AppliedBackfill{*id, std::move(to_drive)};
 }
 
 }  // namespace weir::scheduler

@@ -51,14 +51,18 @@ struct BackfillPlan {
 [[nodiscard]] Result<BackfillPlan> PlanBackfill(state::Store& store, const dags::Dag& dag,
                                                 const BackfillOptions& options);
 
+struct AppliedBackfill {
+  std::int64_t id = 0;               // the backfills row
+  std::vector<std::string> run_ids;  // the runs to drive: new, rerun or unfinished
+};
+
 // Records the plan: creates the new runs (kind backfill, queued, only the selected tasks) and
 // clears the failed (or all) task instances of existing runs per `rerun`, in one transaction
-// with the audit event. Returns the ids of the runs to drive (new, rerun or unfinished).
-[[nodiscard]] Result<std::vector<std::string>> ApplyBackfill(state::Store& store,
-                                                             const dags::Dag& dag,
-                                                             const BackfillOptions& options,
-                                                             const BackfillPlan& plan,
-                                                             const Actor& actor, Timestamp now);
+// with the audit event.
+[[nodiscard]] Result<AppliedBackfill> ApplyBackfill(state::Store& store, const dags::Dag& dag,
+                                                    const BackfillOptions& options,
+                                                    const BackfillPlan& plan, const Actor& actor,
+                                                    Timestamp now);
 
 }  // namespace weir::scheduler
 

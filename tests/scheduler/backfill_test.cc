@@ -50,7 +50,7 @@ struct Fixture {
           return Command{{"true"}, {}, ""};
         },
         clock, RunLoopOptions{.parallelism = 2, .log_dir = dir / "logs"});
-    for (const std::string& id : *ids) REQUIRE(loop.RunToCompletion(dag, id));
+    for (const std::string& id : ids->run_ids) REQUIRE(loop.RunToCompletion(dag, id));
     return *plan;
   }
 

@@ -325,5 +325,62 @@ tasks:
   CHECK((*final_run)->state == RunState::kSuccess);
 }
 
+TEST_CASE(
+    "a fourth orphaned attempt in a row counts as a try, so a task that kills its "
+    "scheduler cannot loop forever",
+    "[scheduler]") {
+  Fixture f;
+  f.dir.Write("dags/d.yaml", R"(
+dag: killer
+tasks:
+  a: { kind: shell, command: [true], retries: 0 }
+)");
+  auto loaded = dags::LoadDags({f.dir / "dags"}, f.dir / "dags");
+  auto dag = loaded.dags.at(0);
+  RunRequest request{At("2026-01-01"),        At("2026-01-02"), dag->params,
+                     state::RunKind::kManual, "tester",         "cli"};
+  auto run = CreateRun(*f.store, *dag, request, f.clock.Now());
+  REQUIRE(run);
+  state::RunRecord r = *run;
+  r.state = RunState::kRunning;
+  r.driver_host = HostName();
+  r.driver_pid = 999'999'999;
+  REQUIRE(f.store->UpdateRun(r));
+  // Three attempts already orphaned (each given back), and a fourth one running when it died.
+  state::TaskInstanceRecord ti{r.run_id, "a", TaskState::kRunning, 0, 1};
+  for (int try_number = 1; try_number <= 4; ++try_number) {
+    ti.try_number = try_number;
+    state::AttemptRecord attempt;
+    attempt.run_id = r.run_id;
+    attempt.task_id = "a";
+    attempt.try_number = try_number;
+    attempt.pid = 999'999'998;
+    attempt.log_path = (f.dir / "a.log").string();
+    attempt.started_at = f.clock.Now();
+    auto id = f.store->BeginAttempt(ti, attempt);
+    REQUIRE(id);
+    if (try_number < 4) {
+      attempt.id = *id;
+      attempt.state = state::AttemptState::kFailed;
+      attempt.reason = "orphaned: the scheduler died";
+      attempt.ended_at = f.clock.Now();
+      ti.free_tries = try_number;
+      REQUIRE(f.store->FinishAttempt(ti, attempt));
+    }
+  }
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  auto tasks = f.store->TaskInstances(r.run_id);
+  REQUIRE(tasks);
+  CHECK(tasks->at(0).state == TaskState::kFailed);
+  CHECK(tasks->at(0).free_tries == 3);
+  auto attempts = f.store->Attempts(r.run_id, "a");
+  REQUIRE(attempts->size() == 4);
+  CHECK(attempts->at(3).reason == "orphaned: the scheduler died");
+  CHECK(std::any_of(f.log.begin(), f.log.end(), [](const std::string& l) {
+    return l.find("no tries left, failed") != std::string::npos;
+  }));
+}
+
 }  // namespace
 }  // namespace weir::scheduler

@@ -60,12 +60,14 @@ int RunScheduler(const Context& context, std::optional<int> parallelism) {
       scheduler::RunLoopOptions{.parallelism = parallelism.value_or(0),
                                 .log_dir = context.LogDir()},
       &lines);
-  scheduler::SchedulerService service(**store, loop, pool, clock,
-                                      scheduler::SchedulerOptions{.dags_dir = context.dags_dir},
-                                      [](const std::string& line) {
-                                        std::cout << Now() << "  " << line << "\n";
-                                        std::cout.flush();
-                                      });
+  scheduler::SchedulerService service(
+      **store, loop, pool, clock,
+      scheduler::SchedulerOptions{.dags_dir = context.dags_dir,
+                                  .home = std::filesystem::absolute(context.home)},
+      [](const std::string& line) {
+        std::cout << Now() << "  " << line << "\n";
+        std::cout.flush();
+      });
   if (auto started = service.Start(); !started) return Report(started.error());
   std::cout << fmt::format("{}  scheduler started: pid {}, DAGs in {}, state in {}\n", Now(),
                            ::getpid(), context.dags_dir.string(), context.StatePath().string());

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string_view>
 
 namespace weir {
@@ -49,6 +52,30 @@ bool IsProcessAlive(std::int64_t pid, std::optional<std::int64_t> start_ticks) {
   std::string fields = StatFields(pid);
   if (fields.empty() || fields[0] == 'Z' || fields[0] == 'X') return false;
   return !start_ticks || ProcessStartTicks(pid) == start_ticks;
+}
+
+std::vector<std::int64_t> ProcessesWithEnvironment(const std::vector<std::string>& all_of,
+                                                   const std::vector<std::string>& any_of) {
+  std::vector<std::int64_t> out;
+  if (any_of.empty()) return out;
+  const std::int64_t self = ::getpid();
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid_text = entry.path().filename().string();
+    std::int64_t pid = 0;
+    auto [end, err] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
+    if (err != std::errc() || end != pid_text.data() + pid_text.size() || pid == self) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);
+    std::size_t all_seen = 0;
+    bool any_seen = false;
+    std::string variable;
+    while (std::getline(in, variable, '\0')) {
+      if (std::find(all_of.begin(), all_of.end(), variable) != all_of.end()) ++all_seen;
+      if (std::find(any_of.begin(), any_of.end(), variable) != any_of.end()) any_seen = true;
+    }
+    if (any_seen && all_seen == all_of.size()) out.push_back(pid);
+  }
+  return out;
 }
 
 std::string HostName() {

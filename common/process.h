@@ -23,6 +23,12 @@ std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid);
 // process that had them.
 bool IsProcessAlive(std::int64_t pid, std::optional<std::int64_t> start_ticks);
 
+// Processes (other than this one) whose environment holds every entry of `all_of` and at least
+// one of `any_of` ("NAME=value" each), read from /proc/PID/environ (visible for processes of
+// the same user, or all as root).
+std::vector<std::int64_t> ProcessesWithEnvironment(const std::vector<std::string>& all_of,
+                                                   const std::vector<std::string>& any_of);
+
 // This machine's host name.
 std::string HostName();
 

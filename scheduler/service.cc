@@ -108,6 +108,30 @@ Result<void> SchedulerService::RecoverOrphans() {
   auto attempts = store_.RunningAttempts();
   if (!attempts) return std::unexpected(attempts.error());
   const Driver self = Driver::Self();
+  // A process started just before its driver died may have no attempt row yet (the row is
+  // written after the spawn): find those by the WEIR_RUN_ID every task inherits, for the runs
+  // whose driver is gone, and kill their process groups.
+  auto unfinished = store_.UnfinishedRuns();
+  if (!unfinished) return std::unexpected(unfinished.error());
+  std::vector<std::string> orphaned_runs;
+  for (const state::RunRecord& r : *unfinished) {
+    bool live_elsewhere = r.driver_pid && r.driver_host == self.host &&
+                          !(r.driver_pid == self.pid) &&
+                          IsProcessAlive(*r.driver_pid, r.driver_start_ticks);
+    if (!live_elsewhere) orphaned_runs.push_back("WEIR_RUN_ID=" + r.run_id);
+  }
+  // The same run id may exist under another home: match the home too.
+  std::vector<std::int64_t> leftovers;
+  if (!options_.home.empty()) {
+    leftovers = ProcessesWithEnvironment({"WEIR_HOME=" + options_.home.string()}, orphaned_runs);
+  }
+  for (std::int64_t pid : leftovers) {
+    pid_t group = ::getpgid(static_cast<pid_t>(pid));
+    if (group > 0 && group != ::getpgrp()) {
+      ::kill(-group, SIGKILL);
+      Log(fmt::format("recovery: killed process group {} left running by a dead driver", group));
+    }
+  }
   for (state::AttemptRecord& attempt : *attempts) {
     auto run = store_.GetRun(attempt.run_id);
     if (!run) return std::unexpected(run.error());

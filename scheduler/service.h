@@ -26,7 +26,10 @@
 namespace weir::scheduler {
 
 struct SchedulerOptions {
-  std::filesystem::path dags_dir;                    // where the DAG files are
+  std::filesystem::path dags_dir;  // where the DAG files are
+  // WEIR_HOME of the tasks (absolute): with it, tasks left behind by a dead driver are found
+  // by their environment even when no attempt row names them. Empty: no such search.
+  std::filesystem::path home;
   Duration scan_interval = std::chrono::seconds(5);  // how often DAG files are re-read
   Duration poll_interval = std::chrono::seconds(1);  // how often due and queued runs are sought
   Duration heartbeat_interval = std::chrono::seconds(5);  // lease renewal

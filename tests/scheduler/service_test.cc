@@ -127,7 +127,8 @@ struct Fixture {
   std::unique_ptr<SchedulerService> MakeService() {
     MakeLoop();
     return std::make_unique<SchedulerService>(
-        *store, *loop, runner, clock, SchedulerOptions{.dags_dir = dir / "dags"},
+        *store, *loop, runner, clock,
+        SchedulerOptions{.dags_dir = dir / "dags", .home = dir / "home"},
         [this](const std::string& line) { log.push_back(line); });
   }
 
@@ -323,6 +324,45 @@ tasks:
   CHECK(tasks->at(0).free_tries == 1);
   auto final_run = f.store->GetRun(r.run_id);
   CHECK((*final_run)->state == RunState::kSuccess);
+}
+
+TEST_CASE(
+    "a task started just before its driver died, with no attempt row yet, is found by its "
+    "environment and killed",
+    "[scheduler]") {
+  Fixture f;
+  f.dir.Write("dags/d.yaml", R"(
+dag: early
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  auto loaded = dags::LoadDags({f.dir / "dags"}, f.dir / "dags");
+  auto dag = loaded.dags.at(0);
+  RunRequest request{At("2026-01-01"),        At("2026-01-02"), dag->params,
+                     state::RunKind::kManual, "tester",         "cli"};
+  auto run = CreateRun(*f.store, *dag, request, f.clock.Now());
+  REQUIRE(run);
+  state::RunRecord r = *run;
+  r.state = RunState::kRunning;
+  r.driver_host = HostName();
+  r.driver_pid = 999'999'999;
+  REQUIRE(f.store->UpdateRun(r));
+  // One task of this home's run, and one of the same run id under another home.
+  auto start = [&](const std::string& home, const std::string& pid_file) {
+    std::string command = "env WEIR_HOME='" + home + "' WEIR_RUN_ID='" + r.run_id +
+                          "' setsid sh -c 'echo $$ > " + pid_file + "; exec sleep 300' &";
+    REQUIRE(std::system(command.c_str()) == 0);
+    std::string text;
+    while (text.empty()) text = testing::ReadFile(pid_file);  // written at once by sh
+    return static_cast<pid_t>(std::stoll(text));
+  };
+  pid_t ours = start((f.dir / "home").string(), (f.dir / "ours.pid").string());
+  pid_t theirs = start((f.dir / "other").string(), (f.dir / "theirs.pid").string());
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  CHECK_FALSE(testing::StillAliveAfterWaiting(ours));
+  CHECK(IsProcessAlive(theirs, std::nullopt));
+  ::kill(-theirs, SIGKILL);
 }
 
 TEST_CASE(

@@ -355,3 +355,27 @@ TEST_CASE("bad backfill input gets a one-line error, exit 2, and changes nothing
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST_CASE("bad scheduler flags get a one-line error and exit 2 without creating state", "[e2e]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "dags");
+  for (const auto& [args, expected] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"scheduler", "--parallelism", "0", "--dags", "dags"}, "--parallelism must be 1"},
+           {{"scheduler", "--parallelism", "many", "--dags", "dags"}, "weir: "},
+           {{"scheduler", "--dags", "nowhere"}, "no DAGs folder at"}}) {
+    std::vector<std::string> full = args;
+    full.insert(full.end(), {"--home", "home"});
+    Output o = Weir(dir, full);
+    INFO(o.err);
+    CHECK(o.exit_code == 2);
+    CHECK(o.err.find(expected) != std::string::npos);
+    CHECK(testing::CountLines(o.err) == 1);
+    CHECK_FALSE(std::filesystem::exists(dir / "home" / "weir.db"));
+  }
+}
+
+}  // namespace
+}  // namespace weir

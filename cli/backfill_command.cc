@@ -174,6 +174,7 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   Timestamp next_heartbeat = clock.Now() + std::chrono::seconds(5);
   std::optional<scheduler::AttemptOutcome> outcome;
   int status = 0;
+  std::map<std::int64_t, std::shared_ptr<const dags::Dag>> versions;  // parsed once each
   while (true) {
     if (loop.StopRequested()) {
       if (auto ok = loop.Drain(); !ok) status = Report(ok.error());

@@ -44,10 +44,26 @@ struct LoadResult {
   std::shared_ptr<const Dag> Find(std::string_view id) const;
 };
 
+// What each DAG file parsed to, kept between loads of the same folder (the scheduler rescans
+// every few seconds) so that only files whose size or modification time changed are read again.
+class DagFileCache {
+ private:
+  friend LoadResult LoadDags(const std::vector<std::filesystem::path>&,
+                             const std::filesystem::path&, const LoadOptions&, DagFileCache*);
+  struct Entry {
+    std::filesystem::file_time_type mtime;
+    std::uintmax_t size = 0;
+    LoadResult result;  // the file's own result
+  };
+  std::map<std::filesystem::path, Entry> entries_;
+};
+
 // Loads every *.yaml and *.yml file under `paths` (files, or folders searched recursively).
-// Display paths and dataset paths are relative to `root` (the DAGs folder).
+// Display paths and dataset paths are relative to `root` (the DAGs folder). With `cache`,
+// unchanged files are not read again.
 LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
-                    const std::filesystem::path& root, const LoadOptions& options = {});
+                    const std::filesystem::path& root, const LoadOptions& options = {},
+                    DagFileCache* cache = nullptr);
 
 // Loads one document from memory; `display_name` names it in errors, and `file` (default: the
 // display name) is where it stands, for paths relative to the DAG file.

@@ -637,20 +637,7 @@ void LoadOne(std::string_view text, const std::string& display, const std::files
   dag->file_display = display;
   dag->content_hash = Sha256Hex(text);
   dag->source = std::string(text);
-  for (const auto& existing : result->dags) {
-    if (existing->id == dag->id) {
-      errors.push_back({dag->loc, fmt::format("DAG id '{}' is already defined in {}", dag->id,
-                                              existing->file_display)});
-      result->broken.emplace(dag->id, display);
-      return;
-    }
-  }
   result->dags.push_back(std::move(dag));
-}
-
-bool IsDagFile(const std::filesystem::path& p) {
-  auto ext = p.extension().string();
-  return ext == ".yaml" || ext == ".yml";
 }
 
 std::string DisplayPath(const std::filesystem::path& file, const std::filesystem::path& root) {
@@ -658,6 +645,61 @@ std::string DisplayPath(const std::filesystem::path& file, const std::filesystem
   auto relative = std::filesystem::relative(file, root, ec);
   if (!ec && !relative.empty() && !relative.string().starts_with("..")) return relative.string();
   return file.string();
+}
+
+// Adds one file's result to `into`; a DAG id defined in an earlier file is an error.
+void Merge(LoadResult* into, const LoadResult& one) {
+  into->files += one.files;
+  into->errors.insert(into->errors.end(), one.errors.begin(), one.errors.end());
+  into->broken.insert(one.broken.begin(), one.broken.end());
+  for (const auto& dag : one.dags) {
+    auto existing = std::find_if(into->dags.begin(), into->dags.end(),
+                                 [&](const auto& d) { return d->id == dag->id; });
+    if (existing != into->dags.end()) {
+      into->errors.push_back({dag->loc, fmt::format("DAG id '{}' is already defined in {}", dag->id,
+                                                    (*existing)->file_display)});
+      into->broken.emplace(dag->id, dag->file_display);
+      continue;
+    }
+    into->dags.push_back(dag);
+  }
+}
+
+// Reads and loads one DAG file.
+LoadResult LoadFile(const std::filesystem::path& file, const std::filesystem::path& root,
+                    const LoadOptions& options) {
+  namespace fs = std::filesystem;
+  LoadResult result;
+  result.files = 1;
+  std::error_code ec;
+  fs::path absolute = fs::weakly_canonical(fs::absolute(file), ec);
+  std::string display = DisplayPath(absolute, root);
+  auto size = fs::file_size(file, ec);
+  if (ec) {
+    result.errors.push_back(
+        {SourceLocation{display, 0, 0}, fmt::format("cannot read: {}", ec.message())});
+    return result;
+  }
+  if (size > options.max_file_bytes) {
+    result.errors.push_back(
+        {SourceLocation{display, 0, 0},
+         fmt::format("the file is {} bytes, over the limit of {}", size, options.max_file_bytes)});
+    return result;
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (!in) {
+    result.errors.push_back({SourceLocation{display, 0, 0}, "cannot read the file"});
+    return result;
+  }
+  LoadOne(buffer.str(), display, absolute, options, &result);
+  return result;
+}
+
+bool IsDagFile(const std::filesystem::path& p) {
+  auto ext = p.extension().string();
+  return ext == ".yaml" || ext == ".yml";
 }
 
 }  // namespace
@@ -687,7 +729,8 @@ LoadResult LoadDagText(std::string_view text, const std::string& display_name,
 }
 
 LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
-                    const std::filesystem::path& root, const LoadOptions& options) {
+                    const std::filesystem::path& root, const LoadOptions& options,
+                    DagFileCache* cache) {
   namespace fs = std::filesystem;
   LoadResult result;
   std::vector<fs::path> files;
@@ -711,31 +754,30 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
     }
   }
   std::sort(files.begin(), files.end());
+  std::error_code ec;
+  const fs::path canonical_root = fs::weakly_canonical(fs::absolute(root), ec);
   for (const fs::path& file : files) {
-    ++result.files;
-    std::error_code ec;
-    fs::path absolute = fs::weakly_canonical(fs::absolute(file), ec);
-    std::string display = DisplayPath(absolute, fs::weakly_canonical(fs::absolute(root), ec));
-    auto size = fs::file_size(file, ec);
-    if (ec) {
-      result.errors.push_back(
-          {SourceLocation{display, 0, 0}, fmt::format("cannot read: {}", ec.message())});
+    if (cache == nullptr) {
+      Merge(&result, LoadFile(file, canonical_root, options));
       continue;
     }
-    if (size > options.max_file_bytes) {
-      result.errors.push_back(
-          {SourceLocation{display, 0, 0}, fmt::format("the file is {} bytes, over the limit of {}",
-                                                      size, options.max_file_bytes)});
-      continue;
+    // Reuse what an unchanged file (same size and modification time) parsed to last time.
+    std::error_code stat_error;
+    auto mtime = fs::last_write_time(file, stat_error);
+    auto size = fs::file_size(file, stat_error);
+    auto cached = cache->entries_.find(file);
+    if (stat_error || cached == cache->entries_.end() || cached->second.mtime != mtime ||
+        cached->second.size != size) {
+      auto& entry = cache->entries_[file];
+      entry = DagFileCache::Entry{mtime, size, LoadFile(file, canonical_root, options)};
+      cached = cache->entries_.find(file);
     }
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (!in) {
-      result.errors.push_back({SourceLocation{display, 0, 0}, "cannot read the file"});
-      continue;
-    }
-    LoadOne(buffer.str(), display, absolute, options, &result);
+    Merge(&result, cached->second.result);
+  }
+  if (cache != nullptr) {
+    std::erase_if(cache->entries_, [&](const auto& e) {
+      return !std::binary_search(files.begin(), files.end(), e.first);
+    });
   }
   std::sort(result.dags.begin(), result.dags.end(),
             [](const auto& a, const auto& b) { return a->id < b->id; });

@@ -179,7 +179,7 @@ Result<void> SchedulerService::RecoverOrphans() {
 }
 
 Result<void> SchedulerService::Rescan() {
-  dags::LoadResult loaded = dags::LoadDags({options_.dags_dir}, options_.dags_dir);
+  dags::LoadResult loaded = dags::LoadDags({options_.dags_dir}, options_.dags_dir, {}, &files_);
   for (const auto& e : loaded.errors) {
     std::string line = e.ToString();
     if (reported_.insert(line).second) Log("DAG file error: " + line);
@@ -218,10 +218,9 @@ Result<std::shared_ptr<const dags::Dag>> SchedulerService::DagForRun(const state
   return *dag;
 }
 
-Result<void> SchedulerService::CreateDueRuns(const dags::Dag& dag, Timestamp now) {
-  auto latest = store_.LatestScheduledStart(dag.id);
-  if (!latest) return std::unexpected(latest.error());
-  for (auto [start, end] : DueIntervals(dag, *latest, now, options_.max_new_runs_per_pass)) {
+Result<void> SchedulerService::CreateDueRuns(const dags::Dag& dag, std::optional<Timestamp> latest,
+                                             Timestamp now) {
+  for (auto [start, end] : DueIntervals(dag, latest, now, options_.max_new_runs_per_pass)) {
     RunRequest request{start,           end,        dag.params, state::RunKind::kScheduled,
                        options_.holder, "scheduler"};
     auto run = CreateRun(store_, dag, request, now);
@@ -299,9 +298,14 @@ Result<void> SchedulerService::Tick(std::optional<AttemptOutcome> outcome) {
     std::map<std::string, int> slots;
     for (const auto& p : *pools) slots[p.name] = p.slots;
     loop_.SetPoolSlots(std::move(slots));
+    auto latest = store_.LatestScheduledStarts();
+    if (!latest) return std::unexpected(latest.error());
     for (const auto& dag : loaded_.dags) {
       if (paused_.count(dag->id) != 0) continue;
-      if (auto ok = CreateDueRuns(*dag, now); !ok) return ok;
+      auto it = latest->find(dag->id);
+      std::optional<Timestamp> after;
+      if (it != latest->end()) after = it->second;
+      if (auto ok = CreateDueRuns(*dag, after, now); !ok) return ok;
     }
     if (auto ok = AdoptRuns(); !ok) return ok;
     next_poll_ = now + options_.poll_interval;

@@ -62,7 +62,8 @@ class SchedulerService {
 
  private:
   Result<void> Rescan();
-  Result<void> CreateDueRuns(const dags::Dag& dag, Timestamp now);
+  // Creates the runs of `dag` due by `now`; `latest` is its latest scheduled interval start.
+  Result<void> CreateDueRuns(const dags::Dag& dag, std::optional<Timestamp> latest, Timestamp now);
   Result<void> AdoptRuns();
   Result<void> RecoverOrphans();
   Result<std::shared_ptr<const dags::Dag>> DagForRun(const state::RunRecord& run);
@@ -77,6 +78,7 @@ class SchedulerService {
   EventLog log_;
   state::LeaseRecord lease_;
   dags::LoadResult loaded_;
+  dags::DagFileCache files_;  // rescans read only the files that changed
   std::set<std::string> paused_;
   std::map<std::int64_t, std::shared_ptr<const dags::Dag>> versions_;  // by dag_versions.id
   std::set<std::string> reported_;  // problems already logged, so they are logged once

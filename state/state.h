@@ -86,8 +86,8 @@ class Store {
 
   // Runs still queued or running, oldest interval first.
   [[nodiscard]] Result<std::vector<RunRecord>> UnfinishedRuns();
-  // The latest interval start of `dag_id`'s scheduled runs, if it has any.
-  [[nodiscard]] Result<std::optional<Timestamp>> LatestScheduledStart(const std::string& dag_id);
+  // The latest interval start of each DAG's scheduled runs (DAGs without any are absent).
+  [[nodiscard]] Result<std::map<std::string, Timestamp>> LatestScheduledStarts();
   // Attempts still marked running (after a crash: attempts whose process may be gone).
   [[nodiscard]] Result<std::vector<AttemptRecord>> RunningAttempts();
 

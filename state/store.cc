@@ -489,17 +489,14 @@ Result<std::vector<RunRecord>> Store::UnfinishedRuns() {
                     "state IN ('queued', 'running') ORDER BY interval_start_ms, created_at_ms");
 }
 
-Result<std::optional<Timestamp>> Store::LatestScheduledStart(const std::string& dag_id) {
+Result<std::map<std::string, Timestamp>> Store::LatestScheduledStarts() {
   auto stmt = db_->Prepare(
-      "SELECT max(interval_start_ms) FROM runs WHERE dag_id = ?1 AND kind = 'scheduled'");
+      "SELECT dag_id, max(interval_start_ms) FROM runs WHERE kind = 'scheduled' GROUP BY dag_id");
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->Bind(1, dag_id);
-  auto row = (*stmt)->Step();
-  if (!row) return std::unexpected(row.error());
-  std::optional<Timestamp> out;
-  if (*row && !(*stmt)->IsNull(0)) out = FromMillis((*stmt)->Int(0));
-  (*stmt)->Reset();
-  return out;
+  auto rows = CollectRows<std::pair<std::string, Timestamp>>(
+      **stmt, [](const Statement& s) { return std::make_pair(s.Text(0), FromMillis(s.Int(1))); });
+  if (!rows) return std::unexpected(rows.error());
+  return std::map<std::string, Timestamp>(rows->begin(), rows->end());
 }
 
 Result<std::vector<AttemptRecord>> Store::RunningAttempts() {

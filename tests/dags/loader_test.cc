@@ -805,3 +805,40 @@ TEST_CASE("a number param refuses nan, inf and trailing text", "[dags]") {
 
 }  // namespace
 }  // namespace weir::dags
+
+namespace weir::dags {
+namespace {
+
+TEST_CASE("with a file cache, a folder loads again reading only the files that changed", "[dags]") {
+  testing::TempDir dir;
+  dir.Write("dags/a.yaml", "dag: a\ntasks:\n  t: { kind: shell, command: [x] }\n");
+  dir.Write("dags/b.yaml", "dag: b\ntasks:\n  t: { kind: shell, command: [x] }\n");
+  DagFileCache cache;
+  LoadResult first = LoadDags({dir / "dags"}, dir / "dags", {}, &cache);
+  REQUIRE(first.dags.size() == 2);
+  LoadResult again = LoadDags({dir / "dags"}, dir / "dags", {}, &cache);
+  REQUIRE(again.dags.size() == 2);
+  // Unchanged files give back the very same parsed DAGs.
+  CHECK(again.Find("a").get() == first.Find("a").get());
+  CHECK(again.Find("b").get() == first.Find("b").get());
+
+  dir.Write("dags/b.yaml", "dag: b\ntasks:\n  t: { kind: shell, command: [y, z] }\n");
+  dir.Write("dags/c.yaml", "dag: a\ntasks:\n  t: { kind: shell, command: [x] }\n");
+  LoadResult changed = LoadDags({dir / "dags"}, dir / "dags", {}, &cache);
+  CHECK(changed.Find("a").get() == first.Find("a").get());
+  CHECK(changed.Find("b").get() != first.Find("b").get());
+  CHECK(changed.Find("b")->tasks[0].config.Find("command")->AsList().size() == 2);
+  // A duplicate id is still found across cached and fresh files.
+  REQUIRE(changed.errors.size() == 1);
+  CHECK(changed.errors[0].message == "DAG id 'a' is already defined in a.yaml");
+
+  std::filesystem::remove(dir / "dags" / "c.yaml");
+  std::filesystem::remove(dir / "dags" / "a.yaml");
+  LoadResult removed = LoadDags({dir / "dags"}, dir / "dags", {}, &cache);
+  CHECK(removed.errors.empty());
+  CHECK(removed.dags.size() == 1);
+  CHECK(removed.Find("a") == nullptr);
+}
+
+}  // namespace
+}  // namespace weir::dags

@@ -647,17 +647,17 @@ std::string DisplayPath(const std::filesystem::path& file, const std::filesystem
   return file.string();
 }
 
-// Adds one file's result to `into`; a DAG id defined in an earlier file is an error.
-void Merge(LoadResult* into, const LoadResult& one) {
+// Adds one file's result to `into`; a DAG id defined in an earlier file is an error. `ids`
+// maps the ids merged so far to their files.
+void Merge(LoadResult* into, const LoadResult& one, std::map<std::string, std::string>* ids) {
   into->files += one.files;
   into->errors.insert(into->errors.end(), one.errors.begin(), one.errors.end());
   into->broken.insert(one.broken.begin(), one.broken.end());
   for (const auto& dag : one.dags) {
-    auto existing = std::find_if(into->dags.begin(), into->dags.end(),
-                                 [&](const auto& d) { return d->id == dag->id; });
-    if (existing != into->dags.end()) {
+    auto [existing, inserted] = ids->emplace(dag->id, dag->file_display);
+    if (!inserted) {
       into->errors.push_back({dag->loc, fmt::format("DAG id '{}' is already defined in {}", dag->id,
-                                                    (*existing)->file_display)});
+                                                    existing->second)});
       into->broken.emplace(dag->id, dag->file_display);
       continue;
     }
@@ -756,9 +756,10 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
   std::sort(files.begin(), files.end());
   std::error_code ec;
   const fs::path canonical_root = fs::weakly_canonical(fs::absolute(root), ec);
+  std::map<std::string, std::string> ids;
   for (const fs::path& file : files) {
     if (cache == nullptr) {
-      Merge(&result, LoadFile(file, canonical_root, options));
+      Merge(&result, LoadFile(file, canonical_root, options), &ids);
       continue;
     }
     // Reuse what an unchanged file (same size and modification time) parsed to last time.
@@ -772,7 +773,7 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
       entry = DagFileCache::Entry{mtime, size, LoadFile(file, canonical_root, options)};
       cached = cache->entries_.find(file);
     }
-    Merge(&result, cached->second.result);
+    Merge(&result, cached->second.result, &ids);
   }
   if (cache != nullptr) {
     std::erase_if(cache->entries_, [&](const auto& e) {

@@ -184,8 +184,12 @@ Result<void> SchedulerService::Rescan() {
     std::string line = e.ToString();
     if (reported_.insert(line).second) Log("DAG file error: " + line);
   }
+  std::map<std::string_view, const dags::Dag*> before_by_id, after_by_id;
+  for (const auto& dag : loaded_.dags) before_by_id.emplace(dag->id, dag.get());
+  for (const auto& dag : loaded.dags) after_by_id.emplace(dag->id, dag.get());
   for (const auto& dag : loaded.dags) {
-    auto before = loaded_.Find(dag->id);
+    auto found = before_by_id.find(dag->id);
+    const dags::Dag* before = found == before_by_id.end() ? nullptr : found->second;
     if (!before) {
       Log(fmt::format("DAG {} loaded from {}", dag->id, dag->file_display));
     } else if (before->content_hash != dag->content_hash) {
@@ -194,7 +198,7 @@ Result<void> SchedulerService::Rescan() {
     }
   }
   for (const auto& dag : loaded_.dags) {
-    if (!loaded.Find(dag->id) && loaded.broken.count(dag->id) == 0) {
+    if (after_by_id.count(dag->id) == 0 && loaded.broken.count(dag->id) == 0) {
       Log(fmt::format("DAG {} is gone; its runs in progress finish", dag->id));
     }
   }

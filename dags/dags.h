@@ -51,7 +51,7 @@ class DagFileCache {
   friend LoadResult LoadDags(const std::vector<std::filesystem::path>&,
                              const std::filesystem::path&, const LoadOptions&, DagFileCache*);
   struct Entry {
-    std::filesystem::file_time_type mtime;
+    std::int64_t mtime_ns = 0;  // modification time, nanoseconds
     std::uintmax_t size = 0;
     LoadResult result;  // the file's own result
   };

@@ -2,6 +2,7 @@
 // Value -> Dag (types, defaults, kinds, templates, graph). Every problem becomes a Diagnostic;
 // loading goes on after an error so that one pass reports all of them.
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
@@ -763,14 +764,16 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
       continue;
     }
     // Reuse what an unchanged file (same size and modification time) parsed to last time.
-    std::error_code stat_error;
-    auto mtime = fs::last_write_time(file, stat_error);
-    auto size = fs::file_size(file, stat_error);
+    struct stat info {};
+    const bool stat_failed = ::stat(file.c_str(), &info) != 0;
+    const std::int64_t mtime_ns =
+        static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+    const auto size = static_cast<std::uintmax_t>(info.st_size);
     auto cached = cache->entries_.find(file);
-    if (stat_error || cached == cache->entries_.end() || cached->second.mtime != mtime ||
+    if (stat_failed || cached == cache->entries_.end() || cached->second.mtime_ns != mtime_ns ||
         cached->second.size != size) {
       auto& entry = cache->entries_[file];
-      entry = DagFileCache::Entry{mtime, size, LoadFile(file, canonical_root, options)};
+      entry = DagFileCache::Entry{mtime_ns, size, LoadFile(file, canonical_root, options)};
       cached = cache->entries_.find(file);
     }
     Merge(&result, cached->second.result, &ids);

@@ -85,14 +85,9 @@ Result<std::vector<T>> CollectRows(Statement& stmt, Reader read) {
   }
 }
 
-Result<void> WriteTask(Database& db, const TaskInstanceRecord& t) {
-  auto stmt = db.Prepare(
-      "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, priority = ?6, "
-      "next_try_at_ms = ?7, started_at_ms = ?8, ended_at_ms = ?9, free_tries = ?10 "
-      "WHERE run_id = ?1 AND task_id = ?2");
-  if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)
-      ->Bind(1, t.run_id)
+// Binds a task instance to ?1..?10 in the order of kTaskColumns.
+Statement& BindTask(Statement& stmt, const TaskInstanceRecord& t) {
+  return stmt.Bind(1, t.run_id)
       .Bind(2, t.task_id)
       .Bind(3, Name(t.state))
       .Bind(4, t.try_number)
@@ -101,8 +96,16 @@ Result<void> WriteTask(Database& db, const TaskInstanceRecord& t) {
       .Bind(7, OptionalMillis(t.next_try_at))
       .Bind(8, OptionalMillis(t.started_at))
       .Bind(9, OptionalMillis(t.ended_at))
-      .Bind(10, t.free_tries)
-      .Run();
+      .Bind(10, t.free_tries);
+}
+
+Result<void> WriteTask(Database& db, const TaskInstanceRecord& t) {
+  auto stmt = db.Prepare(
+      "UPDATE task_instances SET state = ?3, try_number = ?4, max_tries = ?5, priority = ?6, "
+      "next_try_at_ms = ?7, started_at_ms = ?8, ended_at_ms = ?9, free_tries = ?10 "
+      "WHERE run_id = ?1 AND task_id = ?2");
+  if (!stmt) return std::unexpected(stmt.error());
+  return BindTask(**stmt, t).Run();
 }
 
 constexpr const char* kAttemptColumns =
@@ -188,18 +191,7 @@ Result<void> InsertRun(Database& db, const RunRecord& run,
       kTaskColumns));
   if (!task_insert) return std::unexpected(task_insert.error());
   for (const TaskInstanceRecord& t : tasks) {
-    auto ok = (*task_insert)
-                  ->Bind(1, t.run_id)
-                  .Bind(2, t.task_id)
-                  .Bind(3, Name(t.state))
-                  .Bind(4, t.try_number)
-                  .Bind(5, t.max_tries)
-                  .Bind(6, t.priority)
-                  .Bind(7, OptionalMillis(t.next_try_at))
-                  .Bind(8, OptionalMillis(t.started_at))
-                  .Bind(9, OptionalMillis(t.ended_at))
-                  .Bind(10, t.free_tries)
-                  .Run();
+    auto ok = BindTask(**task_insert, t).Run();
     if (!ok) return ok;
   }
   return {};

@@ -126,9 +126,21 @@ Error Database::LastError(std::string_view what) const {
       fmt::format("state database ({}): {}", what, sqlite3_errmsg(db_))};
 }
 
+namespace {
+
+// Runs one statement through the connection's cache of prepared statements: transaction
+// control runs several times per scheduling step, so it is parsed once, not every time.
+Result<void> RunCached(Database& db, const std::string& sql) {
+  auto stmt = db.Prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->Run();
+}
+
+}  // namespace
+
 Result<WriteTransaction> WriteTransaction::Begin(Database& db) {
   const bool nested = db.open_transactions_ > 0;
-  auto begun = db.Exec(nested ? "SAVEPOINT weir_nested" : "BEGIN IMMEDIATE");
+  auto begun = RunCached(db, nested ? "SAVEPOINT weir_nested" : "BEGIN IMMEDIATE");
   if (!begun) return std::unexpected(begun.error());
   ++db.open_transactions_;
   return WriteTransaction(&db, nested);
@@ -137,11 +149,16 @@ Result<WriteTransaction> WriteTransaction::Begin(Database& db) {
 WriteTransaction::~WriteTransaction() {
   if (db_ == nullptr) return;
   --db_->open_transactions_;
-  (void)db_->Exec(nested_ ? "ROLLBACK TO weir_nested; RELEASE weir_nested" : "ROLLBACK");
+  if (nested_) {
+    (void)RunCached(*db_, "ROLLBACK TO weir_nested");
+    (void)RunCached(*db_, "RELEASE weir_nested");
+  } else {
+    (void)RunCached(*db_, "ROLLBACK");
+  }
 }
 
 Result<void> WriteTransaction::Commit() {
-  auto done = db_->Exec(nested_ ? "RELEASE weir_nested" : "COMMIT");
+  auto done = RunCached(*db_, nested_ ? "RELEASE weir_nested" : "COMMIT");
   if (!done) return done;
   --db_->open_transactions_;
   db_ = nullptr;

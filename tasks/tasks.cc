@@ -20,6 +20,7 @@ void SetEnv(std::vector<std::string>* env, std::string_view name, std::string_vi
 }  // namespace
 
 CommandFactory::CommandFactory(TaskOptions options) : options_(std::move(options)) {
+  options_.home = std::filesystem::absolute(options_.home).lexically_normal();
   if (options_.inherit_environment) {
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
       if (!std::string_view(*e).starts_with("WEIR_")) base_env_.emplace_back(*e);
@@ -49,13 +50,16 @@ Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec
 
   // Environment: weir's own (PATH, HOME, ...), then every template variable as WEIR_*, then the
   // task's `env:`. Params therefore reach scripts safely as "$WEIR_PARAM_NAME".
+  // base_env_ holds no WEIR_ variable and variable names are unique (the loader refuses params
+  // whose names would clash), so the WEIR_ ones are appended without a search.
+  command.env.reserve(base_env_.size() + context.variables.size() + 3 + task_env.size());
   command.env = base_env_;
   for (const auto& [name, value] : context.variables) {
-    SetEnv(&command.env, dags::EnvironmentName(name), value);
+    command.env.push_back(dags::EnvironmentName(name) + "=" + value);
   }
-  SetEnv(&command.env, "WEIR_HOME", std::filesystem::absolute(options_.home).string());
-  SetEnv(&command.env, "WEIR_WAREHOUSE", std::filesystem::absolute(WarehousePath(dag)).string());
-  SetEnv(&command.env, "WEIR_DAG_FOLDER", dag.file.parent_path().string());
+  command.env.push_back("WEIR_HOME=" + options_.home.string());
+  command.env.push_back("WEIR_WAREHOUSE=" + WarehousePath(dag).string());
+  command.env.push_back("WEIR_DAG_FOLDER=" + dag.file.parent_path().string());
   for (const std::string& entry : task_env) {
     std::size_t eq = entry.find('=');
     SetEnv(&command.env, entry.substr(0, eq), entry.substr(eq + 1));

@@ -22,12 +22,11 @@ struct Loaded {
 Result<Loaded> LoadRun(const Context& context, const std::string& run_id) {
   auto store = context.OpenStore(false);
   if (!store) return std::unexpected(store.error());
-  auto run = (*store)->GetRun(run_id);
+  auto run = RequireRun(**store, run_id);
   if (!run) return std::unexpected(run.error());
-  if (!*run) return Fail(ErrorCode::kNotFound, fmt::format("no run '{}'", Printable(run_id)));
-  auto dag = scheduler::LoadRunDag(**store, **run, context.dags_dir);
+  auto dag = scheduler::LoadRunDag(**store, *run, context.dags_dir);
   if (!dag) return std::unexpected(dag.error());
-  return Loaded{std::move(*store), **run, *dag};
+  return Loaded{std::move(*store), *run, *dag};
 }
 
 scheduler::Actor Who(const Context& context, const std::string& reason) {

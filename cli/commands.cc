@@ -9,6 +9,13 @@
 
 namespace weir::cli {
 
+Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_id) {
+  auto run = store.GetRun(run_id);
+  if (!run) return std::unexpected(run.error());
+  if (!*run) return Fail(ErrorCode::kNotFound, fmt::format("no run '{}'", Printable(run_id)));
+  return **run;
+}
+
 int Report(const Error& error) {
   std::cerr << "weir: " << error.message << "\n";
   return error.ExitCode();

@@ -35,6 +35,9 @@ struct Context {
   Result<std::unique_ptr<state::Store>> OpenStore(bool create) const;
 };
 
+// The run `run_id`, or kNotFound "no run 'ID'".
+Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_id);
+
 // Prints "weir: <message>" on stderr and returns the error's exit code.
 int Report(const Error& error);
 

@@ -47,16 +47,13 @@ int RunRunsList(const Context& context, const std::string& dag_id, int limit) {
 int RunRunsShow(const Context& context, const std::string& run_id) {
   auto store = context.OpenStore(false);
   if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(run_id);
+  auto run = RequireRun(**store, run_id);
   if (!run) return Report(run.error());
-  if (!*run) {
-    return Report(Error{ErrorCode::kNotFound, fmt::format("no run '{}'", Printable(run_id))});
-  }
   auto tasks = (*store)->TaskInstances(run_id);
   if (!tasks) return Report(tasks.error());
   auto attempts = (*store)->Attempts(run_id, "");
   if (!attempts) return Report(attempts.error());
-  const state::RunRecord& r = **run;
+  const state::RunRecord& r = *run;
   std::cout << fmt::format("run       {}\n", r.run_id);
   std::cout << fmt::format("dag       {}\n", r.dag_id);
   std::cout << fmt::format("kind      {}\n", state::Name(r.kind));
@@ -87,11 +84,8 @@ int RunTaskLogs(const Context& context, const std::string& run_id, const std::st
   }
   auto store = context.OpenStore(false);
   if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(run_id);
+  auto run = RequireRun(**store, run_id);
   if (!run) return Report(run.error());
-  if (!*run) {
-    return Report(Error{ErrorCode::kNotFound, fmt::format("no run '{}'", Printable(run_id))});
-  }
   auto attempts = (*store)->Attempts(run_id, task_id);
   if (!attempts) return Report(attempts.error());
   if (attempts->empty()) {

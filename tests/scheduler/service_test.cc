@@ -142,6 +142,25 @@ struct Fixture {
     }
   }
 
+  // Writes `yaml` as the only DAG and stores a manual run of it as a dead driver left it:
+  // running, driven by a pid that is gone.
+  state::RunRecord RunOfDeadDriver(const std::string& yaml) {
+    dir.Write("dags/d.yaml", yaml);
+    auto loaded = dags::LoadDags({dir / "dags"}, dir / "dags");
+    REQUIRE(loaded.errors.empty());
+    auto dag = loaded.dags.at(0);
+    RunRequest request{At("2026-01-01"),        At("2026-01-02"), dag->params,
+                       state::RunKind::kManual, "tester",         "cli"};
+    auto run = CreateRun(*store, *dag, request, clock.Now());
+    REQUIRE(run);
+    state::RunRecord r = *run;
+    r.state = RunState::kRunning;
+    r.driver_host = HostName();
+    r.driver_pid = 999'999'999;
+    REQUIRE(store->UpdateRun(r));
+    return r;
+  }
+
   std::vector<state::RunRecord> Runs() {
     auto runs = store->ListRuns("", 1000);
     REQUIRE(runs);
@@ -270,17 +289,11 @@ TEST_CASE(
     "again without using a try",
     "[scheduler]") {
   Fixture f;
-  f.dir.Write("dags/d.yaml", R"(
+  state::RunRecord r = f.RunOfDeadDriver(R"(
 dag: crashy
 tasks:
   a: { kind: shell, command: [true], retries: 0 }
 )");
-  auto loaded = dags::LoadDags({f.dir / "dags"}, f.dir / "dags");
-  auto dag = loaded.dags.at(0);
-  RunRequest request{At("2026-01-01"),        At("2026-01-02"), dag->params,
-                     state::RunKind::kManual, "tester",         "cli"};
-  auto run = CreateRun(*f.store, *dag, request, f.clock.Now());
-  REQUIRE(run);
   // A process left behind by the dead driver: a process group leader we can watch.
   std::string pid_file = (f.dir / "pid").string();
   REQUIRE(std::system(("setsid sh -c 'echo $$ > " + pid_file + "; exec sleep 300' &").c_str()) ==
@@ -290,13 +303,7 @@ tasks:
   std::int64_t pid = std::stoll(pid_text);
   while (!ProcessStartTicks(pid)) {
   }
-  // What the dead driver had recorded: the run running under a pid that is gone, the attempt
-  // running under the leftover process.
-  state::RunRecord r = *run;
-  r.state = RunState::kRunning;
-  r.driver_host = HostName();
-  r.driver_pid = 999'999'999;
-  REQUIRE(f.store->UpdateRun(r));
+  // What the dead driver had recorded: the attempt running under the leftover process.
   state::TaskInstanceRecord ti{r.run_id, "a", TaskState::kRunning, 1, 1};
   state::AttemptRecord attempt;
   attempt.run_id = r.run_id;
@@ -331,22 +338,11 @@ TEST_CASE(
     "environment and killed",
     "[scheduler]") {
   Fixture f;
-  f.dir.Write("dags/d.yaml", R"(
+  state::RunRecord r = f.RunOfDeadDriver(R"(
 dag: early
 tasks:
   a: { kind: shell, command: [true] }
 )");
-  auto loaded = dags::LoadDags({f.dir / "dags"}, f.dir / "dags");
-  auto dag = loaded.dags.at(0);
-  RunRequest request{At("2026-01-01"),        At("2026-01-02"), dag->params,
-                     state::RunKind::kManual, "tester",         "cli"};
-  auto run = CreateRun(*f.store, *dag, request, f.clock.Now());
-  REQUIRE(run);
-  state::RunRecord r = *run;
-  r.state = RunState::kRunning;
-  r.driver_host = HostName();
-  r.driver_pid = 999'999'999;
-  REQUIRE(f.store->UpdateRun(r));
   // One task of this home's run, and one of the same run id under another home.
   auto start = [&](const std::string& home, const std::string& pid_file) {
     std::string command = "env WEIR_HOME='" + home + "' WEIR_RUN_ID='" + r.run_id +
@@ -370,22 +366,11 @@ TEST_CASE(
     "scheduler cannot loop forever",
     "[scheduler]") {
   Fixture f;
-  f.dir.Write("dags/d.yaml", R"(
+  state::RunRecord r = f.RunOfDeadDriver(R"(
 dag: killer
 tasks:
   a: { kind: shell, command: [true], retries: 0 }
 )");
-  auto loaded = dags::LoadDags({f.dir / "dags"}, f.dir / "dags");
-  auto dag = loaded.dags.at(0);
-  RunRequest request{At("2026-01-01"),        At("2026-01-02"), dag->params,
-                     state::RunKind::kManual, "tester",         "cli"};
-  auto run = CreateRun(*f.store, *dag, request, f.clock.Now());
-  REQUIRE(run);
-  state::RunRecord r = *run;
-  r.state = RunState::kRunning;
-  r.driver_host = HostName();
-  r.driver_pid = 999'999'999;
-  REQUIRE(f.store->UpdateRun(r));
   // Three attempts already orphaned (each given back), and a fourth one running when it died.
   state::TaskInstanceRecord ti{r.run_id, "a", TaskState::kRunning, 0, 1};
   for (int try_number = 1; try_number <= 4; ++try_number) {

@@ -1,8 +1,13 @@
 // executor: the process pool that runs attempts for the scheduler.
 //
-//   executor::ProcessPool pool({.threads = 2});
+//   executor::ProcessPool pool;
 //   scheduler::RunLoop loop(store, pool, tasks::BuildCommand, clock, options);
 //
+// One Asio io_context watches every child (a pidfd each, no thread blocking on a child) and
+// runs its timers. By default the thread that calls Wait runs it, so an exit reaches the run
+// loop in the thread that noticed it; timeouts and kills are then served only while a thread
+// is in Wait (the run loop waits whenever it is not deciding). `threads` > 0 runs it on a pool
+// of its own instead, for a caller that spends long between two Waits.
 // Each attempt runs in its own process group with stdin from /dev/null and stdout and stderr
 // appended to its log file. At its timeout the group gets SIGTERM, then SIGKILL after
 // `kill_grace`; when the main process exits, anything left in its group is killed too.
@@ -19,7 +24,7 @@
 namespace weir::executor {
 
 struct ExecutorOptions {
-  int threads = 2;                                 // threads running the io_context
+  int threads = 0;  // threads of its own running the io_context; 0: the caller of Wait runs it
   Duration kill_grace = std::chrono::seconds(10);  // SIGTERM -> SIGKILL at a timeout or cancel
   Clock* clock = &SystemClock::Instance();         // end times, and Wait's deadlines
 };

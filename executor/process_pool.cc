@@ -118,14 +118,16 @@ Result<int> OpenLog(const std::filesystem::path& path) {
 class ProcessPool::Impl {
  public:
   explicit Impl(ExecutorOptions options) : options_(options), work_(asio::make_work_guard(io_)) {
-    for (int i = 0; i < std::max(1, options_.threads); ++i) {
+    for (int i = 0; i < options_.threads; ++i) {
       threads_.emplace_back([this] { io_.run(); });
     }
   }
 
   ~Impl() {
     CancelAll();
-    {
+    if (threads_.empty()) {
+      while (!AllReaped()) io_.run_one();
+    } else {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return children_.empty(); });
     }
@@ -209,15 +211,11 @@ class ProcessPool::Impl {
   }
 
   std::optional<AttemptOutcome> Wait(std::optional<Timestamp> deadline) {
+    if (threads_.empty()) return WaitRunning(deadline);
     std::unique_lock lock(mu_);
     auto ready = [&] { return !outcomes_.empty() || interrupted_; };
     if (!ready()) {
-      if (deadline && options_.clock->IsManual()) {
-        // Nothing has finished: on a manual clock, time passes at once instead of sleeping.
-        auto* manual = static_cast<ManualClock*>(options_.clock);
-        if (manual->Now() < *deadline) manual->Set(*deadline);
-        return std::nullopt;
-      }
+      if (deadline && options_.clock->IsManual()) return PassTimeTo(*deadline);
       if (deadline) {
         Duration remaining = *deadline - options_.clock->Now();
         cv_.wait_for(lock, std::max(remaining, Duration(0)), ready);
@@ -225,15 +223,7 @@ class ProcessPool::Impl {
         cv_.wait(lock, ready);
       }
     }
-    if (interrupted_) {
-      interrupted_ = false;
-      if (outcomes_.empty()) return std::nullopt;
-    }
-    if (outcomes_.empty()) return std::nullopt;
-    AttemptOutcome outcome = outcomes_.front();
-    outcomes_.pop_front();
-    --in_flight_;
-    return outcome;
+    return TakeOutcome();
   }
 
   void CancelAll() {
@@ -260,6 +250,7 @@ class ProcessPool::Impl {
     std::lock_guard lock(mu_);
     interrupted_ = true;
     cv_.notify_all();
+    if (threads_.empty()) asio::post(io_, [] {});  // wakes the thread running the io_context
   }
 
   int InFlight() const {
@@ -268,6 +259,48 @@ class ProcessPool::Impl {
   }
 
  private:
+  // Wait without threads of its own: the caller runs the io_context (reaping, timeouts, kills)
+  // until an outcome is there, an interrupt comes or the deadline passes. The run loop then
+  // learns of an exit in the thread that noticed it, with no hand-off between threads.
+  std::optional<AttemptOutcome> WaitRunning(std::optional<Timestamp> deadline) {
+    while (true) {
+      io_.poll();
+      std::unique_lock lock(mu_);
+      if (!outcomes_.empty() || interrupted_) return TakeOutcome();
+      if (deadline && options_.clock->IsManual()) return PassTimeTo(*deadline);
+      lock.unlock();
+      if (!deadline) {
+        io_.run_one();
+        continue;
+      }
+      Duration remaining = *deadline - options_.clock->Now();
+      if (remaining <= Duration(0)) return std::nullopt;
+      io_.run_one_for(remaining);
+    }
+  }
+
+  // Nothing has finished: on a manual clock, time passes at once instead of sleeping.
+  std::optional<AttemptOutcome> PassTimeTo(Timestamp deadline) {
+    auto* manual = static_cast<ManualClock*>(options_.clock);
+    if (manual->Now() < deadline) manual->Set(deadline);
+    return std::nullopt;
+  }
+
+  // Takes the oldest outcome, if any, and clears an interrupt. Under mu_.
+  std::optional<AttemptOutcome> TakeOutcome() {
+    interrupted_ = false;
+    if (outcomes_.empty()) return std::nullopt;
+    AttemptOutcome outcome = outcomes_.front();
+    outcomes_.pop_front();
+    --in_flight_;
+    return outcome;
+  }
+
+  bool AllReaped() const {
+    std::lock_guard lock(mu_);
+    return children_.empty();
+  }
+
   // Reaps the child once it has exited. The pidfd's readiness is only a hint: epoll can report
   // an event meant for an earlier descriptor with the same number (this was seen under load),
   // so the exit is confirmed with waitid(WNOWAIT) before anything is killed or reaped.

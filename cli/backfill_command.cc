@@ -174,7 +174,7 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   Timestamp next_heartbeat = clock.Now() + std::chrono::seconds(5);
   std::optional<scheduler::AttemptOutcome> outcome;
   int status = 0;
-  std::map<std::int64_t, std::shared_ptr<const dags::Dag>> versions;  // parsed once each
+  scheduler::RunDags run_dags(context.dags_dir);
   while (true) {
     if (loop.StopRequested()) {
       if (auto ok = loop.Drain(); !ok) status = Report(ok.error());
@@ -186,9 +186,7 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
       pending.pop_front();
       auto run = (*store)->GetRun(id);
       if (!run || !*run) continue;
-      auto run_dag = (*run)->dag_version_id != 0
-                         ? scheduler::LoadRunDag(**store, **run, context.dags_dir)
-                         : Result<std::shared_ptr<const dags::Dag>>(*dag);
+      auto run_dag = run_dags.Get(**store, **run, *dag);
       if (!run_dag) return Report(run_dag.error());
       if (auto ok = loop.Adopt(*run_dag, id); !ok) return Report(ok.error());
     }

@@ -132,6 +132,7 @@ Result<AppliedBackfill> ApplyBackfill(state::Store& store, const dags::Dag& dag,
 
   std::vector<std::pair<state::RunRecord, std::vector<state::TaskInstanceRecord>>> created;
   std::vector<std::string> to_drive;
+  RunDags run_dags(dag.file.parent_path());
   for (const PlannedRun& planned : plan.runs) {
     if (!planned.will_run) continue;
     to_drive.push_back(planned.run_id);
@@ -145,7 +146,7 @@ Result<AppliedBackfill> ApplyBackfill(state::Store& store, const dags::Dag& dag,
     // An existing run to do again: its failed task instances, or all of them (of the selection).
     auto run = store.GetRun(planned.run_id);
     if (!run) return std::unexpected(run.error());
-    auto run_dag = LoadRunDag(store, **run, dag.file.parent_path());
+    auto run_dag = run_dags.Get(store, **run, nullptr);
     const dags::Dag& clear_dag = run_dag ? **run_dag : dag;
     auto instances = store.TaskInstances(planned.run_id);
     if (!instances) return std::unexpected(instances.error());

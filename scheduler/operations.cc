@@ -115,6 +115,27 @@ Result<std::shared_ptr<const dags::Dag>> LoadRunDag(state::Store& store,
   return parsed.dags.front();
 }
 
+Result<std::shared_ptr<const dags::Dag>> RunDags::Get(
+    state::Store& store, const state::RunRecord& run,
+    const std::shared_ptr<const dags::Dag>& current) {
+  if (auto cached = by_version_.find(run.dag_version_id); cached != by_version_.end()) {
+    return cached->second;
+  }
+  std::shared_ptr<const dags::Dag> dag;
+  if (current != nullptr) {
+    auto version = store.GetDagVersion(run.dag_version_id);
+    if (!version) return std::unexpected(version.error());
+    if (*version && (*version)->content_hash == current->content_hash) dag = current;
+  }
+  if (dag == nullptr) {  // the run started with another version of the file: that one
+    auto parsed = LoadRunDag(store, run, dags_dir_);
+    if (!parsed) return std::unexpected(parsed.error());
+    dag = *parsed;
+  }
+  by_version_.emplace(run.dag_version_id, dag);
+  return dag;
+}
+
 Result<std::vector<std::string>> ClearTasks(state::Store& store, const dags::Dag& dag,
                                             const state::RunRecord& run,
                                             const std::vector<std::string>& task_ids,

@@ -5,6 +5,7 @@
 #define WEIR_SCHEDULER_OPERATIONS_H_
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,21 @@ struct Actor {
 // `dags_dir`), so that a run keeps its version after the file changes.
 [[nodiscard]] Result<std::shared_ptr<const dags::Dag>> LoadRunDag(
     state::Store& store, const state::RunRecord& run, const std::filesystem::path& dags_dir);
+
+// The DAG of each run, parsed at most once per DAG version: a backfill's 365 runs, or a
+// scheduler's runs of a file that has not changed, share one parse.
+class RunDags {
+ public:
+  explicit RunDags(std::filesystem::path dags_dir) : dags_dir_(std::move(dags_dir)) {}
+  // `current`: the DAG as loaded now, if any (may be null); a run of the same text gets it.
+  [[nodiscard]] Result<std::shared_ptr<const dags::Dag>> Get(
+      state::Store& store, const state::RunRecord& run,
+      const std::shared_ptr<const dags::Dag>& current);
+
+ private:
+  std::filesystem::path dags_dir_;
+  std::map<std::int64_t, std::shared_ptr<const dags::Dag>> by_version_;  // dag_versions.id
+};
 
 // Clears `task_ids` (and everything downstream and/or upstream of them) in `run`: back to
 // pending with a fresh retry budget; the run is queued again. Returns the cleared task ids.

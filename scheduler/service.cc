@@ -70,7 +70,8 @@ SchedulerService::SchedulerService(state::Store& store, RunLoop& loop, TaskRunne
       clock_(clock),
       options_(std::move(options)),
       log_(std::move(log)),
-      self_(Driver::Self()) {}
+      self_(Driver::Self()),
+      run_dags_(options_.dags_dir) {}
 
 SchedulerService::~SchedulerService() = default;
 
@@ -206,21 +207,6 @@ Result<void> SchedulerService::Rescan() {
   return {};
 }
 
-Result<std::shared_ptr<const dags::Dag>> SchedulerService::DagForRun(const state::RunRecord& run) {
-  if (auto current = loaded_.Find(run.dag_id)) {
-    auto version = store_.GetDagVersion(run.dag_version_id);
-    if (!version) return std::unexpected(version.error());
-    if (*version && (*version)->content_hash == current->content_hash) return current;
-  }
-  auto cached = versions_.find(run.dag_version_id);
-  if (cached != versions_.end()) return cached->second;
-  // The run started with another version of the file: run it with that version.
-  auto dag = LoadRunDag(store_, run, options_.dags_dir);
-  if (!dag) return std::unexpected(dag.error());
-  versions_.emplace(run.dag_version_id, *dag);
-  return *dag;
-}
-
 Result<void> SchedulerService::CreateDueRuns(const dags::Dag& dag, std::optional<Timestamp> latest,
                                              Timestamp now) {
   for (auto [start, end] : DueIntervals(dag, latest, now, options_.max_new_runs_per_pass)) {
@@ -260,7 +246,7 @@ Result<void> SchedulerService::AdoptRuns() {
         IsProcessAlive(*run.driver_pid, run.driver_start_ticks)) {
       continue;  // a live `weir run` drives it
     }
-    auto dag = DagForRun(run);
+    auto dag = run_dags_.Get(store_, run, loaded_.Find(run.dag_id));
     if (!dag) {
       std::string line =
           fmt::format("run {} cannot be resumed: {}", run.run_id, dag.error().message);

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "dags/dags.h"
+#include "scheduler/operations.h"
 #include "scheduler/scheduler.h"
 
 namespace weir::scheduler {
@@ -66,7 +67,6 @@ class SchedulerService {
   Result<void> CreateDueRuns(const dags::Dag& dag, std::optional<Timestamp> latest, Timestamp now);
   Result<void> AdoptRuns();
   Result<void> RecoverOrphans();
-  Result<std::shared_ptr<const dags::Dag>> DagForRun(const state::RunRecord& run);
   bool HolderIsGone(const state::LeaseRecord& lease) const;
   void Log(const std::string& line) const;
 
@@ -81,7 +81,7 @@ class SchedulerService {
   dags::LoadResult loaded_;
   dags::DagFileCache files_;  // rescans read only the files that changed
   std::set<std::string> paused_;
-  std::map<std::int64_t, std::shared_ptr<const dags::Dag>> versions_;  // by dag_versions.id
+  RunDags run_dags_;                // the DAG of each run, by its version
   std::set<std::string> reported_;  // problems already logged, so they are logged once
   Timestamp next_scan_;
   Timestamp next_poll_;

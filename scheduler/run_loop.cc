@@ -240,6 +240,7 @@ class RunLoop::Execution {
     if (!process) {
       // Nothing ran: record why in the attempt and its log, and treat it as a failed try.
       ti.state = TaskState::kQueued;
+      if (auto ok = loop_.WritePendingEnds(); !ok) return ok;
       auto id = loop_.store_.BeginAttempt(ti, attempt);
       if (!id) return std::unexpected(id.error());
       attempt.id = *id;
@@ -258,6 +259,8 @@ class RunLoop::Execution {
     loop_.tokens_.emplace(token, this);
     ++loop_.running_by_dag_[dag_->id];
     ++loop_.running_by_pool_[spec.pool];
+    // Earlier ends first: one of them may be this task's previous try.
+    if (auto ok = loop_.WritePendingEnds(); !ok) return ok;
     auto id = loop_.store_.BeginAttempt(ti, attempt);
     if (!id) return std::unexpected(id.error());
     running_[token].second.id = *id;
@@ -414,7 +417,7 @@ class RunLoop::Execution {
     attempt.state = state == TaskState::kSuccess ? AttemptState::kSuccess : AttemptState::kSkipped;
     ti.state = state;
     ti.ended_at = attempt.ended_at;
-    if (auto ok = loop_.store_.FinishAttempt(ti, attempt); !ok) return ok;
+    loop_.pending_ends_.push_back({ti, attempt});
     if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
     Finished(v);
     return {};
@@ -436,7 +439,7 @@ class RunLoop::Execution {
       ti.state = TaskState::kFailed;
       ti.ended_at = ended;
     }
-    if (auto ok = loop_.store_.FinishAttempt(ti, attempt); !ok) return ok;
+    loop_.pending_ends_.push_back({ti, attempt});
     if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
     if (!retry) Finished(v);
     return {};
@@ -578,7 +581,15 @@ bool RunLoop::CanStart(const Execution& execution, int task) const {
   return true;
 }
 
+Result<void> RunLoop::WritePendingEnds() {
+  for (const PendingEnd& end : std::exchange(pending_ends_, {})) {
+    if (auto ok = store_.FinishAttempt(end.task, end.attempt); !ok) return ok;
+  }
+  return {};
+}
+
 Result<void> RunLoop::Step(std::optional<AttemptOutcome> outcome) {
+  pending_ends_.clear();  // a failed step's: its batch was rolled back
   auto batch = store_.StartBatch();
   if (!batch) return std::unexpected(batch.error());
   if (outcome) {
@@ -605,6 +616,7 @@ Result<void> RunLoop::Step(std::optional<AttemptOutcome> outcome) {
       it = ready_.lower_bound(key);  // starting may have made other tasks ready
     }
   }
+  if (auto ok = WritePendingEnds(); !ok) return ok;
   for (auto it = executions_.begin(); it != executions_.end();) {
     if (auto ok = it->second->Flush(); !ok) return ok;
     if (it->second->Done()) {

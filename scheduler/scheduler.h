@@ -189,7 +189,14 @@ class RunLoop {
     int task;
     auto operator<=>(const ReadyKey&) const = default;
   };
+  // An attempt's end, decided in memory and written after the step's next process has started
+  // (before that attempt's own row): the next task of a chain starts without waiting for it.
+  struct PendingEnd {
+    state::TaskInstanceRecord task;
+    state::AttemptRecord attempt;
+  };
   bool CanStart(const Execution& execution, int task) const;
+  Result<void> WritePendingEnds();
 
   state::Store& store_;
   TaskRunner& runner_;
@@ -208,6 +215,7 @@ class RunLoop {
   std::map<std::string, int> running_by_pool_;
   std::optional<std::map<std::string, int>> pool_slots_;  // none: pools are not enforced
   std::vector<state::RunRecord> finished_;
+  std::vector<PendingEnd> pending_ends_;  // this step's, in the order they were decided
 };
 
 // Why an attempt ended, in words: "exit code 3", "killed by signal 9 (Killed)", ...

@@ -228,6 +228,39 @@ tasks:
   CHECK(f.runner.starts[1].first == "root");
 }
 
+TEST_CASE("a retry started in the step that ended its previous try is stored after that end",
+          "[scheduler]") {
+  Fixture f(R"(
+dag: d
+tasks:
+  a: { kind: shell, command: [true], retries: 1, retry_delay: 0s }
+)");
+  f.runner.exit_codes["a"] = {1, 0};
+  RunRequest request{FromMillis(0), FromMillis(86'400'000),
+                     f.dag->params, state::RunKind::kManual,
+                     "tester",      "cli"};
+  auto run = CreateRun(*f.store, *f.dag, request, f.clock.Now());
+  REQUIRE(run);
+  RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
+               RunLoopOptions{.parallelism = 1, .log_dir = f.dir / "logs"});
+  REQUIRE(loop.Adopt(f.dag, run->run_id));
+  REQUIRE(loop.Step(std::nullopt));  // starts try 1
+  auto outcome = f.runner.Wait(std::nullopt);
+  REQUIRE(outcome);
+  REQUIRE(loop.Step(outcome));  // ends try 1 (failed) and starts try 2 at once
+  REQUIRE(f.runner.starts.size() == 2);
+  auto tis = f.store->TaskInstances(run->run_id);
+  REQUIRE(tis);
+  CHECK(tis->at(0).state == TaskState::kRunning);
+  CHECK(tis->at(0).try_number == 2);
+  auto attempts = f.store->Attempts(run->run_id, "a");
+  REQUIRE(attempts);
+  REQUIRE(attempts->size() == 2);
+  CHECK(attempts->at(0).state == state::AttemptState::kFailed);
+  CHECK(attempts->at(0).exit_code == 1);
+  CHECK(attempts->at(1).state == state::AttemptState::kRunning);
+}
+
 TEST_CASE("scheduled runs go first for slots; a backfill never starves them", "[scheduler]") {
   Fixture f(R"(
 dag: shared

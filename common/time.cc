@@ -34,6 +34,10 @@ bool Expect(std::string_view s, std::size_t& pos, char c) {
   return false;
 }
 
+// UTC needs no time zone database: the first lookup in it reads the names of every zone
+// (a walk of /usr/share/zoneinfo, a few milliseconds at every command's start).
+bool IsUtc(std::string_view zone) { return zone == "UTC" || zone == "Etc/UTC"; }
+
 Result<const date::time_zone*> LocateZone(std::string_view zone) {
   try {
     return date::locate_zone(zone);
@@ -204,13 +208,16 @@ std::string FormatIso(Timestamp t) {
   return out;
 }
 
-bool IsKnownZone(std::string_view zone) { return LocateZone(zone).has_value(); }
+bool IsKnownZone(std::string_view zone) { return IsUtc(zone) || LocateZone(zone).has_value(); }
 
 Result<Timestamp> StartOfLocalDay(CivilDate day, std::string_view zone_name) {
-  auto zone = LocateZone(zone_name);
-  if (!zone) return std::unexpected(zone.error());
   date::local_days local{
       date::year_month_day{date::year(day.year), date::month(day.month), date::day(day.day)}};
+  if (IsUtc(zone_name)) {
+    return std::chrono::time_point_cast<Duration>(date::sys_days(local.time_since_epoch()));
+  }
+  auto zone = LocateZone(zone_name);
+  if (!zone) return std::unexpected(zone.error());
   date::local_info info = (*zone)->get_info(date::local_seconds(local));
   switch (info.result) {
     case date::local_info::unique:
@@ -224,10 +231,14 @@ Result<Timestamp> StartOfLocalDay(CivilDate day, std::string_view zone_name) {
 }
 
 Result<CivilDate> LocalDate(Timestamp t, std::string_view zone_name) {
-  auto zone = LocateZone(zone_name);
-  if (!zone) return std::unexpected(zone.error());
-  auto local = (*zone)->to_local(t);
-  date::year_month_day ymd{std::chrono::floor<date::days>(local)};
+  date::year_month_day ymd;
+  if (IsUtc(zone_name)) {
+    ymd = date::year_month_day{std::chrono::floor<date::days>(t)};
+  } else {
+    auto zone = LocateZone(zone_name);
+    if (!zone) return std::unexpected(zone.error());
+    ymd = date::year_month_day{std::chrono::floor<date::days>((*zone)->to_local(t))};
+  }
   return CivilDate{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
                    static_cast<unsigned>(ymd.day())};
 }

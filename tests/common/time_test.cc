@@ -271,6 +271,24 @@ TEST_CASE("StartOfLocalDay in UTC is midnight UTC", "[common]") {
   CHECK(StartOfDayIso(CivilDate{2026, 2, 1}, "UTC") == "2026-02-01T00:00:00Z");
 }
 
+// UTC and Etc/UTC are computed without the time zone database; Etc/Zulu is the same zone
+// looked up in it.
+TEST_CASE("UTC without the zone database agrees with the database's UTC", "[common]") {
+  for (CivilDate day : {CivilDate{1969, 12, 31}, CivilDate{1970, 1, 1}, CivilDate{2024, 2, 29},
+                        CivilDate{2026, 3, 29}, CivilDate{2038, 1, 19}, CivilDate{2100, 12, 31}}) {
+    INFO(FormatDate(day));
+    CHECK(*StartOfLocalDay(day, "UTC") == *StartOfLocalDay(day, "Etc/Zulu"));
+    CHECK(*StartOfLocalDay(day, "Etc/UTC") == *StartOfLocalDay(day, "Etc/Zulu"));
+  }
+  for (std::int64_t ms : {-1LL, 0LL, 86'399'999LL, 86'400'000LL, 1'795'293'414'213LL}) {
+    INFO(ms);
+    CHECK(*LocalDate(FromMillis(ms), "UTC") == *LocalDate(FromMillis(ms), "Etc/Zulu"));
+  }
+  CHECK(IsKnownZone("UTC"));
+  CHECK(IsKnownZone("Etc/UTC"));
+  CHECK_FALSE(IsKnownZone("utc "));
+}
+
 TEST_CASE("StartOfLocalDay in Europe/Berlin follows the offset across both DST changes",
           "[common]") {
   CHECK(StartOfDayIso(CivilDate{2026, 1, 15}, "Europe/Berlin") == "2026-01-14T23:00:00Z");

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/time.h"
 
@@ -87,6 +89,79 @@ struct AttemptRecord {
   Timestamp started_at;
   std::optional<Timestamp> ended_at;
 };
+
+// One dataset as a task saw it: at the start of an attempt for what it reads, at the end of a
+// successful one for what it wrote. `uri` is the normalised dataset URI (docs/lineage.md).
+struct ObservedDataset {
+  std::string uri;
+  std::string fingerprint;         // "sha256:HEX" of the content (files) or of schema and rows
+  std::string schema_json = "[]";  // [{"name": ..., "type": ...}] for tables; [] for files
+  std::optional<std::int64_t> row_count;
+  std::optional<std::int64_t> bytes;
+};
+
+// Output column <- input column, for the columns a task knows it derived.
+struct ColumnEdge {
+  std::string output_uri;
+  std::string output_column;
+  std::string input_uri;
+  std::string input_column;
+  std::string transformation;  // e.g. "identity", "aggregate: sum"; may be empty
+};
+
+// What one attempt read and wrote.
+struct AttemptLineage {
+  std::vector<ObservedDataset> reads;
+  std::vector<ObservedDataset> writes;
+  std::vector<ColumnEdge> columns;
+  std::string config_hash;  // SHA-256 of the task's rendered config
+};
+
+// A version of a dataset: each write makes one; a read of content weir did not write (a
+// source, or a file changed by hand) makes one with no producing attempt.
+struct DatasetVersionRecord {
+  std::int64_t id = 0;
+  std::string uri;
+  int version = 0;  // 1, 2, ... per dataset, in the order recorded
+  std::string fingerprint;
+  std::string schema_json = "[]";
+  std::optional<std::int64_t> row_count;
+  std::optional<std::int64_t> bytes;
+  std::optional<std::int64_t> attempt_id;  // the attempt that wrote it
+  Timestamp recorded_at;
+};
+
+// An attempt in a lineage answer, with what an auditor needs to reproduce it.
+struct LineageAttempt {
+  AttemptRecord attempt;
+  std::string dag_id;
+  std::string dag_file;      // the DAG file, as recorded with the run's DAG version
+  std::string dag_hash;      // SHA-256 of that file's text
+  std::string params_json;   // the run's params
+  std::string config_hash;   // SHA-256 of the task's rendered config ("" when not recorded)
+  Timestamp interval_start;  // the run's data interval
+  Timestamp interval_end;
+};
+
+struct ColumnLineageRecord {
+  std::int64_t output_version_id = 0;
+  std::string output_column;
+  std::int64_t input_version_id = 0;
+  std::string input_column;
+  std::string transformation;
+};
+
+// A piece of the provenance graph: dataset versions, attempts, and which attempt read or wrote
+// which version. Each version and attempt appears once, in the order first reached.
+struct LineageGraph {
+  std::vector<DatasetVersionRecord> versions;
+  std::vector<LineageAttempt> attempts;
+  std::vector<std::pair<std::int64_t, std::int64_t>> reads;   // (attempt id, version id)
+  std::vector<std::pair<std::int64_t, std::int64_t>> writes;  // (attempt id, version id)
+  std::vector<ColumnLineageRecord> columns;                   // between versions of this graph
+};
+
+enum class LineageDirection { kUpstream, kDownstream };
 
 struct AuditEvent {
   std::int64_t id = 0;

@@ -135,6 +135,48 @@ ALTER TABLE runs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
 
 ALTER TABLE task_instances ADD COLUMN free_tries INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 2 -> 3: datasets and lineage. Every dataset version with the attempt that wrote it, what
+    // each attempt read, and which columns came from which.
+    R"sql(
+CREATE TABLE datasets (
+  id             INTEGER PRIMARY KEY,
+  uri            TEXT NOT NULL UNIQUE,
+  first_seen_ms  INTEGER NOT NULL
+);
+
+CREATE TABLE dataset_versions (
+  id              INTEGER PRIMARY KEY,
+  dataset_id      INTEGER NOT NULL REFERENCES datasets (id),
+  version         INTEGER NOT NULL,
+  fingerprint     TEXT NOT NULL,
+  schema_json     TEXT NOT NULL DEFAULT '[]',
+  row_count       INTEGER,
+  bytes           INTEGER,
+  attempt_id      INTEGER REFERENCES attempts (id),
+  recorded_at_ms  INTEGER NOT NULL,
+  UNIQUE (dataset_id, version)
+);
+CREATE INDEX dataset_versions_by_attempt ON dataset_versions (attempt_id);
+
+CREATE TABLE attempt_reads (
+  attempt_id  INTEGER NOT NULL REFERENCES attempts (id),
+  version_id  INTEGER NOT NULL REFERENCES dataset_versions (id),
+  PRIMARY KEY (attempt_id, version_id)
+) WITHOUT ROWID;
+CREATE INDEX attempt_reads_by_version ON attempt_reads (version_id, attempt_id);
+
+CREATE TABLE column_lineage (
+  output_version_id  INTEGER NOT NULL REFERENCES dataset_versions (id),
+  output_column      TEXT NOT NULL,
+  input_version_id   INTEGER NOT NULL REFERENCES dataset_versions (id),
+  input_column       TEXT NOT NULL,
+  transformation     TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (output_version_id, output_column, input_version_id, input_column)
+) WITHOUT ROWID;
+CREATE INDEX column_lineage_by_input ON column_lineage (input_version_id);
+
+ALTER TABLE attempts ADD COLUMN config_hash TEXT;
+)sql",
 };
 
 constexpr int kCurrentVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

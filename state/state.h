@@ -139,6 +139,26 @@ class Store {
   };
   [[nodiscard]] Result<Batch> StartBatch();
 
+  // --- Lineage (state/lineage.cc) ---
+  // Records what attempt `attempt_id` read and wrote, in one transaction: a read of content
+  // already recorded for its dataset is that version, any other read a new version with no
+  // producer (a source, or a change made outside weir); every write is a new version produced
+  // by the attempt. Column edges name datasets among these reads and writes.
+  [[nodiscard]] Result<void> RecordLineage(std::int64_t attempt_id, const AttemptLineage& lineage,
+                                           Timestamp now);
+  // Version `version` of the dataset `uri` (its latest when nullopt); nullopt if there is none.
+  [[nodiscard]] Result<std::optional<DatasetVersionRecord>> FindDatasetVersion(
+      const std::string& uri, std::optional<int> version = std::nullopt);
+  // Every dataset URI recorded, sorted.
+  [[nodiscard]] Result<std::vector<std::string>> DatasetUris();
+  // The provenance of a version (upstream: the attempt that wrote it, what that attempt read,
+  // and so on down to the sources) or what was built from it (downstream), at most `max_depth`
+  // attempts away (0: no limit).
+  [[nodiscard]] Result<LineageGraph> Lineage(std::int64_t version_id, LineageDirection direction,
+                                             int max_depth = 0);
+  // What the attempts of one run read and wrote.
+  [[nodiscard]] Result<LineageGraph> RunLineage(const std::string& run_id);
+
   Database& database() { return *db_; }
 
  private:

@@ -1,0 +1,368 @@
+// The store's lineage: datasets, their versions, what each attempt read and wrote, and the
+// provenance graph walked from any version (docs/lineage.md).
+#include <fmt/format.h>
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include "state/rows.h"
+#include "state/state.h"
+
+namespace weir::state {
+namespace {
+
+constexpr const char* kVersionColumns =
+    "v.id, d.uri, v.version, v.fingerprint, v.schema_json, v.row_count, v.bytes, v.attempt_id, "
+    "v.recorded_at_ms";
+
+DatasetVersionRecord ReadVersion(const Statement& s) {
+  DatasetVersionRecord v;
+  v.id = s.Int(0);
+  v.uri = s.Text(1);
+  v.version = static_cast<int>(s.Int(2));
+  v.fingerprint = s.Text(3);
+  v.schema_json = s.Text(4);
+  v.row_count = s.OptionalInt(5);
+  v.bytes = s.OptionalInt(6);
+  v.attempt_id = s.OptionalInt(7);
+  v.recorded_at = FromMillis(s.Int(8));
+  return v;
+}
+
+Result<std::int64_t> EnsureDataset(Database& db, const std::string& uri, Timestamp now) {
+  auto insert = db.Prepare(
+      "INSERT INTO datasets (uri, first_seen_ms) VALUES (?1, ?2) ON CONFLICT (uri) DO NOTHING");
+  if (!insert) return std::unexpected(insert.error());
+  if (auto ok = (*insert)->Bind(1, uri).Bind(2, ToMillis(now)).Run(); !ok) {
+    return std::unexpected(ok.error());
+  }
+  auto select = db.Prepare("SELECT id FROM datasets WHERE uri = ?1");
+  if (!select) return std::unexpected(select.error());
+  (*select)->Bind(1, uri);
+  auto row = (*select)->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return Fail(ErrorCode::kInternal, "dataset vanished after insert");
+  std::int64_t id = (*select)->Int(0);
+  (*select)->Reset();
+  return id;
+}
+
+// The latest version of a dataset: (id, version number, fingerprint), if any.
+Result<std::optional<std::tuple<std::int64_t, int, std::string>>> LatestVersion(
+    Database& db, std::int64_t dataset_id) {
+  auto stmt = db.Prepare(
+      "SELECT id, version, fingerprint FROM dataset_versions WHERE dataset_id = ?1 "
+      "ORDER BY version DESC LIMIT 1");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, dataset_id);
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  std::optional<std::tuple<std::int64_t, int, std::string>> out;
+  if (*row) {
+    out.emplace((*stmt)->Int(0), static_cast<int>((*stmt)->Int(1)), (*stmt)->Text(2));
+  }
+  (*stmt)->Reset();
+  return out;
+}
+
+Result<std::int64_t> InsertVersion(Database& db, std::int64_t dataset_id, int version,
+                                   const ObservedDataset& seen,
+                                   std::optional<std::int64_t> attempt_id, Timestamp now) {
+  auto stmt = db.Prepare(
+      "INSERT INTO dataset_versions (dataset_id, version, fingerprint, schema_json, row_count, "
+      "bytes, attempt_id, recorded_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto ok = (*stmt)
+                ->Bind(1, dataset_id)
+                .Bind(2, version)
+                .Bind(3, seen.fingerprint)
+                .Bind(4, seen.schema_json)
+                .Bind(5, seen.row_count)
+                .Bind(6, seen.bytes)
+                .Bind(7, attempt_id)
+                .Bind(8, ToMillis(now))
+                .Run();
+  if (!ok) return std::unexpected(ok.error());
+  return db.LastInsertRowId();
+}
+
+// Runs a query of one int64 parameter whose rows are a single id each.
+Result<std::vector<std::int64_t>> Ids(Database& db, const std::string& sql, std::int64_t arg) {
+  auto stmt = db.Prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, arg);
+  return CollectRows<std::int64_t>(**stmt, [](const Statement& s) { return s.Int(0); });
+}
+
+// Collects versions, attempts and edges into a graph, each node once.
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(Database& db) : db_(db) {}
+
+  // Adds the version; true when it was not there yet.
+  Result<bool> AddVersion(std::int64_t id) {
+    if (!versions_.insert(id).second) return false;
+    auto stmt = db_.Prepare(fmt::format(
+        "SELECT {} FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE v.id = ?1",
+        kVersionColumns));
+    if (!stmt) return std::unexpected(stmt.error());
+    (*stmt)->Bind(1, id);
+    auto rows = CollectRows<DatasetVersionRecord>(**stmt, ReadVersion);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return Fail(ErrorCode::kNotFound, fmt::format("no dataset version {}", id));
+    graph_.versions.push_back(std::move(rows->front()));
+    return true;
+  }
+
+  Result<bool> AddAttempt(std::int64_t id) {
+    if (!attempts_.insert(id).second) return false;
+    auto stmt = db_.Prepare(
+        fmt::format("SELECT {}, r.dag_id, dv.file_path, dv.content_hash, r.params_json, "
+                    "coalesce(a.config_hash, ''), r.interval_start_ms, r.interval_end_ms "
+                    "FROM attempts a JOIN runs r ON r.run_id = a.run_id "
+                    "JOIN dag_versions dv ON dv.id = r.dag_version_id WHERE a.id = ?1",
+                    Qualified("a.", kAttemptColumns)));
+    if (!stmt) return std::unexpected(stmt.error());
+    (*stmt)->Bind(1, id);
+    auto rows = CollectRows<LineageAttempt>(**stmt, [](const Statement& s) {
+      LineageAttempt a;
+      a.attempt = ReadAttempt(s);
+      a.dag_id = s.Text(13);
+      a.dag_file = s.Text(14);
+      a.dag_hash = s.Text(15);
+      a.params_json = s.Text(16);
+      a.config_hash = s.Text(17);
+      a.interval_start = FromMillis(s.Int(18));
+      a.interval_end = FromMillis(s.Int(19));
+      return a;
+    });
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return Fail(ErrorCode::kNotFound, fmt::format("no attempt {}", id));
+    graph_.attempts.push_back(std::move(rows->front()));
+    return true;
+  }
+
+  void Read(std::int64_t attempt, std::int64_t version) {
+    graph_.reads.emplace_back(attempt, version);
+  }
+  void Wrote(std::int64_t attempt, std::int64_t version) {
+    graph_.writes.emplace_back(attempt, version);
+  }
+
+  // Adds the column edges whose both ends are in the graph, and returns the graph.
+  Result<LineageGraph> Finish() {
+    for (const DatasetVersionRecord& v : graph_.versions) {
+      auto stmt = db_.Prepare(
+          "SELECT output_version_id, output_column, input_version_id, input_column, "
+          "transformation FROM column_lineage WHERE output_version_id = ?1 "
+          "ORDER BY output_column, input_version_id, input_column");
+      if (!stmt) return std::unexpected(stmt.error());
+      (*stmt)->Bind(1, v.id);
+      auto rows = CollectRows<ColumnLineageRecord>(**stmt, [](const Statement& s) {
+        return ColumnLineageRecord{s.Int(0), s.Text(1), s.Int(2), s.Text(3), s.Text(4)};
+      });
+      if (!rows) return std::unexpected(rows.error());
+      for (ColumnLineageRecord& c : *rows) {
+        if (versions_.count(c.input_version_id) != 0) graph_.columns.push_back(std::move(c));
+      }
+    }
+    return std::move(graph_);
+  }
+
+ private:
+  // "id, run_id" -> "a.id, a.run_id"
+  static std::string Qualified(std::string_view prefix, std::string_view columns) {
+    std::string out(prefix);
+    for (char c : columns) {
+      out += c;
+      if (c == ' ') out += prefix;
+    }
+    return out;
+  }
+
+  Database& db_;
+  std::set<std::int64_t> versions_;
+  std::set<std::int64_t> attempts_;
+  LineageGraph graph_;
+};
+
+constexpr const char* kReadsOfAttempt =
+    "SELECT version_id FROM attempt_reads WHERE attempt_id = ?1 ORDER BY version_id";
+constexpr const char* kWritesOfAttempt =
+    "SELECT id FROM dataset_versions WHERE attempt_id = ?1 ORDER BY id";
+constexpr const char* kReadersOfVersion =
+    "SELECT attempt_id FROM attempt_reads WHERE version_id = ?1 ORDER BY attempt_id";
+
+}  // namespace
+
+Result<void> Store::RecordLineage(std::int64_t attempt_id, const AttemptLineage& lineage,
+                                  Timestamp now) {
+  Database& db = *db_;
+  return InTransaction(db, [&]() -> Result<void> {
+    std::map<std::string, std::int64_t> read_versions, written_versions;
+    for (const ObservedDataset& seen : lineage.reads) {
+      auto dataset = EnsureDataset(db, seen.uri, now);
+      if (!dataset) return std::unexpected(dataset.error());
+      auto latest = LatestVersion(db, *dataset);
+      if (!latest) return std::unexpected(latest.error());
+      std::int64_t version_id = 0;
+      if (*latest && std::get<2>(**latest) == seen.fingerprint) {
+        version_id = std::get<0>(**latest);
+      } else {
+        auto inserted = InsertVersion(db, *dataset, *latest ? std::get<1>(**latest) + 1 : 1, seen,
+                                      std::nullopt, now);
+        if (!inserted) return std::unexpected(inserted.error());
+        version_id = *inserted;
+      }
+      read_versions[seen.uri] = version_id;
+      auto edge = db.Prepare(
+          "INSERT INTO attempt_reads (attempt_id, version_id) VALUES (?1, ?2) "
+          "ON CONFLICT DO NOTHING");
+      if (!edge) return std::unexpected(edge.error());
+      if (auto ok = (*edge)->Bind(1, attempt_id).Bind(2, version_id).Run(); !ok) return ok;
+    }
+    for (const ObservedDataset& seen : lineage.writes) {
+      auto dataset = EnsureDataset(db, seen.uri, now);
+      if (!dataset) return std::unexpected(dataset.error());
+      auto latest = LatestVersion(db, *dataset);
+      if (!latest) return std::unexpected(latest.error());
+      auto inserted = InsertVersion(db, *dataset, *latest ? std::get<1>(**latest) + 1 : 1, seen,
+                                    attempt_id, now);
+      if (!inserted) return std::unexpected(inserted.error());
+      written_versions[seen.uri] = *inserted;
+    }
+    for (const ColumnEdge& edge : lineage.columns) {
+      auto out = written_versions.find(edge.output_uri);
+      auto in = read_versions.find(edge.input_uri);
+      if (out == written_versions.end() || in == read_versions.end()) {
+        return Fail(
+            ErrorCode::kInvalidArgument,
+            fmt::format("column lineage {}#{} <- {}#{} names a dataset the attempt did "
+                        "not write or read",
+                        edge.output_uri, edge.output_column, edge.input_uri, edge.input_column));
+      }
+      auto stmt = db.Prepare(
+          "INSERT INTO column_lineage (output_version_id, output_column, input_version_id, "
+          "input_column, transformation) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
+      if (!stmt) return std::unexpected(stmt.error());
+      auto ok = (*stmt)
+                    ->Bind(1, out->second)
+                    .Bind(2, edge.output_column)
+                    .Bind(3, in->second)
+                    .Bind(4, edge.input_column)
+                    .Bind(5, edge.transformation)
+                    .Run();
+      if (!ok) return ok;
+    }
+    if (!lineage.config_hash.empty()) {
+      auto stmt = db.Prepare("UPDATE attempts SET config_hash = ?2 WHERE id = ?1");
+      if (!stmt) return std::unexpected(stmt.error());
+      if (auto ok = (*stmt)->Bind(1, attempt_id).Bind(2, lineage.config_hash).Run(); !ok) {
+        return ok;
+      }
+    }
+    return {};
+  });
+}
+
+Result<std::optional<DatasetVersionRecord>> Store::FindDatasetVersion(const std::string& uri,
+                                                                      std::optional<int> version) {
+  auto stmt = db_->Prepare(fmt::format(
+      "SELECT {} FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
+      "WHERE d.uri = ?1 AND (?2 IS NULL OR v.version = ?2) ORDER BY v.version DESC LIMIT 1",
+      kVersionColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, uri).Bind(2, version);
+  auto rows = CollectRows<DatasetVersionRecord>(**stmt, ReadVersion);
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<DatasetVersionRecord>();
+  return std::optional<DatasetVersionRecord>(std::move(rows->front()));
+}
+
+Result<std::vector<std::string>> Store::DatasetUris() {
+  auto stmt = db_->Prepare("SELECT uri FROM datasets ORDER BY uri");
+  if (!stmt) return std::unexpected(stmt.error());
+  return CollectRows<std::string>(**stmt, [](const Statement& s) { return s.Text(0); });
+}
+
+Result<LineageGraph> Store::Lineage(std::int64_t version_id, LineageDirection direction,
+                                    int max_depth) {
+  Database& db = *db_;
+  GraphBuilder graph(db);
+  if (auto added = graph.AddVersion(version_id); !added) return std::unexpected(added.error());
+  std::deque<std::pair<std::int64_t, int>> todo = {{version_id, 0}};  // (version, depth)
+  while (!todo.empty()) {
+    auto [version, depth] = todo.front();
+    todo.pop_front();
+    if (max_depth > 0 && depth >= max_depth) continue;
+    // Upstream: the attempt that wrote this version; downstream: the attempts that read it.
+    std::vector<std::int64_t> attempts;
+    if (direction == LineageDirection::kUpstream) {
+      auto producer = Ids(db,
+                          "SELECT attempt_id FROM dataset_versions WHERE id = ?1 AND "
+                          "attempt_id IS NOT NULL",
+                          version);
+      if (!producer) return std::unexpected(producer.error());
+      attempts = std::move(*producer);
+    } else {
+      auto readers = Ids(db, kReadersOfVersion, version);
+      if (!readers) return std::unexpected(readers.error());
+      attempts = std::move(*readers);
+    }
+    for (std::int64_t attempt : attempts) {
+      auto new_attempt = graph.AddAttempt(attempt);
+      if (!new_attempt) return std::unexpected(new_attempt.error());
+      if (direction == LineageDirection::kUpstream) {
+        graph.Wrote(attempt, version);
+      } else {
+        graph.Read(attempt, version);
+      }
+      if (!*new_attempt) continue;  // its other side is already in the graph
+      auto next =
+          Ids(db, direction == LineageDirection::kUpstream ? kReadsOfAttempt : kWritesOfAttempt,
+              attempt);
+      if (!next) return std::unexpected(next.error());
+      for (std::int64_t v : *next) {
+        auto new_version = graph.AddVersion(v);
+        if (!new_version) return std::unexpected(new_version.error());
+        if (direction == LineageDirection::kUpstream) {
+          graph.Read(attempt, v);
+        } else {
+          graph.Wrote(attempt, v);
+        }
+        if (*new_version) todo.emplace_back(v, depth + 1);
+      }
+    }
+  }
+  return graph.Finish();
+}
+
+Result<LineageGraph> Store::RunLineage(const std::string& run_id) {
+  Database& db = *db_;
+  auto stmt = db.Prepare("SELECT id FROM attempts WHERE run_id = ?1 ORDER BY id");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, run_id);
+  auto attempts = CollectRows<std::int64_t>(**stmt, [](const Statement& s) { return s.Int(0); });
+  if (!attempts) return std::unexpected(attempts.error());
+  GraphBuilder graph(db);
+  for (std::int64_t attempt : *attempts) {
+    auto reads = Ids(db, kReadsOfAttempt, attempt);
+    if (!reads) return std::unexpected(reads.error());
+    auto writes = Ids(db, kWritesOfAttempt, attempt);
+    if (!writes) return std::unexpected(writes.error());
+    if (reads->empty() && writes->empty()) continue;
+    if (auto ok = graph.AddAttempt(attempt); !ok) return std::unexpected(ok.error());
+    for (std::int64_t v : *reads) {
+      if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
+      graph.Read(attempt, v);
+    }
+    for (std::int64_t v : *writes) {
+      if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
+      graph.Wrote(attempt, v);
+    }
+  }
+  return graph.Finish();
+}
+
+}  // namespace weir::state

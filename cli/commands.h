@@ -104,6 +104,16 @@ int RunBackfill(const Context& context, const BackfillCommand& command);
 // `weir scheduler`: schedules until SIGINT or SIGTERM.
 int RunScheduler(const Context& context, std::optional<int> parallelism);
 
+struct AuditOptions {
+  std::optional<std::string> since;  // --since: a time, a day, or a duration back from now
+  std::string actor;                 // --actor
+  std::string dag;                   // --dag
+  int limit = 100;                   // --limit
+  std::string format = "text";       // --format text|json (JSON lines)
+};
+// `weir audit`: who changed what, newest first (audit_command.cc).
+int RunAudit(const Context& context, const AuditOptions& options);
+
 int RunTaskLogs(const Context& context, const std::string& run_id, const std::string& task_id,
                 std::optional<int> try_number);
 

@@ -181,6 +181,17 @@ int main(int argc, char** argv) {
   tasks_mark->add_option("--reason", admin_reason, "Why (kept in the audit log)");
   add_common(tasks_mark);
 
+  AuditOptions audit_options;
+  CLI::App* audit =
+      app.add_subcommand("audit", "Show the audit log: who changed what, newest first");
+  audit->add_option("--since", audit_options.since,
+                    "From this time, day (UTC) or duration ago (e.g. 7d)");
+  audit->add_option("--actor", audit_options.actor, "Only this actor");
+  audit->add_option("--dag", audit_options.dag, "Only this DAG, its runs and their tasks");
+  audit->add_option("--limit", audit_options.limit, "At most this many events (default 100)");
+  audit->add_option("--format", audit_options.format, "text (a table) or json (JSON lines)");
+  add_common(audit);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -217,6 +228,7 @@ int main(int argc, char** argv) {
     return RunTasksClear(context, admin_run, admin_task, downstream, upstream, admin_reason);
   }
   if (*tasks_mark) return RunTasksMark(context, admin_run, admin_task, admin_state, admin_reason);
+  if (*audit) return RunAudit(context, audit_options);
   std::cerr << "weir: no command (see weir --help)\n";
   return 2;
 }

@@ -161,6 +161,14 @@ struct LineageGraph {
   std::vector<ColumnLineageRecord> columns;                   // between versions of this graph
 };
 
+// Which audit events `weir audit` shows.
+struct AuditQuery {
+  std::optional<Timestamp> since;  // at or after
+  std::string actor;               // exactly this actor; empty: any
+  std::string dag;                 // events on this DAG, its runs and their tasks; empty: any
+  int limit = 100;
+};
+
 enum class LineageDirection { kUpstream, kDownstream };
 
 struct AuditEvent {

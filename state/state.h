@@ -71,7 +71,10 @@ class Store {
   // Appends to the audit log, which no code path updates or deletes (SQLite triggers agree).
   [[nodiscard]] Result<std::int64_t> AppendAudit(const AuditEvent& event);
 
+  // The newest `limit` audit events, newest first.
   [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int limit);
+  // The newest audit events that match every given filter, newest first.
+  [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(const AuditQuery& query);
 
   // --- Scheduling ---------------------------------------------------------------------------
 

@@ -373,11 +373,23 @@ Result<std::int64_t> Store::AppendAudit(const AuditEvent& event) {
 }
 
 Result<std::vector<AuditEvent>> Store::ListAudit(int limit) {
+  return ListAudit(AuditQuery{.limit = limit});
+}
+
+Result<std::vector<AuditEvent>> Store::ListAudit(const AuditQuery& query) {
+  // A DAG's events name it as dag:D, run:D@... or task:D@.../TASK (run ids start with "D@").
   auto stmt = db_->Prepare(
       "SELECT id, at_ms, actor, source, action, target, reason, details_json FROM audit_events "
-      "ORDER BY id DESC LIMIT ?1");
+      "WHERE (?1 IS NULL OR at_ms >= ?1) AND (?2 = '' OR actor = ?2) AND (?3 = '' OR "
+      "target = 'dag:' || ?3 OR substr(target, 1, length(?3) + 5) = 'run:' || ?3 || '@' OR "
+      "substr(target, 1, length(?3) + 6) = 'task:' || ?3 || '@') "
+      "ORDER BY id DESC LIMIT ?4");
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->Bind(1, limit);
+  (*stmt)
+      ->Bind(1, OptionalMillis(query.since))
+      .Bind(2, query.actor)
+      .Bind(3, query.dag)
+      .Bind(4, query.limit);
   return CollectRows<AuditEvent>(**stmt, [](const Statement& s) {
     return AuditEvent{
         s.Int(0), FromMillis(s.Int(1)), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6),

@@ -150,16 +150,14 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
     return followed;
   }
 
-  tasks::CommandFactory factory(tasks::TaskOptions{.home = context.home});
+  tasks::CommandFactory factory(TaskOptionsFor(context));
   executor::ProcessPool pool;
   scheduler::RunLoop loop(
       **store, pool,
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock,
-      scheduler::RunLoopOptions{.parallelism = command.parallelism.value_or(0),
-                                .log_dir = context.LogDir()});
+      clock, RunLoopOptionsFor(context, command.parallelism));
   signals.Watch([&loop] {
     std::cerr << "\nweir: stopping; run the same command again to resume\n";
     loop.RequestStop(/*keep_runs=*/true);

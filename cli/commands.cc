@@ -2,12 +2,44 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "cli/table.h"
 #include "common/strings.h"
+#include "tasks/datasets.h"
 
 namespace weir::cli {
+
+tasks::TaskOptions TaskOptionsFor(const Context& context) {
+  return tasks::TaskOptions{.home = context.home, .dags_root = context.dags_dir};
+}
+
+scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context,
+                                            std::optional<int> parallelism) {
+  scheduler::RunLoopOptions options{.parallelism = parallelism.value_or(0),
+                                    .log_dir = context.LogDir()};
+  options.lineage =
+      [](const state::AttemptRecord& attempt) -> std::optional<state::AttemptLineage> {
+    auto manifest = tasks::ReadManifest(tasks::ManifestPathFor(attempt.log_path));
+    if (!manifest) {
+      std::ofstream(attempt.log_path, std::ios::app)
+          << "weir: lineage not recorded: " << manifest.error().message << "\n";
+      return std::nullopt;
+    }
+    if (!*manifest) return std::nullopt;
+    state::AttemptLineage lineage;
+    lineage.config_hash = (*manifest)->config_hash;
+    for (auto [from, into] : {std::pair{&(*manifest)->reads, &lineage.reads},
+                              std::pair{&(*manifest)->writes, &lineage.writes}}) {
+      for (const tasks::Fingerprint& f : *from) {
+        into->push_back({f.uri, f.fingerprint, f.schema_json, f.row_count, f.bytes});
+      }
+    }
+    return lineage;
+  };
+  return options;
+}
 
 Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_id) {
   auto run = store.GetRun(run_id);

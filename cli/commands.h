@@ -13,7 +13,9 @@
 
 #include "common/error.h"
 #include "dags/dags.h"
+#include "scheduler/scheduler.h"
 #include "state/state.h"
+#include "tasks/tasks.h"
 
 namespace weir::cli {
 
@@ -34,6 +36,13 @@ struct Context {
   // a missing database is kNotFound, so read-only commands leave no file behind.
   Result<std::unique_ptr<state::Store>> OpenStore(bool create) const;
 };
+
+// How the commands that run tasks build them: the home, the DAGs folder that dataset paths may
+// not leave.
+tasks::TaskOptions TaskOptionsFor(const Context& context);
+// The run loop's options for those commands: logs under HOME/logs, and each attempt's lineage
+// read from the manifest its `weir task run` child left (a bad manifest is noted in the log).
+scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optional<int> parallelism);
 
 // The run `run_id`, or kNotFound "no run 'ID'".
 Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_id);
@@ -113,6 +122,16 @@ struct AuditOptions {
 };
 // `weir audit`: who changed what, newest first (audit_command.cc).
 int RunAudit(const Context& context, const AuditOptions& options);
+
+struct LineageOptions {
+  std::string mode;             // upstream, downstream or run
+  std::string target;           // DATASET[@N], or a run id
+  int depth = 0;                // --depth: attempts away at most; 0: no limit
+  std::string format = "text";  // --format text|json|dot
+};
+// `weir lineage ...` and `weir task run` (lineage_command.cc).
+int RunLineage(const Context& context, const LineageOptions& options);
+int RunTaskRun(const std::string& spec, const std::vector<std::string>& argv);
 
 int RunTaskLogs(const Context& context, const std::string& run_id, const std::string& task_id,
                 std::optional<int> try_number);

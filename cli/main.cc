@@ -192,6 +192,35 @@ int main(int argc, char** argv) {
   audit->add_option("--format", audit_options.format, "text (a table) or json (JSON lines)");
   add_common(audit);
 
+  LineageOptions lineage_options;
+  CLI::App* lineage = app.add_subcommand("lineage", "What a dataset was built from, or fed");
+  lineage->require_subcommand(1);
+  add_common(lineage);
+  std::vector<CLI::App*> lineage_commands;
+  for (auto [name, help, what] :
+       {std::tuple{"upstream", "What DATASET[@N] was built from, down to the sources",
+                   "DATASET[@N]: e.g. warehouse://features or file:data/x.csv@2"},
+        std::tuple{"downstream", "Everything built from DATASET[@N]", "DATASET[@N]"},
+        std::tuple{"run", "What a run read and wrote", "Run id"}}) {
+    CLI::App* sub = lineage->add_subcommand(name, help);
+    sub->add_option("target", lineage_options.target, what)->required();
+    if (std::string_view(name) != "run") {
+      sub->add_option("--depth", lineage_options.depth, "At most N attempts away (0: no limit)");
+    }
+    sub->add_option("--format", lineage_options.format, "text, json or dot");
+    add_common(sub);
+    lineage_commands.push_back(sub);
+  }
+
+  std::string task_spec;
+  std::vector<std::string> task_argv;
+  CLI::App* task = app.add_subcommand("task", "Internal: the child side of a task attempt");
+  task->require_subcommand(1);
+  task->group("");  // not listed in --help
+  CLI::App* task_run = task->add_subcommand("run", "Run one attempt's command and record it");
+  task_run->add_option("--spec", task_spec, "What to fingerprint (JSON)")->required();
+  task_run->add_option("command", task_argv, "The command, after --")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -205,6 +234,8 @@ int main(int argc, char** argv) {
     std::cerr << "weir: " << message << " (see weir --help)\n";
     return 2;
   }
+
+  if (*task_run) return RunTaskRun(task_spec, task_argv);
 
   // Absolute, so that paths recorded in the store (attempt logs) work from any directory.
   Context context{std::filesystem::absolute(dags_dir).lexically_normal(),
@@ -229,6 +260,12 @@ int main(int argc, char** argv) {
   }
   if (*tasks_mark) return RunTasksMark(context, admin_run, admin_task, admin_state, admin_reason);
   if (*audit) return RunAudit(context, audit_options);
+  for (CLI::App* sub : lineage_commands) {
+    if (*sub) {
+      lineage_options.mode = sub->get_name();
+      return RunLineage(context, lineage_options);
+    }
+  }
   std::cerr << "weir: no command (see weir --help)\n";
   return 2;
 }

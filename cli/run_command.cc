@@ -127,7 +127,7 @@ int RunRun(const Context& context, const RunOptions& options) {
   const bool live = ::isatty(STDERR_FILENO) == 1;
   std::cerr << fmt::format("run {}\n", run->run_id);
   Progress progress(std::cerr, live, **dag);
-  tasks::CommandFactory factory(tasks::TaskOptions{.home = context.home});
+  tasks::CommandFactory factory(TaskOptionsFor(context));
   SignalWatcher signals;
   executor::ProcessPool pool;
   scheduler::RunLoop loop(
@@ -135,10 +135,7 @@ int RunRun(const Context& context, const RunOptions& options) {
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock,
-      scheduler::RunLoopOptions{.parallelism = options.parallelism.value_or(0),
-                                .log_dir = context.LogDir()},
-      &progress);
+      clock, RunLoopOptionsFor(context, options.parallelism), &progress);
   signals.Watch([&loop] {
     std::cerr << "\nweir: stopping: cancelling running tasks...\n";
     loop.RequestStop();

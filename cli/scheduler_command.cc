@@ -48,7 +48,7 @@ int RunScheduler(const Context& context, std::optional<int> parallelism) {
 
   SignalWatcher signals;  // before any thread starts
   SystemClock& clock = SystemClock::Instance();
-  tasks::CommandFactory factory(tasks::TaskOptions{.home = context.home});
+  tasks::CommandFactory factory(TaskOptionsFor(context));
   executor::ProcessPool pool;
   EventLines lines;
   scheduler::RunLoop loop(
@@ -56,10 +56,7 @@ int RunScheduler(const Context& context, std::optional<int> parallelism) {
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock,
-      scheduler::RunLoopOptions{.parallelism = parallelism.value_or(0),
-                                .log_dir = context.LogDir()},
-      &lines);
+      clock, RunLoopOptionsFor(context, parallelism), &lines);
   scheduler::SchedulerService service(
       **store, loop, pool, clock,
       scheduler::SchedulerOptions{.dags_dir = context.dags_dir,

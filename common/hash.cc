@@ -5,14 +5,16 @@
 
 namespace weir {
 
-std::string Sha256Hex(std::string_view data) {
-  // A content hash needs nothing from the system's OpenSSL configuration, and reading it
-  // (openssl.cnf and what it includes) cost a millisecond of every command's start.
+namespace {
+
+// A content hash needs nothing from the system's OpenSSL configuration, and reading it
+// (openssl.cnf and what it includes) cost a millisecond of every command's start.
+void InitCrypto() {
   static const bool initialized = OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;
   (void)initialized;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+}
+
+std::string Hex(const unsigned char* digest, unsigned int length) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(length * 2, '0');
   for (unsigned int i = 0; i < length; ++i) {
@@ -20,6 +22,36 @@ std::string Sha256Hex(std::string_view data) {
     out[2 * i + 1] = kHex[digest[i] & 0xf];
   }
   return out;
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) {
+  InitCrypto();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  return Hex(digest, length);
+}
+
+Sha256::Sha256() {
+  InitCrypto();
+  auto* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  context_ = ctx;
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_)); }
+
+void Sha256::Update(std::string_view data) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), data.data(), data.size());
+}
+
+std::string Sha256::HexDigest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), digest, &length);
+  return Hex(digest, length);
 }
 
 std::uint64_t Fnv1a64(std::string_view data) {

@@ -12,6 +12,21 @@ namespace weir {
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 
+// SHA-256 over data given in pieces (a large file read in chunks).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Update(std::string_view data);
+  // Lower-case hex of the digest of everything given; the object is spent afterwards.
+  std::string HexDigest();
+
+ private:
+  void* context_;  // EVP_MD_CTX, kept out of this header
+};
+
 // A fast, stable 64-bit FNV-1a hash; not for security, for deterministic choices (jitter).
 std::uint64_t Fnv1a64(std::string_view data);
 

@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "dags/dags.h"
+#include "dags/dataset.h"
 
 namespace weir::dags {
 namespace {
@@ -64,6 +65,34 @@ void ValidateShell(const Value& config, std::vector<Diagnostic>* errors) {
       }
     }
   }
+  for (const char* key : {"inputs", "outputs"}) {
+    const Value* list = config.Find(key);
+    if (list == nullptr) continue;
+    if (!list->is_list()) {
+      Add(errors, *list,
+          fmt::format("'{}' must be a list of dataset URIs (file:PATH, warehouse://TABLE or "
+                      "sqlite://PATH#TABLE)",
+                      key));
+      continue;
+    }
+    for (const Value& item : list->AsList()) {
+      if (!item.is_string()) {
+        Add(errors, item, fmt::format("each of '{}' must be a dataset URI string", key));
+        continue;
+      }
+      // A templated URI is checked once rendered; its scheme can be checked now.
+      const std::string& text = item.AsString();
+      std::string_view checked = text;
+      if (auto brace = text.find("{{"); brace != std::string::npos) {
+        checked = std::string_view(text).substr(0, brace);
+        if (checked.starts_with("file:") || checked.starts_with("sqlite://") ||
+            checked.starts_with("warehouse://")) {
+          continue;
+        }
+      }
+      if (auto uri = ParseDatasetUri(text); !uri) Add(errors, item, uri.error().message);
+    }
+  }
   if (const Value* cwd = config.Find("cwd")) {
     if (!cwd->is_string() || cwd->AsString().empty()) {
       Add(errors, *cwd, "'cwd' must be a non-empty path");
@@ -79,7 +108,8 @@ const std::vector<std::string>& KnownKinds() {
 }
 
 const std::vector<std::string>& KindKeys(std::string_view kind) {
-  static const std::vector<std::string> kShell = {"command", "script", "env", "cwd"};
+  static const std::vector<std::string> kShell = {"command", "script", "env",
+                                                  "cwd",     "inputs", "outputs"};
   static const std::vector<std::string> kNone;
   if (kind == "shell") return kShell;
   return kNone;

@@ -360,6 +360,7 @@ class RunLoop::Execution {
     if (!context) return std::unexpected(context.error());
     auto command = loop_.build_command_(*dag_, spec, *context);
     if (!command) return std::unexpected(command.error());
+    command->env.push_back("WEIR_LOG=" + attempt.log_path);
     return loop_.runner_.Start(AttemptRequest{token, run_.run_id, spec.id, attempt.try_number,
                                               *command, attempt.log_path, spec.timeout});
   }
@@ -584,6 +585,10 @@ bool RunLoop::CanStart(const Execution& execution, int task) const {
 Result<void> RunLoop::WritePendingEnds() {
   for (const PendingEnd& end : std::exchange(pending_ends_, {})) {
     if (auto ok = store_.FinishAttempt(end.task, end.attempt); !ok) return ok;
+    if (!options_.lineage) continue;
+    if (auto lineage = options_.lineage(end.attempt)) {
+      if (auto ok = store_.RecordLineage(end.attempt.id, *lineage, clock_.Now()); !ok) return ok;
+    }
   }
   return {};
 }

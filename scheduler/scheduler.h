@@ -101,10 +101,17 @@ struct Driver {
   static Driver Self();
 };
 
+// What an ended attempt read and wrote, if it reported any (the tasks that declare datasets
+// do, through their manifest); nullopt otherwise. Problems with the report are the reader's to
+// log: the attempt's end is recorded either way.
+using LineageReader =
+    std::function<std::optional<state::AttemptLineage>(const state::AttemptRecord& attempt)>;
+
 struct RunLoopOptions {
   int parallelism = 0;             // attempts running at once; 0: the number of cores
   std::filesystem::path log_dir;   // attempt logs: LOG_DIR/DAG/RUN/TASK.TRY.log
   Driver driver = Driver::Self();  // recorded on every adopted run
+  LineageReader lineage;           // none: no lineage is recorded
 };
 
 // What a person asks for when triggering a run.

@@ -3,6 +3,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "common/hash.h"
+#include "tasks/datasets.h"
 #include "tasks/shell.h"
 
 extern char** environ;
@@ -21,6 +26,10 @@ void SetEnv(std::vector<std::string>* env, std::string_view name, std::string_vi
 
 CommandFactory::CommandFactory(TaskOptions options) : options_(std::move(options)) {
   options_.home = std::filesystem::absolute(options_.home).lexically_normal();
+  if (options_.weir_binary.empty()) {
+    std::error_code ec;
+    options_.weir_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
+  }
   if (options_.inherit_environment) {
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
       if (!std::string_view(*e).starts_with("WEIR_")) base_env_.emplace_back(*e);
@@ -64,7 +73,52 @@ Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec
     std::size_t eq = entry.find('=');
     SetEnv(&command.env, entry.substr(0, eq), entry.substr(eq + 1));
   }
+  if (auto ok = WrapForDatasets(dag, task, context, task_env, &command); !ok) {
+    return std::unexpected(ok.error());
+  }
   return command;
+}
+
+Result<void> CommandFactory::WrapForDatasets(const dags::Dag& dag, const dags::TaskSpec& task,
+                                             const dags::TemplateContext& context,
+                                             const std::vector<std::string>& task_env,
+                                             Command* command) const {
+  const dags::Value* inputs = task.config.Find("inputs");
+  const dags::Value* outputs = task.config.Find("outputs");
+  if (inputs == nullptr && outputs == nullptr) return {};
+  DatasetPlace place{dag.file.parent_path(),
+                     options_.dags_root.empty() ? dag.file.parent_path() : options_.dags_root,
+                     WarehousePath(dag), dag.warehouse.empty()};
+  ManifestSpec spec;
+  nlohmann::json config = {{"kind", task.kind},
+                           {"argv", command->argv},
+                           {"cwd", command->cwd},
+                           {"env", task_env},
+                           {"inputs", nlohmann::json::array()},
+                           {"outputs", nlohmann::json::array()}};
+  for (auto [list, key, into] : {std::tuple{inputs, "inputs", &spec.inputs},
+                                 std::tuple{outputs, "outputs", &spec.outputs}}) {
+    if (list == nullptr) continue;
+    for (const dags::Value& item : list->AsList()) {
+      auto parsed = dags::Template::Parse(item.AsString());
+      if (!parsed) return std::unexpected(parsed.error());
+      auto rendered = parsed->Render(context, dags::Quoting::kNone);
+      if (!rendered) return std::unexpected(rendered.error());
+      auto resolved = ResolveDataset(*rendered, place);
+      if (!resolved) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    fmt::format("'{}': {}", key, resolved.error().message));
+      }
+      config[key].push_back(resolved->uri);
+      into->push_back(std::move(*resolved));
+    }
+  }
+  spec.config_hash = "sha256:" + Sha256Hex(config.dump());
+  std::vector<std::string> argv = {
+      options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec), "--"};
+  argv.insert(argv.end(), command->argv.begin(), command->argv.end());
+  command->argv = std::move(argv);
+  return {};
 }
 
 }  // namespace weir::tasks

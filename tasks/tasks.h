@@ -19,13 +19,19 @@ namespace weir::tasks {
 struct TaskOptions {
   std::filesystem::path home;       // WEIR_HOME: the default warehouse lives here
   bool inherit_environment = true;  // start from weir's own environment (PATH, HOME, ...)
+  std::filesystem::path dags_root;  // the DAGs folder: dataset paths may not leave it
+  // The `weir` binary that runs `weir task run` for tasks that declare datasets; empty: this
+  // process's own executable.
+  std::filesystem::path weir_binary;
 };
 
 class CommandFactory {
  public:
   explicit CommandFactory(TaskOptions options);
 
-  // The command for one attempt. Errors (a template that does not render) fail the attempt.
+  // The command for one attempt. Errors (a template that does not render, a dataset outside
+  // the DAGs folder) fail the attempt. A task with `inputs:` or `outputs:` runs under
+  // `weir task run`, which records them (tasks/task_run.h).
   [[nodiscard]] Result<Command> Build(const dags::Dag& dag, const dags::TaskSpec& task,
                                       const dags::TemplateContext& context) const;
 
@@ -33,6 +39,10 @@ class CommandFactory {
   std::filesystem::path WarehousePath(const dags::Dag& dag) const;
 
  private:
+  Result<void> WrapForDatasets(const dags::Dag& dag, const dags::TaskSpec& task,
+                               const dags::TemplateContext& context,
+                               const std::vector<std::string>& task_env, Command* command) const;
+
   TaskOptions options_;
   std::vector<std::string> base_env_;  // weir's own environment minus WEIR_*, read once
 };

@@ -1,0 +1,310 @@
+#include "tasks/datasets.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/hash.h"
+#include "common/strings.h"
+#include "dags/dataset.h"
+
+namespace weir::tasks {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// `path` (relative to the DAG's folder) as an absolute path and as its identity relative to
+// the DAGs folder; an error when it leaves that folder, also through a symlink.
+Result<std::pair<fs::path, std::string>> Inside(const std::string& uri, const std::string& path,
+                                                const DatasetPlace& place) {
+  std::error_code ec;
+  fs::path joined = (place.dag_dir / path).lexically_normal();
+  fs::path real = fs::weakly_canonical(joined, ec);
+  if (ec) real = joined;
+  fs::path root = fs::weakly_canonical(place.dags_root, ec);
+  if (ec) root = place.dags_root.lexically_normal();
+  fs::path relative = real.lexically_relative(root);
+  if (relative.empty() || *relative.begin() == ".." || relative == ".") {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("dataset '{}' is outside the DAGs folder {} (paths may not leave it, "
+                            "through '..' or a symlink)",
+                            Printable(uri), root.string()));
+  }
+  return std::pair{real, relative.generic_string()};
+}
+
+class Db {
+ public:
+  ~Db() { sqlite3_close(db_); }
+  sqlite3* db_ = nullptr;
+};
+
+class Stmt {
+ public:
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string Quoted(const std::string& name) { return "\"" + name + "\""; }  // names are checked
+
+Result<Fingerprint> TableFingerprint(const ResolvedDataset& d) {
+  auto missing = [&](std::string why) { return Fail(ErrorCode::kNotFound, std::move(why)); };
+  if (!fs::exists(d.path)) {
+    return missing(fmt::format("{}: the SQLite file {} does not exist", d.uri, d.path.string()));
+  }
+  Db db;
+  if (sqlite3_open_v2(d.path.c_str(), &db.db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    return Fail(ErrorCode::kIo, fmt::format("{}: cannot open {}: {}", d.uri, d.path.string(),
+                                            sqlite3_errmsg(db.db_)));
+  }
+  sqlite3_busy_timeout(db.db_, 10'000);
+  Sha256 hash;
+  json schema = json::array();
+  int columns = 0;
+  {
+    Stmt info;
+    std::string sql = "PRAGMA table_info(" + Quoted(d.table) + ")";
+    if (sqlite3_prepare_v2(db.db_, sql.c_str(), -1, &info.stmt_, nullptr) != SQLITE_OK) {
+      return Fail(ErrorCode::kIo, fmt::format("{}: {}", d.uri, sqlite3_errmsg(db.db_)));
+    }
+    while (sqlite3_step(info.stmt_) == SQLITE_ROW) {
+      std::string name = reinterpret_cast<const char*>(sqlite3_column_text(info.stmt_, 1));
+      std::string type = reinterpret_cast<const char*>(sqlite3_column_text(info.stmt_, 2));
+      schema.push_back({{"name", name}, {"type", type}});
+      hash.Update(name);
+      hash.Update("\x1f");
+      hash.Update(type);
+      hash.Update("\x1e");
+      ++columns;
+    }
+  }
+  if (columns == 0) {
+    return missing(
+        fmt::format("{}: table '{}' does not exist in {}", d.uri, d.table, d.path.string()));
+  }
+  std::string order;
+  for (int i = 1; i <= columns; ++i) order += (i > 1 ? ", " : "") + std::to_string(i);
+  Stmt rows;
+  std::string sql = "SELECT * FROM " + Quoted(d.table) + " ORDER BY " + order;
+  if (sqlite3_prepare_v2(db.db_, sql.c_str(), -1, &rows.stmt_, nullptr) != SQLITE_OK) {
+    return Fail(ErrorCode::kIo, fmt::format("{}: {}", d.uri, sqlite3_errmsg(db.db_)));
+  }
+  std::int64_t count = 0, bytes = 0;
+  int rc = 0;
+  while ((rc = sqlite3_step(rows.stmt_)) == SQLITE_ROW) {
+    ++count;
+    for (int c = 0; c < columns; ++c) {
+      int type = sqlite3_column_type(rows.stmt_, c);
+      std::string cell;
+      switch (type) {
+        case SQLITE_NULL:
+          cell = "n";
+          break;
+        case SQLITE_INTEGER:
+          cell = "i" + std::to_string(sqlite3_column_int64(rows.stmt_, c));
+          break;
+        case SQLITE_FLOAT:
+          cell = fmt::format("f{:.17g}", sqlite3_column_double(rows.stmt_, c));
+          break;
+        default: {  // text and blobs: their bytes, after their length
+          const void* data = sqlite3_column_blob(rows.stmt_, c);
+          int size = sqlite3_column_bytes(rows.stmt_, c);
+          cell = fmt::format("{}{}:", type == SQLITE_TEXT ? 't' : 'b', size);
+          if (size > 0) cell.append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+        }
+      }
+      bytes += sqlite3_column_bytes(rows.stmt_, c);
+      hash.Update(cell);
+      hash.Update("\x1f");
+    }
+    hash.Update("\x1e");
+  }
+  if (rc != SQLITE_DONE) {
+    return Fail(ErrorCode::kIo, fmt::format("{}: {}", d.uri, sqlite3_errmsg(db.db_)));
+  }
+  return Fingerprint{d.uri, "sha256:" + hash.HexDigest(), schema.dump(), count, bytes};
+}
+
+Result<Fingerprint> FileFingerprint(const ResolvedDataset& d) {
+  int fd = ::open(d.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return Fail(ErrorCode::kNotFound,
+                  fmt::format("{}: the file {} does not exist", d.uri, d.path.string()));
+    }
+    return Fail(ErrorCode::kIo,
+                fmt::format("{}: cannot read {}: {}", d.uri, d.path.string(), strerror(errno)));
+  }
+  Sha256 hash;
+  std::vector<char> buffer(1 << 20);
+  std::int64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      return Fail(ErrorCode::kIo,
+                  fmt::format("{}: cannot read {}: {}", d.uri, d.path.string(), strerror(error)));
+    }
+    if (n == 0) break;
+    hash.Update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    total += n;
+  }
+  ::close(fd);
+  return Fingerprint{d.uri, "sha256:" + hash.HexDigest(), "[]", std::nullopt, total};
+}
+
+json ToJson(const ResolvedDataset& d) {
+  return {{"uri", d.uri}, {"path", d.path.string()}, {"table", d.table}};
+}
+
+json ToJson(const Fingerprint& f) {
+  json out = {
+      {"uri", f.uri}, {"fingerprint", f.fingerprint}, {"schema", json::parse(f.schema_json)}};
+  out["rows"] = f.row_count ? json(*f.row_count) : json(nullptr);
+  out["bytes"] = f.bytes ? json(*f.bytes) : json(nullptr);
+  return out;
+}
+
+std::optional<std::int64_t> OptionalInt(const json& j, const char* key) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  return j.at(key).get<std::int64_t>();
+}
+
+}  // namespace
+
+Result<ResolvedDataset> ResolveDataset(std::string_view text, const DatasetPlace& place) {
+  auto uri = dags::ParseDatasetUri(text);
+  if (!uri) return std::unexpected(uri.error());
+  ResolvedDataset out;
+  switch (uri->scheme) {
+    case dags::DatasetUri::Scheme::kWarehouse: {
+      out.table = uri->table;
+      out.path = place.warehouse;
+      if (place.default_warehouse) {
+        out.uri = "warehouse://" + uri->table;
+        return out;
+      }
+      // A DAG with its own warehouse file: the same table as sqlite://FILE#TABLE.
+      std::error_code ec;
+      fs::path root = fs::weakly_canonical(place.dags_root, ec);
+      fs::path relative = place.warehouse.lexically_relative(ec ? place.dags_root : root);
+      bool inside = !relative.empty() && *relative.begin() != "..";
+      out.uri = "sqlite://" + (inside ? relative.generic_string() : place.warehouse.string()) +
+                "#" + uri->table;
+      return out;
+    }
+    case dags::DatasetUri::Scheme::kSqlite: {
+      auto inside = Inside(std::string(text), uri->path, place);
+      if (!inside) return std::unexpected(inside.error());
+      out.path = inside->first;
+      out.table = uri->table;
+      out.uri = "sqlite://" + inside->second + "#" + uri->table;
+      return out;
+    }
+    case dags::DatasetUri::Scheme::kFile: {
+      auto inside = Inside(std::string(text), uri->path, place);
+      if (!inside) return std::unexpected(inside.error());
+      out.path = inside->first;
+      out.uri = "file:" + inside->second;
+      return out;
+    }
+  }
+  return Fail(ErrorCode::kInternal, "unreachable dataset scheme");
+}
+
+Result<Fingerprint> TakeFingerprint(const ResolvedDataset& dataset) {
+  return dataset.table.empty() ? FileFingerprint(dataset) : TableFingerprint(dataset);
+}
+
+std::string SpecToJson(const ManifestSpec& spec) {
+  json inputs = json::array(), outputs = json::array();
+  for (const auto& d : spec.inputs) inputs.push_back(ToJson(d));
+  for (const auto& d : spec.outputs) outputs.push_back(ToJson(d));
+  return json{{"manifest", spec.manifest.string()},
+              {"config_hash", spec.config_hash},
+              {"inputs", inputs},
+              {"outputs", outputs}}
+      .dump();
+}
+
+Result<ManifestSpec> SpecFromJson(std::string_view text) {
+  try {
+    json j = json::parse(text);
+    ManifestSpec spec;
+    spec.manifest = j.at("manifest").get<std::string>();
+    spec.config_hash = j.at("config_hash").get<std::string>();
+    for (const char* key : {"inputs", "outputs"}) {
+      for (const json& d : j.at(key)) {
+        ResolvedDataset r{d.at("uri").get<std::string>(), d.at("path").get<std::string>(),
+                          d.at("table").get<std::string>()};
+        (std::string_view(key) == "inputs" ? spec.inputs : spec.outputs).push_back(std::move(r));
+      }
+    }
+    return spec;
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("bad task spec: {}", e.what()));
+  }
+}
+
+Result<void> WriteManifest(const fs::path& path, const Manifest& m) {
+  json reads = json::array(), writes = json::array();
+  for (const auto& f : m.reads) reads.push_back(ToJson(f));
+  for (const auto& f : m.writes) writes.push_back(ToJson(f));
+  std::string text =
+      json{{"config_hash", m.config_hash}, {"reads", reads}, {"writes", writes}}.dump() + "\n";
+  fs::path temporary = path;
+  temporary += ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out.flush()) {
+      return Fail(ErrorCode::kIo, fmt::format("cannot write {}", temporary.string()));
+    }
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) {
+    return Fail(ErrorCode::kIo, fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  }
+  return {};
+}
+
+Result<std::optional<Manifest>> ReadManifest(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::optional<Manifest>();
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    json j = json::parse(buffer.str());
+    Manifest m;
+    m.config_hash = j.at("config_hash").get<std::string>();
+    for (const char* key : {"reads", "writes"}) {
+      for (const json& f : j.at(key)) {
+        Fingerprint fp{f.at("uri").get<std::string>(), f.at("fingerprint").get<std::string>(),
+                       f.at("schema").dump(), OptionalInt(f, "rows"), OptionalInt(f, "bytes")};
+        (std::string_view(key) == "reads" ? m.reads : m.writes).push_back(std::move(fp));
+      }
+    }
+    return std::optional<Manifest>(std::move(m));
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} is not a task manifest: {}", path.string(), e.what()));
+  }
+}
+
+fs::path ManifestPathFor(const fs::path& log_path) {
+  fs::path out = log_path;
+  out.replace_extension(".manifest.json");
+  return out;
+}
+
+}  // namespace weir::tasks

@@ -1,0 +1,112 @@
+#include "tasks/task_run.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "tasks/datasets.h"
+
+extern char** environ;
+
+namespace weir::tasks {
+namespace {
+
+// Starts argv in this process's group with default signal handling; returns its pid.
+Result<pid_t> Spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, args[0], nullptr, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("cannot execute '{}': {}", argv[0], strerror(rc)));
+  }
+  return pid;
+}
+
+}  // namespace
+
+int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& argv) {
+  auto spec = SpecFromJson(spec_json);
+  if (!spec) {
+    std::cerr << "weir task run: " << spec.error().message << "\n";
+    return 2;
+  }
+  if (argv.empty()) {
+    std::cerr << "weir task run: no command after --\n";
+    return 2;
+  }
+  if (spec->manifest.empty()) {
+    const char* log = std::getenv("WEIR_LOG");
+    if (log == nullptr || *log == '\0') {
+      std::cerr << "weir task run: no manifest path and no $WEIR_LOG\n";
+      return 2;
+    }
+    spec->manifest = ManifestPathFor(log);
+  }
+  Manifest manifest;
+  manifest.config_hash = spec->config_hash;
+  auto finish = [&](int status) {
+    if (auto ok = WriteManifest(spec->manifest, manifest); !ok) {
+      std::cerr << "weir: " << ok.error().message << "\n";
+      return status == 0 ? 2 : status;
+    }
+    return status;
+  };
+  for (const ResolvedDataset& input : spec->inputs) {
+    auto seen = TakeFingerprint(input);
+    if (!seen) {
+      std::cerr << "weir: input " << seen.error().message << "\n";
+      return finish(2);
+    }
+    manifest.reads.push_back(std::move(*seen));
+  }
+
+  // The group's SIGTERM (a timeout, a stop) is for the command: this process waits for it.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_IGN);
+  auto pid = Spawn(argv);
+  if (!pid) {
+    std::cerr << "weir: " << pid.error().message << "\n";
+    return finish(127);
+  }
+  int status = 0;
+  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    (void)finish(0);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return 128 + sig;
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  if (code == 0) {
+    for (const ResolvedDataset& output : spec->outputs) {
+      auto seen = TakeFingerprint(output);
+      if (!seen) {
+        std::cerr << "weir: the command succeeded but did not write its output "
+                  << seen.error().message << "\n";
+        return finish(2);
+      }
+      manifest.writes.push_back(std::move(*seen));
+    }
+  }
+  return finish(code);
+}
+
+}  // namespace weir::tasks

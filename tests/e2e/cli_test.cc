@@ -60,6 +60,16 @@ TEST_CASE("weir run builds the example training set end to end", "[e2e]") {
   CHECK_FALSE(logs.out.empty());
   CHECK(logs.err.find("try 1 of check_training_set: success") != std::string::npos);
 
+  // Its tasks declare their tables: the training set traces back to the labels file.
+  auto lineage_args = where;
+  lineage_args.insert(lineage_args.begin(), {"lineage", "upstream", "warehouse://training_set"});
+  Output lineage = Weir(dir, lineage_args);
+  CHECK(lineage.exit_code == 0);
+  for (const char* node : {"warehouse://user_features@1", "warehouse://clean_events@1",
+                           "warehouse://raw_events@1", "file:data/labels.csv@1"}) {
+    CHECK(lineage.out.find(node) != std::string::npos);
+  }
+
   SECTION("a second run of the same interval is a new manual run and also succeeds") {
     Output again = Weir(dir, args);
     CHECK(again.exit_code == 0);

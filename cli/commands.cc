@@ -20,7 +20,9 @@ scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context,
   scheduler::RunLoopOptions options{.parallelism = parallelism.value_or(0),
                                     .log_dir = context.LogDir()};
   options.lineage =
-      [](const state::AttemptRecord& attempt) -> std::optional<state::AttemptLineage> {
+      [](const dags::TaskSpec& task,
+         const state::AttemptRecord& attempt) -> std::optional<state::AttemptLineage> {
+    if (!tasks::DeclaresDatasets(task)) return std::nullopt;
     auto manifest = tasks::ReadManifest(tasks::ManifestPathFor(attempt.log_path));
     if (!manifest) {
       std::ofstream(attempt.log_path, std::ios::app)

@@ -418,7 +418,7 @@ class RunLoop::Execution {
     attempt.state = state == TaskState::kSuccess ? AttemptState::kSuccess : AttemptState::kSkipped;
     ti.state = state;
     ti.ended_at = attempt.ended_at;
-    loop_.pending_ends_.push_back({ti, attempt});
+    loop_.pending_ends_.push_back({&dag_->tasks[v], ti, attempt});
     if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
     Finished(v);
     return {};
@@ -440,7 +440,7 @@ class RunLoop::Execution {
       ti.state = TaskState::kFailed;
       ti.ended_at = ended;
     }
-    loop_.pending_ends_.push_back({ti, attempt});
+    loop_.pending_ends_.push_back({&dag_->tasks[v], ti, attempt});
     if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
     if (!retry) Finished(v);
     return {};
@@ -586,7 +586,7 @@ Result<void> RunLoop::WritePendingEnds() {
   for (const PendingEnd& end : std::exchange(pending_ends_, {})) {
     if (auto ok = store_.FinishAttempt(end.task, end.attempt); !ok) return ok;
     if (!options_.lineage) continue;
-    if (auto lineage = options_.lineage(end.attempt)) {
+    if (auto lineage = options_.lineage(*end.spec, end.attempt)) {
       if (auto ok = store_.RecordLineage(end.attempt.id, *lineage, clock_.Now()); !ok) return ok;
     }
   }

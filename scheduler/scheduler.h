@@ -104,8 +104,8 @@ struct Driver {
 // What an ended attempt read and wrote, if it reported any (the tasks that declare datasets
 // do, through their manifest); nullopt otherwise. Problems with the report are the reader's to
 // log: the attempt's end is recorded either way.
-using LineageReader =
-    std::function<std::optional<state::AttemptLineage>(const state::AttemptRecord& attempt)>;
+using LineageReader = std::function<std::optional<state::AttemptLineage>(
+    const dags::TaskSpec& task, const state::AttemptRecord& attempt)>;
 
 struct RunLoopOptions {
   int parallelism = 0;             // attempts running at once; 0: the number of cores
@@ -199,6 +199,7 @@ class RunLoop {
   // An attempt's end, decided in memory and written after the step's next process has started
   // (before that attempt's own row): the next task of a chain starts without waiting for it.
   struct PendingEnd {
+    const dags::TaskSpec* spec;  // the run's DAG outlives the step
     state::TaskInstanceRecord task;
     state::AttemptRecord attempt;
   };

@@ -24,6 +24,10 @@ void SetEnv(std::vector<std::string>* env, std::string_view name, std::string_vi
 
 }  // namespace
 
+bool DeclaresDatasets(const dags::TaskSpec& task) {
+  return task.config.Find("inputs") != nullptr || task.config.Find("outputs") != nullptr;
+}
+
 CommandFactory::CommandFactory(TaskOptions options) : options_(std::move(options)) {
   options_.home = std::filesystem::absolute(options_.home).lexically_normal();
   if (options_.weir_binary.empty()) {
@@ -83,9 +87,9 @@ Result<void> CommandFactory::WrapForDatasets(const dags::Dag& dag, const dags::T
                                              const dags::TemplateContext& context,
                                              const std::vector<std::string>& task_env,
                                              Command* command) const {
+  if (!DeclaresDatasets(task)) return {};
   const dags::Value* inputs = task.config.Find("inputs");
   const dags::Value* outputs = task.config.Find("outputs");
-  if (inputs == nullptr && outputs == nullptr) return {};
   DatasetPlace place{dag.file.parent_path(),
                      options_.dags_root.empty() ? dag.file.parent_path() : options_.dags_root,
                      WarehousePath(dag), dag.warehouse.empty()};

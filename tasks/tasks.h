@@ -25,6 +25,9 @@ struct TaskOptions {
   std::filesystem::path weir_binary;
 };
 
+// Whether the task has `inputs:` or `outputs:`, and so runs under `weir task run`.
+bool DeclaresDatasets(const dags::TaskSpec& task);
+
 class CommandFactory {
  public:
   explicit CommandFactory(TaskOptions options);

@@ -12,17 +12,6 @@
 namespace weir::cli {
 namespace {
 
-// --since: a time, a day (from its start, UTC), or a duration back from now.
-Result<Timestamp> ParseSince(const std::string& text, Timestamp now) {
-  if (auto t = ParseTimestamp(text)) return *t;
-  if (auto day = ParseDate(text)) return StartOfLocalDay(*day, "UTC");
-  if (auto back = ParseDuration(text)) return now - *back;
-  return Fail(ErrorCode::kInvalidArgument,
-              fmt::format("--since '{}': use a time (2026-11-21T10:00:00Z), a day (2026-11-21) "
-                          "or a duration back from now (7d, 12h)",
-                          Printable(text)));
-}
-
 std::string Json(const std::string& text) { return dags::Value::String(text).ToJson(); }
 
 }  // namespace

@@ -11,6 +11,16 @@
 
 namespace weir::cli {
 
+Result<Timestamp> ParseSince(const std::string& text, Timestamp now) {
+  if (auto t = ParseTimestamp(text)) return *t;
+  if (auto day = ParseDate(text)) return StartOfLocalDay(*day, "UTC");
+  if (auto back = ParseDuration(text)) return now - *back;
+  return Fail(ErrorCode::kInvalidArgument,
+              fmt::format("--since '{}': use a time (2026-11-21T10:00:00Z), a day (2026-11-21) "
+                          "or a duration back from now (7d, 12h)",
+                          Printable(text)));
+}
+
 tasks::TaskOptions TaskOptionsFor(const Context& context) {
   return tasks::TaskOptions{.home = context.home, .dags_root = context.dags_dir};
 }

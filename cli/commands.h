@@ -37,6 +37,9 @@ struct Context {
   Result<std::unique_ptr<state::Store>> OpenStore(bool create) const;
 };
 
+// --since T: a time, a day (from its start, UTC), or a duration back from `now` (7d).
+[[nodiscard]] Result<Timestamp> ParseSince(const std::string& text, Timestamp now);
+
 // How the commands that run tasks build them: the home, the DAGs folder that dataset paths may
 // not leave.
 tasks::TaskOptions TaskOptionsFor(const Context& context);
@@ -124,10 +127,15 @@ struct AuditOptions {
 int RunAudit(const Context& context, const AuditOptions& options);
 
 struct LineageOptions {
-  std::string mode;             // upstream, downstream or run
+  std::string mode;             // upstream, downstream, run or export
   std::string target;           // DATASET[@N], or a run id
   int depth = 0;                // --depth: attempts away at most; 0: no limit
   std::string format = "text";  // --format text|json|dot
+  // export: --openlineage (the only export format), --since, --run, --namespace
+  bool openlineage = false;
+  std::optional<std::string> since;
+  std::string run;
+  std::string job_namespace = "weir";
 };
 // `weir lineage ...` and `weir task run` (lineage_command.cc).
 int RunLineage(const Context& context, const LineageOptions& options);

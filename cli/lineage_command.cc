@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cli/commands.h"
+#include "common/clock.h"
 #include "common/strings.h"
 #include "dags/value.h"
 #include "tasks/task_run.h"
@@ -200,7 +201,45 @@ int RunTaskRun(const std::string& spec, const std::vector<std::string>& argv) {
   return tasks::RunTaskChild(spec, argv);
 }
 
+int RunLineageExport(const Context& context, const LineageOptions& options) {
+  if (!options.openlineage) {
+    return Report(
+        Error{ErrorCode::kInvalidArgument, "weir lineage export needs a format: --openlineage"});
+  }
+  if (options.job_namespace.empty()) {
+    return Report(Error{ErrorCode::kInvalidArgument, "--namespace must not be empty"});
+  }
+  std::optional<Timestamp> since;
+  if (options.since) {
+    auto parsed = ParseSince(*options.since, SystemClock::Instance().Now());
+    if (!parsed) return Report(parsed.error());
+    since = *parsed;
+  }
+  auto store = context.OpenStore(false);
+  if (!store) {
+    if (store.error().code != ErrorCode::kNotFound) return Report(store.error());
+    if (!options.run.empty()) {
+      return Report(
+          Error{ErrorCode::kNotFound, fmt::format("no run '{}'", Printable(options.run))});
+    }
+    return 0;  // nothing recorded: no events
+  }
+  if (!options.run.empty()) {
+    if (auto run = RequireRun(**store, options.run); !run) return Report(run.error());
+  }
+  auto attempts = (*store)->AttemptsForExport(since, options.run);
+  if (!attempts) return Report(attempts.error());
+  state::OpenLineageOptions ol{.job_namespace = options.job_namespace};
+  for (const state::AttemptExport& attempt : *attempts) {
+    for (const std::string& event : state::OpenLineageEvents(attempt, ol)) {
+      std::cout << event << "\n";
+    }
+  }
+  return 0;
+}
+
 int RunLineage(const Context& context, const LineageOptions& options) {
+  if (options.mode == "export") return RunLineageExport(context, options);
   if (options.format != "text" && options.format != "json" && options.format != "dot") {
     return Report(
         Error{ErrorCode::kInvalidArgument,

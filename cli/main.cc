@@ -212,6 +212,18 @@ int main(int argc, char** argv) {
     lineage_commands.push_back(sub);
   }
 
+  CLI::App* lineage_export = lineage->add_subcommand(
+      "export", "Write OpenLineage RunEvents (JSON lines) for the recorded attempts");
+  lineage_export->add_flag("--openlineage", lineage_options.openlineage,
+                           "OpenLineage RunEvents (the only format)");
+  lineage_export->add_option("--since", lineage_options.since,
+                             "Attempts that started or ended from this time, day or duration ago");
+  lineage_export->add_option("--run", lineage_options.run, "Only this run's attempts");
+  lineage_export->add_option("--namespace", lineage_options.job_namespace,
+                             "OpenLineage namespace of jobs and datasets (default weir)");
+  add_common(lineage_export);
+  lineage_commands.push_back(lineage_export);
+
   std::string task_spec;
   std::vector<std::string> task_argv;
   CLI::App* task = app.add_subcommand("task", "Internal: the child side of a task attempt");

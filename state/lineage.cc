@@ -366,3 +366,50 @@ Result<LineageGraph> Store::RunLineage(const std::string& run_id) {
 }
 
 }  // namespace weir::state
+
+namespace weir::state {
+
+Result<std::vector<AttemptExport>> Store::AttemptsForExport(std::optional<Timestamp> since,
+                                                            const std::string& run_id) {
+  Database& db = *db_;
+  auto stmt = db.Prepare(
+      "SELECT id FROM attempts WHERE (?1 = '' OR run_id = ?1) AND (?2 IS NULL OR "
+      "started_at_ms >= ?2 OR ended_at_ms >= ?2) ORDER BY id");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, run_id).Bind(2, OptionalMillis(since));
+  auto ids = CollectRows<std::int64_t>(**stmt, [](const Statement& s) { return s.Int(0); });
+  if (!ids) return std::unexpected(ids.error());
+  std::vector<AttemptExport> out;
+  for (std::int64_t attempt : *ids) {
+    GraphBuilder graph(db);
+    if (auto ok = graph.AddAttempt(attempt); !ok) return std::unexpected(ok.error());
+    for (bool reading : {true, false}) {
+      auto versions = Ids(db, reading ? kReadsOfAttempt : kWritesOfAttempt, attempt);
+      if (!versions) return std::unexpected(versions.error());
+      for (std::int64_t v : *versions) {
+        if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
+        if (reading) {
+          graph.Read(attempt, v);
+        } else {
+          graph.Wrote(attempt, v);
+        }
+      }
+    }
+    auto built = graph.Finish();
+    if (!built) return std::unexpected(built.error());
+    AttemptExport e;
+    e.attempt = std::move(built->attempts.front());
+    std::set<std::int64_t> read_ids, written_ids;
+    for (auto [a, v] : built->reads) read_ids.insert(v);
+    for (auto [a, v] : built->writes) written_ids.insert(v);
+    for (DatasetVersionRecord& v : built->versions) {
+      if (read_ids.count(v.id) != 0) e.reads.push_back(v);
+      if (written_ids.count(v.id) != 0) e.writes.push_back(std::move(v));
+    }
+    e.columns = std::move(built->columns);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace weir::state

@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "dags/dag.h"
+#include "state/openlineage.h"
 #include "state/records.h"
 
 namespace weir::state {
@@ -161,6 +162,10 @@ class Store {
                                              int max_depth = 0);
   // What the attempts of one run read and wrote.
   [[nodiscard]] Result<LineageGraph> RunLineage(const std::string& run_id);
+  // Attempts (of one run when `run_id` is not empty) that started or ended at or after `since`,
+  // oldest first, each with what it read and wrote: what an OpenLineage export needs.
+  [[nodiscard]] Result<std::vector<AttemptExport>> AttemptsForExport(std::optional<Timestamp> since,
+                                                                     const std::string& run_id);
 
   Database& database() { return *db_; }
 

@@ -103,9 +103,10 @@ class GraphBuilder {
   // Adds the version; true when it was not there yet.
   Result<bool> AddVersion(std::int64_t id) {
     if (!versions_.insert(id).second) return false;
-    auto stmt = db_.Prepare(fmt::format(
+    static const std::string kSql = fmt::format(
         "SELECT {} FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE v.id = ?1",
-        kVersionColumns));
+        kVersionColumns);
+    auto stmt = db_.Prepare(kSql);
     if (!stmt) return std::unexpected(stmt.error());
     (*stmt)->Bind(1, id);
     auto rows = CollectRows<DatasetVersionRecord>(**stmt, ReadVersion);
@@ -117,12 +118,13 @@ class GraphBuilder {
 
   Result<bool> AddAttempt(std::int64_t id) {
     if (!attempts_.insert(id).second) return false;
-    auto stmt = db_.Prepare(
-        fmt::format("SELECT {}, r.dag_id, dv.file_path, dv.content_hash, r.params_json, "
-                    "coalesce(a.config_hash, ''), r.interval_start_ms, r.interval_end_ms "
-                    "FROM attempts a JOIN runs r ON r.run_id = a.run_id "
-                    "JOIN dag_versions dv ON dv.id = r.dag_version_id WHERE a.id = ?1",
-                    Qualified("a.", kAttemptColumns)));
+    static const std::string kSql = fmt::format(
+        "SELECT {}, r.dag_id, dv.file_path, dv.content_hash, r.params_json, "
+        "coalesce(a.config_hash, ''), r.interval_start_ms, r.interval_end_ms "
+        "FROM attempts a JOIN runs r ON r.run_id = a.run_id "
+        "JOIN dag_versions dv ON dv.id = r.dag_version_id WHERE a.id = ?1",
+        Qualified("a.", kAttemptColumns));
+    auto stmt = db_.Prepare(kSql);
     if (!stmt) return std::unexpected(stmt.error());
     (*stmt)->Bind(1, id);
     auto rows = CollectRows<LineageAttempt>(**stmt, [](const Statement& s) {
@@ -289,6 +291,7 @@ Result<std::vector<std::string>> Store::DatasetUris() {
 Result<LineageGraph> Store::Lineage(std::int64_t version_id, LineageDirection direction,
                                     int max_depth) {
   Database& db = *db_;
+  ReadSnapshot snapshot(db);
   GraphBuilder graph(db);
   if (auto added = graph.AddVersion(version_id); !added) return std::unexpected(added.error());
   std::deque<std::pair<std::int64_t, int>> todo = {{version_id, 0}};  // (version, depth)
@@ -340,6 +343,7 @@ Result<LineageGraph> Store::Lineage(std::int64_t version_id, LineageDirection di
 
 Result<LineageGraph> Store::RunLineage(const std::string& run_id) {
   Database& db = *db_;
+  ReadSnapshot snapshot(db);
   auto stmt = db.Prepare("SELECT id FROM attempts WHERE run_id = ?1 ORDER BY id");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, run_id);
@@ -372,6 +376,7 @@ namespace weir::state {
 Result<std::vector<AttemptExport>> Store::AttemptsForExport(std::optional<Timestamp> since,
                                                             const std::string& run_id) {
   Database& db = *db_;
+  ReadSnapshot snapshot(db);
   auto stmt = db.Prepare(
       "SELECT id FROM attempts WHERE (?1 = '' OR run_id = ?1) AND (?2 IS NULL OR "
       "started_at_ms >= ?2 OR ended_at_ms >= ?2) ORDER BY id");

@@ -138,6 +138,20 @@ Result<void> RunCached(Database& db, const std::string& sql) {
 
 }  // namespace
 
+ReadSnapshot::ReadSnapshot(Database& db) {
+  if (db.open_transactions_ > 0) return;
+  if (RunCached(db, "BEGIN")) {
+    db_ = &db;
+    ++db.open_transactions_;
+  }
+}
+
+ReadSnapshot::~ReadSnapshot() {
+  if (db_ == nullptr) return;
+  --db_->open_transactions_;
+  (void)RunCached(*db_, "COMMIT");
+}
+
 Result<WriteTransaction> WriteTransaction::Begin(Database& db) {
   const bool nested = db.open_transactions_ > 0;
   auto begun = RunCached(db, nested ? "SAVEPOINT weir_nested" : "BEGIN IMMEDIATE");

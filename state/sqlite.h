@@ -77,6 +77,7 @@ class Database {
 
  private:
   friend class WriteTransaction;
+  friend class ReadSnapshot;
   explicit Database(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   int open_transactions_ = 0;  // WriteTransactions open on this connection
@@ -100,6 +101,21 @@ class WriteTransaction {
   WriteTransaction(Database* db, bool nested) : db_(db), nested_(nested) {}
   Database* db_;
   bool nested_;
+};
+
+// One read transaction (a deferred BEGIN) around many queries: they see one snapshot, and take
+// the database's shared lock once instead of once per statement. Inside a transaction already
+// open on the connection it does nothing. Ended (COMMIT) on destruction. Only for reads: a
+// write inside it would need to upgrade the lock, which can fail at once when busy.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Database& db);
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot();
+
+ private:
+  Database* db_ = nullptr;  // null: nothing to end
 };
 
 }  // namespace weir::state

@@ -157,7 +157,7 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock, RunLoopOptionsFor(context, command.parallelism));
+      clock, RunLoopOptionsFor(context, command.parallelism, **store));
   signals.Watch([&loop] {
     std::cerr << "\nweir: stopping; run the same command again to resume\n";
     loop.RequestStop(/*keep_runs=*/true);

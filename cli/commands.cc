@@ -25,8 +25,8 @@ tasks::TaskOptions TaskOptionsFor(const Context& context) {
   return tasks::TaskOptions{.home = context.home, .dags_root = context.dags_dir};
 }
 
-scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context,
-                                            std::optional<int> parallelism) {
+scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optional<int> parallelism,
+                                            state::Store& store) {
   scheduler::RunLoopOptions options{.parallelism = parallelism.value_or(0),
                                     .log_dir = context.LogDir()};
   options.lineage =
@@ -42,6 +42,11 @@ scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context,
     if (!*manifest) return std::nullopt;
     state::AttemptLineage lineage;
     lineage.config_hash = (*manifest)->config_hash;
+    lineage.cache_key = (*manifest)->cache_key;
+    lineage.config_json = (*manifest)->config_json;
+    lineage.cache_note = (*manifest)->cache_note;
+    lineage.cache_compared_to = (*manifest)->compared_to;
+    lineage.cached = (*manifest)->cached;
     for (auto [from, into] : {std::pair{&(*manifest)->reads, &lineage.reads},
                               std::pair{&(*manifest)->writes, &lineage.writes}}) {
       for (const tasks::Fingerprint& f : *from) {
@@ -49,6 +54,26 @@ scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context,
       }
     }
     return lineage;
+  };
+  options.cache_advice = [&store](const dags::Dag& dag, const dags::TaskSpec& task,
+                                  const state::RunRecord& run) -> std::optional<std::string> {
+    if (!tasks::DeclaresDatasets(task)) return std::nullopt;
+    tasks::CacheAdvice advice;
+    if (!task.cache) {
+      advice.off = "task";
+    } else if (run.no_cache) {
+      advice.off = "run";
+    } else {
+      auto candidate = store.FindCacheCandidate(dag.id, task.id);
+      if (!candidate || !*candidate) return std::nullopt;  // a read error: no advice, it runs
+      advice.attempt = (*candidate)->attempt_id;
+      advice.run_id = (*candidate)->run_id;
+      advice.task_id = task.id;
+      advice.try_number = (*candidate)->try_number;
+      advice.key = (*candidate)->cache_key;
+      advice.outputs = (*candidate)->outputs;
+    }
+    return tasks::CacheAdviceToEnv(advice);
   };
   return options;
 }

@@ -45,7 +45,9 @@ struct Context {
 tasks::TaskOptions TaskOptionsFor(const Context& context);
 // The run loop's options for those commands: logs under HOME/logs, and each attempt's lineage
 // read from the manifest its `weir task run` child left (a bad manifest is noted in the log).
-scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optional<int> parallelism);
+// `store` answers the task cache's questions (the earlier success of a task).
+scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optional<int> parallelism,
+                                            state::Store& store);
 
 // The run `run_id`, or kNotFound "no run 'ID'".
 Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_id);
@@ -81,6 +83,7 @@ struct RunOptions {
   std::optional<std::string> end;    // --end T
   std::vector<std::string> params;   // --param k=v
   std::optional<int> parallelism;    // --parallelism; none: the number of cores
+  bool no_cache = false;             // --no-cache
 };
 int RunRun(const Context& context, const RunOptions& options);
 
@@ -140,6 +143,9 @@ struct LineageOptions {
 // `weir lineage ...` and `weir task run` (lineage_command.cc).
 int RunLineage(const Context& context, const LineageOptions& options);
 int RunTaskRun(const std::string& spec, const std::vector<std::string>& argv);
+
+// `weir explain RUN TASK`: why it ran or was cached (explain_command.cc).
+int RunExplain(const Context& context, const std::string& run_id, const std::string& task_id);
 
 int RunTaskLogs(const Context& context, const std::string& run_id, const std::string& task_id,
                 std::optional<int> try_number);

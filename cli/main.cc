@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   run->add_option("--parallelism", run_options.parallelism,
                   "Tasks running at once (default: number of cores)");
+  run->add_flag("--no-cache", run_options.no_cache,
+                "Run every task, even those whose inputs and config did not change");
   add_common(run);
 
   BackfillCommand backfill_command;
@@ -224,6 +226,12 @@ int main(int argc, char** argv) {
   add_common(lineage_export);
   lineage_commands.push_back(lineage_export);
 
+  std::string explain_run, explain_task;
+  CLI::App* explain = app.add_subcommand("explain", "Why a task instance ran, or was cached");
+  explain->add_option("run", explain_run, "Run id")->required();
+  explain->add_option("task", explain_task, "Task id")->required();
+  add_common(explain);
+
   std::string task_spec;
   std::vector<std::string> task_argv;
   CLI::App* task = app.add_subcommand("task", "Internal: the child side of a task attempt");
@@ -272,6 +280,7 @@ int main(int argc, char** argv) {
   }
   if (*tasks_mark) return RunTasksMark(context, admin_run, admin_task, admin_state, admin_reason);
   if (*audit) return RunAudit(context, audit_options);
+  if (*explain) return RunExplain(context, explain_run, explain_task);
   for (CLI::App* sub : lineage_commands) {
     if (*sub) {
       lineage_options.mode = sub->get_name();

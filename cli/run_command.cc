@@ -120,7 +120,8 @@ int RunRun(const Context& context, const RunOptions& options) {
   auto store = context.OpenStore(true);
   if (!store) return Report(store.error());
   scheduler::RunRequest request{interval->start,         interval->end, *params,
-                                state::RunKind::kManual, context.actor, "cli"};
+                                state::RunKind::kManual, context.actor, "cli",
+                                options.no_cache};
   auto run = scheduler::CreateRun(**store, **dag, request, clock.Now());
   if (!run) return Report(run.error());
 
@@ -135,7 +136,7 @@ int RunRun(const Context& context, const RunOptions& options) {
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock, RunLoopOptionsFor(context, options.parallelism), &progress);
+      clock, RunLoopOptionsFor(context, options.parallelism, **store), &progress);
   signals.Watch([&loop] {
     std::cerr << "\nweir: stopping: cancelling running tasks...\n";
     loop.RequestStop();

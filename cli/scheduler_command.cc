@@ -56,7 +56,7 @@ int RunScheduler(const Context& context, std::optional<int> parallelism) {
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock, RunLoopOptionsFor(context, parallelism), &lines);
+      clock, RunLoopOptionsFor(context, parallelism, **store), &lines);
   scheduler::SchedulerService service(
       **store, loop, pool, clock,
       scheduler::SchedulerOptions{.dags_dir = context.dags_dir,

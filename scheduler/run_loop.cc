@@ -49,6 +49,7 @@ std::pair<RunRecord, std::vector<TaskInstanceRecord>> NewRun(const dags::Dag& da
   run.interval_end = request.interval_end;
   run.logical_date = request.interval_start;
   run.params_json = request.params.is_map() ? request.params.ToJson() : "{}";
+  run.no_cache = request.no_cache;
   run.created_at = now;
   std::vector<int> downstream = dag.graph.DownstreamCounts();
   std::vector<TaskInstanceRecord> tasks;
@@ -305,14 +306,23 @@ class RunLoop::Execution {
       ti.state = TaskState::kScheduled;
       return loop_.store_.FinishAttempt(ti, attempt);
     }
+    // What it read and wrote, and whether the task cache let it skip its command.
+    std::optional<state::AttemptLineage> lineage;
+    if (loop_.options_.lineage) lineage = loop_.options_.lineage(dag_->tasks[v], attempt);
     const bool clean = !outcome.timed_out && !outcome.cancelled && !outcome.signal;
-    if (clean && outcome.exit_code == 0) return RecordEnd(v, attempt, TaskState::kSuccess);
+    if (clean && outcome.exit_code == 0) {
+      if (lineage && lineage->cached) {
+        attempt.reason = lineage->cache_note;
+        return RecordEnd(v, attempt, TaskState::kCached, std::move(lineage));
+      }
+      return RecordEnd(v, attempt, TaskState::kSuccess, std::move(lineage));
+    }
     if (clean && outcome.exit_code == 99) {
       attempt.reason = "skipped itself (exit code 99)";
-      return RecordEnd(v, attempt, TaskState::kSkipped);
+      return RecordEnd(v, attempt, TaskState::kSkipped, std::move(lineage));
     }
     return RecordFailure(v, attempt, DescribeOutcome(outcome, dag_->tasks[v].timeout),
-                         !outcome.cancelled);
+                         !outcome.cancelled, std::move(lineage));
   }
 
   // Ends the run: failed if a task failed or upstream_failed, or if it was stopped.
@@ -361,6 +371,11 @@ class RunLoop::Execution {
     auto command = loop_.build_command_(*dag_, spec, *context);
     if (!command) return std::unexpected(command.error());
     command->env.push_back("WEIR_LOG=" + attempt.log_path);
+    if (loop_.options_.cache_advice) {
+      if (auto advice = loop_.options_.cache_advice(*dag_, spec, run_)) {
+        command->env.push_back("WEIR_CACHE=" + *advice);
+      }
+    }
     return loop_.runner_.Start(AttemptRequest{token, run_.run_id, spec.id, attempt.try_number,
                                               *command, attempt.log_path, spec.timeout});
   }
@@ -413,18 +428,20 @@ class RunLoop::Execution {
            fmt::format("{}.{}.log", task_id, try_number);
   }
 
-  Result<void> RecordEnd(int v, AttemptRecord& attempt, TaskState state) {
+  Result<void> RecordEnd(int v, AttemptRecord& attempt, TaskState state,
+                         std::optional<state::AttemptLineage> lineage) {
     TaskInstanceRecord& ti = tis_[v];
-    attempt.state = state == TaskState::kSuccess ? AttemptState::kSuccess : AttemptState::kSkipped;
+    attempt.state = state == TaskState::kSkipped ? AttemptState::kSkipped : AttemptState::kSuccess;
     ti.state = state;
     ti.ended_at = attempt.ended_at;
-    loop_.pending_ends_.push_back({&dag_->tasks[v], ti, attempt});
+    loop_.pending_ends_.push_back({ti, attempt, std::move(lineage)});
     if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
     Finished(v);
     return {};
   }
 
-  Result<void> RecordFailure(int v, AttemptRecord& attempt, std::string reason, bool may_retry) {
+  Result<void> RecordFailure(int v, AttemptRecord& attempt, std::string reason, bool may_retry,
+                             std::optional<state::AttemptLineage> lineage = std::nullopt) {
     TaskInstanceRecord& ti = tis_[v];
     const dags::TaskSpec& spec = dag_->tasks[v];
     attempt.state = AttemptState::kFailed;
@@ -440,7 +457,7 @@ class RunLoop::Execution {
       ti.state = TaskState::kFailed;
       ti.ended_at = ended;
     }
-    loop_.pending_ends_.push_back({&dag_->tasks[v], ti, attempt});
+    loop_.pending_ends_.push_back({ti, attempt, std::move(lineage)});
     if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
     if (!retry) Finished(v);
     return {};
@@ -585,9 +602,10 @@ bool RunLoop::CanStart(const Execution& execution, int task) const {
 Result<void> RunLoop::WritePendingEnds() {
   for (const PendingEnd& end : std::exchange(pending_ends_, {})) {
     if (auto ok = store_.FinishAttempt(end.task, end.attempt); !ok) return ok;
-    if (!options_.lineage) continue;
-    if (auto lineage = options_.lineage(*end.spec, end.attempt)) {
-      if (auto ok = store_.RecordLineage(end.attempt.id, *lineage, clock_.Now()); !ok) return ok;
+    if (end.lineage) {
+      if (auto ok = store_.RecordLineage(end.attempt.id, *end.lineage, clock_.Now()); !ok) {
+        return ok;
+      }
     }
   }
   return {};

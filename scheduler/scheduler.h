@@ -102,16 +102,23 @@ struct Driver {
 };
 
 // What an ended attempt read and wrote, if it reported any (the tasks that declare datasets
-// do, through their manifest); nullopt otherwise. Problems with the report are the reader's to
-// log: the attempt's end is recorded either way.
+// do, through their manifest), and whether the task cache skipped its command; nullopt
+// otherwise. Problems with the report are the reader's to log: the attempt's end is recorded
+// either way.
 using LineageReader = std::function<std::optional<state::AttemptLineage>(
     const dags::TaskSpec& task, const state::AttemptRecord& attempt)>;
+
+// What an attempt's child is told about the task cache ($WEIR_CACHE), if anything: whether the
+// cache is off for it, or the earlier success to compare with. Asked before every start.
+using CacheAdvisor = std::function<std::optional<std::string>(
+    const dags::Dag& dag, const dags::TaskSpec& task, const state::RunRecord& run)>;
 
 struct RunLoopOptions {
   int parallelism = 0;             // attempts running at once; 0: the number of cores
   std::filesystem::path log_dir;   // attempt logs: LOG_DIR/DAG/RUN/TASK.TRY.log
   Driver driver = Driver::Self();  // recorded on every adopted run
-  LineageReader lineage;           // none: no lineage is recorded
+  LineageReader lineage;           // none: no lineage is recorded, nothing is `cached`
+  CacheAdvisor cache_advice;       // none: no task is told of an earlier success
 };
 
 // What a person asks for when triggering a run.
@@ -122,6 +129,7 @@ struct RunRequest {
   state::RunKind kind = state::RunKind::kManual;
   std::string actor;           // who triggered it (audit)
   std::string source = "cli";  // "cli" or "api"
+  bool no_cache = false;       // every task runs; none is `cached`
 };
 
 // Creates a run of `dag` with all its task instances pending, records the DAG version and an
@@ -199,9 +207,9 @@ class RunLoop {
   // An attempt's end, decided in memory and written after the step's next process has started
   // (before that attempt's own row): the next task of a chain starts without waiting for it.
   struct PendingEnd {
-    const dags::TaskSpec* spec;  // the run's DAG outlives the step
     state::TaskInstanceRecord task;
     state::AttemptRecord attempt;
+    std::optional<state::AttemptLineage> lineage;
   };
   bool CanStart(const Execution& execution, int task) const;
   Result<void> WritePendingEnds();

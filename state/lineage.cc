@@ -257,12 +257,21 @@ Result<void> Store::RecordLineage(std::int64_t attempt_id, const AttemptLineage&
                     .Run();
       if (!ok) return ok;
     }
-    if (!lineage.config_hash.empty()) {
-      auto stmt = db.Prepare("UPDATE attempts SET config_hash = ?2 WHERE id = ?1");
+    if (!lineage.config_hash.empty() || !lineage.cache_key.empty()) {
+      auto stmt = db.Prepare(
+          "UPDATE attempts SET config_hash = nullif(?2, ''), cache_key = nullif(?3, ''), "
+          "config_json = nullif(?4, ''), cache_note = nullif(?5, ''), cache_compared_to = ?6 "
+          "WHERE id = ?1");
       if (!stmt) return std::unexpected(stmt.error());
-      if (auto ok = (*stmt)->Bind(1, attempt_id).Bind(2, lineage.config_hash).Run(); !ok) {
-        return ok;
-      }
+      auto ok = (*stmt)
+                    ->Bind(1, attempt_id)
+                    .Bind(2, lineage.config_hash)
+                    .Bind(3, lineage.cache_key)
+                    .Bind(4, lineage.config_json)
+                    .Bind(5, lineage.cache_note)
+                    .Bind(6, lineage.cache_compared_to)
+                    .Run();
+      if (!ok) return ok;
     }
     return {};
   });
@@ -415,6 +424,70 @@ Result<std::vector<AttemptExport>> Store::AttemptsForExport(std::optional<Timest
     out.push_back(std::move(e));
   }
   return out;
+}
+
+}  // namespace weir::state
+
+namespace weir::state {
+
+Result<std::optional<CacheCandidate>> Store::FindCacheCandidate(const std::string& dag_id,
+                                                                const std::string& task_id) {
+  Database& db = *db_;
+  ReadSnapshot snapshot(db);
+  auto stmt = db.Prepare(
+      "SELECT a.id, a.run_id, a.try_number, a.cache_key FROM attempts a "
+      "JOIN runs r ON r.run_id = a.run_id WHERE a.task_id = ?1 AND a.cache_key IS NOT NULL "
+      "AND r.dag_id = ?2 AND a.state = 'success' AND EXISTS (SELECT 1 FROM dataset_versions v "
+      "WHERE v.attempt_id = a.id) ORDER BY a.id DESC LIMIT 1");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, task_id).Bind(2, dag_id);
+  auto rows = CollectRows<CacheCandidate>(**stmt, [](const Statement& s) {
+    return CacheCandidate{s.Int(0), s.Text(1), static_cast<int>(s.Int(2)), s.Text(3), {}};
+  });
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<CacheCandidate>();
+  CacheCandidate candidate = std::move(rows->front());
+  auto outputs = db.Prepare(
+      "SELECT d.uri, v.fingerprint FROM dataset_versions v JOIN datasets d ON d.id = "
+      "v.dataset_id WHERE v.attempt_id = ?1 ORDER BY d.uri");
+  if (!outputs) return std::unexpected(outputs.error());
+  (*outputs)->Bind(1, candidate.attempt_id);
+  auto written =
+      CollectRows<std::pair<std::string, std::string>>(**outputs, [](const Statement& s) {
+        return std::pair{s.Text(0), s.Text(1)};
+      });
+  if (!written) return std::unexpected(written.error());
+  candidate.outputs = std::move(*written);
+  return std::optional<CacheCandidate>(std::move(candidate));
+}
+
+Result<std::optional<AttemptCacheRecord>> Store::CacheRecord(std::int64_t attempt_id) {
+  Database& db = *db_;
+  ReadSnapshot snapshot(db);
+  auto stmt = db.Prepare(
+      "SELECT coalesce(cache_key, ''), coalesce(config_json, ''), coalesce(config_hash, ''), "
+      "coalesce(cache_note, ''), cache_compared_to FROM attempts WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, attempt_id);
+  auto rows = CollectRows<AttemptCacheRecord>(**stmt, [&](const Statement& s) {
+    return AttemptCacheRecord{attempt_id, s.Text(0),        s.Text(1), s.Text(2),
+                              s.Text(3),  s.OptionalInt(4), {}};
+  });
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty() || (rows->front().cache_key.empty() && rows->front().cache_note.empty())) {
+    return std::optional<AttemptCacheRecord>();
+  }
+  AttemptCacheRecord record = std::move(rows->front());
+  auto reads = Ids(db, kReadsOfAttempt, attempt_id);
+  if (!reads) return std::unexpected(reads.error());
+  GraphBuilder graph(db);
+  for (std::int64_t v : *reads) {
+    if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
+  }
+  auto built = graph.Finish();
+  if (!built) return std::unexpected(built.error());
+  record.reads = std::move(built->versions);
+  return std::optional<AttemptCacheRecord>(std::move(record));
 }
 
 }  // namespace weir::state

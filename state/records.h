@@ -59,6 +59,7 @@ struct RunRecord {
   std::optional<std::int64_t> driver_pid;
   std::optional<std::int64_t> driver_start_ticks;
   std::int64_t generation = 0;  // bumped by every change made from outside its driver
+  bool no_cache = false;        // `weir run --no-cache`: every task runs, none is `cached`
 };
 
 struct TaskInstanceRecord {
@@ -115,6 +116,24 @@ struct AttemptLineage {
   std::vector<ObservedDataset> writes;
   std::vector<ColumnEdge> columns;
   std::string config_hash;  // SHA-256 of the task's rendered config
+  // The task cache (tasks that declare outputs): this attempt's cache key, its rendered config
+  // (JSON), the earlier success it was compared with, why it ran or was skipped, and whether it
+  // was skipped (`cached`: its outputs are that success's, unchanged).
+  std::string cache_key;
+  std::string config_json;
+  std::optional<std::int64_t> cache_compared_to;
+  std::string cache_note;
+  bool cached = false;
+};
+
+// The latest success of a task whose cache key was recorded: what a new attempt compares
+// its own key and the current outputs with.
+struct CacheCandidate {
+  std::int64_t attempt_id = 0;
+  std::string run_id;
+  int try_number = 0;
+  std::string cache_key;
+  std::vector<std::pair<std::string, std::string>> outputs;  // (uri, fingerprint) it wrote
 };
 
 // A version of a dataset: each write makes one; a read of content weir did not write (a
@@ -129,6 +148,17 @@ struct DatasetVersionRecord {
   std::optional<std::int64_t> bytes;
   std::optional<std::int64_t> attempt_id;  // the attempt that wrote it
   Timestamp recorded_at;
+};
+
+// What an attempt recorded for the task cache, for `weir explain`.
+struct AttemptCacheRecord {
+  std::int64_t attempt_id = 0;
+  std::string cache_key;
+  std::string config_json;
+  std::string config_hash;
+  std::string cache_note;
+  std::optional<std::int64_t> compared_to;
+  std::vector<DatasetVersionRecord> reads;
 };
 
 // An attempt in a lineage answer, with what an auditor needs to reproduce it.

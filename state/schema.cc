@@ -177,6 +177,17 @@ CREATE INDEX column_lineage_by_input ON column_lineage (input_version_id);
 
 ALTER TABLE attempts ADD COLUMN config_hash TEXT;
 )sql",
+    // 3 -> 4: the task cache. What each attempt's cache key was, what it was compared with and
+    // why it ran or was skipped, the rendered config (for `weir explain`), and runs that must
+    // not use the cache.
+    R"sql(
+ALTER TABLE attempts ADD COLUMN cache_key TEXT;
+ALTER TABLE attempts ADD COLUMN config_json TEXT;
+ALTER TABLE attempts ADD COLUMN cache_note TEXT;
+ALTER TABLE attempts ADD COLUMN cache_compared_to INTEGER REFERENCES attempts (id);
+CREATE INDEX attempts_cache ON attempts (task_id, id) WHERE cache_key IS NOT NULL;
+ALTER TABLE runs ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kCurrentVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

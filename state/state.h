@@ -66,6 +66,7 @@ class Store {
   [[nodiscard]] Result<void> UpdateAttemptProcess(std::int64_t attempt_id, std::int64_t pid,
                                                   std::optional<std::int64_t> start_ticks);
   // Attempts of one task instance (every task of the run when `task_id` is empty), oldest first.
+  [[nodiscard]] Result<std::optional<AttemptRecord>> GetAttempt(std::int64_t id);
   [[nodiscard]] Result<std::vector<AttemptRecord>> Attempts(const std::string& run_id,
                                                             const std::string& task_id);
 
@@ -162,6 +163,15 @@ class Store {
                                              int max_depth = 0);
   // What the attempts of one run read and wrote.
   [[nodiscard]] Result<LineageGraph> RunLineage(const std::string& run_id);
+  // --- Task cache (state/lineage.cc) ---
+  // The latest successful attempt of DAG `dag_id`'s task `task_id` that recorded a cache key
+  // and wrote its outputs itself (not one that was cached).
+  [[nodiscard]] Result<std::optional<CacheCandidate>> FindCacheCandidate(
+      const std::string& dag_id, const std::string& task_id);
+  // What an attempt recorded for the cache: its key, config, note, what it was compared with,
+  // and the versions it read. nullopt for an attempt that recorded none.
+  [[nodiscard]] Result<std::optional<AttemptCacheRecord>> CacheRecord(std::int64_t attempt_id);
+
   // Attempts (of one run when `run_id` is not empty) that started or ended at or after `since`,
   // oldest first, each with what it read and wrote: what an OpenLineage export needs.
   [[nodiscard]] Result<std::vector<AttemptExport>> AttemptsForExport(std::optional<Timestamp> since,

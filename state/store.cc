@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kRunColumns =
     "run_id, dag_id, dag_version_id, kind, state, interval_start_ms, interval_end_ms, "
     "logical_date_ms, params_json, created_at_ms, started_at_ms, ended_at_ms, backfill_id, "
-    "driver_host, driver_pid, driver_start_ticks, generation";
+    "driver_host, driver_pid, driver_start_ticks, generation, no_cache";
 
 RunRecord ReadRun(const Statement& s) {
   RunRecord r;
@@ -32,6 +32,7 @@ RunRecord ReadRun(const Statement& s) {
   r.driver_pid = s.OptionalInt(14);
   r.driver_start_ticks = s.OptionalInt(15);
   r.generation = s.Int(16);
+  r.no_cache = s.Int(17) != 0;
   return r;
 }
 
@@ -111,7 +112,7 @@ Result<void> InsertRun(Database& db, const RunRecord& run,
   }
   auto insert = db.Prepare(fmt::format(
       "INSERT INTO runs ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "?14, ?15, ?16, ?17)",
+      "?14, ?15, ?16, ?17, ?18)",
       kRunColumns));
   if (!insert) return std::unexpected(insert.error());
   auto inserted = (*insert)
@@ -132,6 +133,7 @@ Result<void> InsertRun(Database& db, const RunRecord& run,
                       .Bind(15, run.driver_pid)
                       .Bind(16, run.driver_start_ticks)
                       .Bind(17, run.generation)
+                      .Bind(18, run.no_cache ? 1 : 0)
                       .Run();
   if (!inserted) return inserted;
   auto task_insert = db.Prepare(fmt::format(
@@ -358,6 +360,16 @@ Result<std::vector<AttemptRecord>> Store::Attempts(const std::string& run_id,
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, run_id).Bind(2, task_id);
   return CollectRows<AttemptRecord>(**stmt, [](const Statement& s) { return ReadAttempt(s); });
+}
+
+Result<std::optional<AttemptRecord>> Store::GetAttempt(std::int64_t id) {
+  auto stmt = db_->Prepare(fmt::format("SELECT {} FROM attempts WHERE id = ?1", kAttemptColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, id);
+  auto rows = CollectRows<AttemptRecord>(**stmt, [](const Statement& s) { return ReadAttempt(s); });
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<AttemptRecord>();
+  return std::optional<AttemptRecord>(std::move(rows->front()));
 }
 
 Result<std::int64_t> Store::AppendAudit(const AuditEvent& event) {

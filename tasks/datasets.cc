@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -231,6 +232,8 @@ std::string SpecToJson(const ManifestSpec& spec) {
   for (const auto& d : spec.outputs) outputs.push_back(ToJson(d));
   return json{{"manifest", spec.manifest.string()},
               {"config_hash", spec.config_hash},
+              {"config_json", spec.config_json},
+              {"kind_version", spec.kind_version},
               {"inputs", inputs},
               {"outputs", outputs}}
       .dump();
@@ -242,6 +245,8 @@ Result<ManifestSpec> SpecFromJson(std::string_view text) {
     ManifestSpec spec;
     spec.manifest = j.at("manifest").get<std::string>();
     spec.config_hash = j.at("config_hash").get<std::string>();
+    spec.config_json = j.value("config_json", "");
+    spec.kind_version = j.value("kind_version", "");
     for (const char* key : {"inputs", "outputs"}) {
       for (const json& d : j.at(key)) {
         ResolvedDataset r{d.at("uri").get<std::string>(), d.at("path").get<std::string>(),
@@ -259,8 +264,15 @@ Result<void> WriteManifest(const fs::path& path, const Manifest& m) {
   json reads = json::array(), writes = json::array();
   for (const auto& f : m.reads) reads.push_back(ToJson(f));
   for (const auto& f : m.writes) writes.push_back(ToJson(f));
-  std::string text =
-      json{{"config_hash", m.config_hash}, {"reads", reads}, {"writes", writes}}.dump() + "\n";
+  json out = {{"config_hash", m.config_hash},
+              {"reads", reads},
+              {"writes", writes},
+              {"cache_key", m.cache_key},
+              {"config_json", m.config_json},
+              {"cache_note", m.cache_note},
+              {"cached", m.cached}};
+  out["compared_to"] = m.compared_to ? json(*m.compared_to) : json(nullptr);
+  std::string text = out.dump() + "\n";
   fs::path temporary = path;
   temporary += ".tmp";
   {
@@ -287,6 +299,11 @@ Result<std::optional<Manifest>> ReadManifest(const fs::path& path) {
     json j = json::parse(buffer.str());
     Manifest m;
     m.config_hash = j.at("config_hash").get<std::string>();
+    m.cache_key = j.value("cache_key", "");
+    m.config_json = j.value("config_json", "");
+    m.cache_note = j.value("cache_note", "");
+    m.cached = j.value("cached", false);
+    m.compared_to = OptionalInt(j, "compared_to");
     for (const char* key : {"reads", "writes"}) {
       for (const json& f : j.at(key)) {
         Fingerprint fp{f.at("uri").get<std::string>(), f.at("fingerprint").get<std::string>(),
@@ -298,6 +315,57 @@ Result<std::optional<Manifest>> ReadManifest(const fs::path& path) {
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kInvalidArgument,
                 fmt::format("{} is not a task manifest: {}", path.string(), e.what()));
+  }
+}
+
+std::string CacheKey(const ManifestSpec& spec, const std::vector<Fingerprint>& inputs) {
+  std::vector<std::string> parts;
+  for (const Fingerprint& f : inputs) parts.push_back(f.uri + "=" + f.fingerprint);
+  std::sort(parts.begin(), parts.end());
+  Sha256 hash;
+  hash.Update(spec.kind_version);
+  hash.Update("\n");
+  hash.Update(spec.config_hash);
+  hash.Update("\n");
+  for (const std::string& p : parts) {
+    hash.Update(p);
+    hash.Update("\n");
+  }
+  return "sha256:" + hash.HexDigest();
+}
+
+std::string CacheAdviceToEnv(const CacheAdvice& a) {
+  if (!a.off.empty()) return "off:" + a.off;
+  json outputs = json::object();
+  for (const auto& [uri, fingerprint] : a.outputs) outputs[uri] = fingerprint;
+  return json{{"attempt", a.attempt.value_or(0)},
+              {"run", a.run_id},
+              {"task", a.task_id},
+              {"try", a.try_number},
+              {"key", a.key},
+              {"outputs", outputs}}
+      .dump();
+}
+
+Result<CacheAdvice> CacheAdviceFromEnv(std::string_view text) {
+  CacheAdvice a;
+  if (text.starts_with("off:")) {
+    a.off = text.substr(4);
+    return a;
+  }
+  try {
+    json j = json::parse(text);
+    a.attempt = j.at("attempt").get<std::int64_t>();
+    a.run_id = j.at("run").get<std::string>();
+    a.task_id = j.at("task").get<std::string>();
+    a.try_number = j.at("try").get<int>();
+    a.key = j.at("key").get<std::string>();
+    for (const auto& [uri, fingerprint] : j.at("outputs").items()) {
+      a.outputs.emplace_back(uri, fingerprint.get<std::string>());
+    }
+    return a;
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("bad $WEIR_CACHE: {}", e.what()));
   }
 }
 

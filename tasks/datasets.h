@@ -52,7 +52,9 @@ struct Fingerprint {
 struct ManifestSpec {
   // Where the child writes its report; empty: beside the attempt's log ($WEIR_LOG).
   std::filesystem::path manifest;
-  std::string config_hash;  // of the rendered task config
+  std::string config_hash;   // of the rendered task config
+  std::string config_json;   // the rendered task config itself
+  std::string kind_version;  // "shell/1": part of the cache key
   std::vector<ResolvedDataset> inputs;
   std::vector<ResolvedDataset> outputs;
 };
@@ -60,7 +62,33 @@ struct Manifest {
   std::string config_hash;
   std::vector<Fingerprint> reads;
   std::vector<Fingerprint> writes;
+  // The task cache (docs/lineage.md#the-task-cache).
+  std::string cache_key;
+  std::string config_json;
+  std::string cache_note;                   // why it ran, or why it did not
+  std::optional<std::int64_t> compared_to;  // the earlier success it was compared with
+  bool cached = false;  // it did not run: its outputs are that success's, unchanged
 };
+
+// The cache key of an attempt: SHA-256 over the task kind's version, the rendered config's
+// hash and every input's fingerprint (by URI).
+std::string CacheKey(const ManifestSpec& spec, const std::vector<Fingerprint>& inputs);
+
+// What the scheduler tells `weir task run` about the cache, in $WEIR_CACHE: "off:task"
+// (cache: false), "off:run" (--no-cache), or the earlier success to compare with as JSON
+// {"attempt", "run", "task", "try", "key", "outputs": {URI: FINGERPRINT}}. Unset: no earlier
+// success.
+struct CacheAdvice {
+  std::string off;  // "task" or "run" when the cache is off
+  std::optional<std::int64_t> attempt;
+  std::string run_id;
+  std::string task_id;
+  int try_number = 0;
+  std::string key;
+  std::vector<std::pair<std::string, std::string>> outputs;  // (uri, fingerprint)
+};
+std::string CacheAdviceToEnv(const CacheAdvice& advice);
+[[nodiscard]] Result<CacheAdvice> CacheAdviceFromEnv(std::string_view text);
 
 std::string SpecToJson(const ManifestSpec& spec);
 [[nodiscard]] Result<ManifestSpec> SpecFromJson(std::string_view json);

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include "tasks/datasets.h"
 
@@ -37,6 +38,61 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv) {
                 fmt::format("cannot execute '{}': {}", argv[0], strerror(rc)));
   }
   return pid;
+}
+
+// Decides from $WEIR_CACHE whether the command can be skipped: true when an earlier success
+// had this very cache key and its outputs are still what it wrote. Notes why in the manifest.
+Result<bool> CheckCache(const ManifestSpec& spec, Manifest* manifest) {
+  if (spec.outputs.empty()) {
+    manifest->cache_note = "ran: the task declares no outputs, so there is nothing to reuse";
+    return false;
+  }
+  const char* env = std::getenv("WEIR_CACHE");
+  if (env == nullptr || *env == '\0') {
+    manifest->cache_note = "ran: no earlier success of this task to reuse";
+    return false;
+  }
+  auto advice = CacheAdviceFromEnv(env);
+  if (!advice) return std::unexpected(advice.error());
+  if (advice->off == "task") {
+    manifest->cache_note = "ran: the cache is off for this task (cache: false)";
+    return false;
+  }
+  if (!advice->off.empty()) {
+    manifest->cache_note = "ran: the run asked for no cache (--no-cache)";
+    return false;
+  }
+  manifest->compared_to = advice->attempt;
+  const std::string earlier =
+      fmt::format("{} / {} try {}", advice->run_id, advice->task_id, advice->try_number);
+  if (advice->key != manifest->cache_key) {
+    manifest->cache_note =
+        fmt::format("ran: its inputs or config differ from {} (weir explain shows which)", earlier);
+    return false;
+  }
+  std::map<std::string, std::string> recorded(advice->outputs.begin(), advice->outputs.end());
+  for (const ResolvedDataset& output : spec.outputs) {
+    auto was = recorded.find(output.uri);
+    if (was == recorded.end()) {
+      manifest->cache_note =
+          fmt::format("ran: output {} was not among those of {}", output.uri, earlier);
+      return false;
+    }
+    auto now = TakeFingerprint(output);
+    if (!now) {
+      manifest->cache_note = fmt::format("ran: output {} is missing since {}", output.uri, earlier);
+      return false;
+    }
+    if (now->fingerprint != was->second) {
+      manifest->cache_note =
+          fmt::format("ran: output {} was modified since {}", output.uri, earlier);
+      return false;
+    }
+  }
+  manifest->cached = true;
+  manifest->cache_note =
+      fmt::format("cached: same inputs and config as {}, and its outputs are unchanged", earlier);
+  return true;
 }
 
 }  // namespace
@@ -76,6 +132,17 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
     }
     manifest.reads.push_back(std::move(*seen));
   }
+
+  manifest.config_json = spec->config_json;
+  manifest.cache_key = CacheKey(*spec, manifest.reads);
+  if (auto cached = CheckCache(*spec, &manifest); !cached) {
+    std::cerr << "weir: " << cached.error().message << "\n";
+    return finish(2);
+  } else if (*cached) {
+    std::cerr << "weir: " << manifest.cache_note << "\n";
+    return finish(0);
+  }
+  std::cerr << "weir: " << manifest.cache_note << "\n";
 
   // The group's SIGTERM (a timeout, a stop) is for the command: this process waits for it.
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_IGN);

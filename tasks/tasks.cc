@@ -117,7 +117,9 @@ Result<void> CommandFactory::WrapForDatasets(const dags::Dag& dag, const dags::T
       into->push_back(std::move(*resolved));
     }
   }
-  spec.config_hash = "sha256:" + Sha256Hex(config.dump());
+  spec.config_json = config.dump();
+  spec.config_hash = "sha256:" + Sha256Hex(spec.config_json);
+  spec.kind_version = task.kind + "/1";
   std::vector<std::string> argv = {
       options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec), "--"};
   argv.insert(argv.end(), command->argv.begin(), command->argv.end());

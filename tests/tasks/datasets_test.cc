@@ -209,7 +209,8 @@ TEST_CASE("a manifest survives a round trip; a corrupt one is an error, a missin
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("is not a task manifest") != std::string::npos);
 
-  ManifestSpec spec{"", "sha256:cfg", {*ResolveDataset("file:a.csv", p.place)}, {}};
+  ManifestSpec spec{"", "sha256:cfg", "{}", "shell/1", {*ResolveDataset("file:a.csv", p.place)},
+                    {}};
   auto spec_back = SpecFromJson(SpecToJson(spec));
   REQUIRE(spec_back);
   CHECK(spec_back->inputs.at(0).uri == "file:team/a.csv");

@@ -140,7 +140,7 @@ TEST_CASE("an output deleted or modified by hand is rebuilt, and explain says wh
   CHECK(ReadFile(weir.dir / "dags" / "out" / "features.csv") == "u1,3\nu2,5\n");
 }
 
-TEST_CASE("--no-cache runs every task, and explain says so", "[e2e][cache]") {
+TEST_CASE("a run with --no-cache runs every task, and explain says so", "[e2e][cache]") {
   Fixture weir;
   weir.Run();
   CHECK(weir.Run({"--no-cache"}) == "ingest\nfeatures\nreport\n");

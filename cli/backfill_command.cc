@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/openlineage_client.h"
 #include "cli/signals.h"
 #include "cli/table.h"
 #include "common/process.h"
@@ -110,6 +111,8 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   dags::LoadResult loaded = context.LoadDags();
   auto dag = context.FindDag(loaded, command.dag_id);
   if (!dag) return Report(dag.error());
+  auto openlineage_config = OpenLineageConfigFromEnvironment();
+  if (!openlineage_config) return Report(openlineage_config.error());
 
   // A dry run changes nothing, not even by creating the database.
   std::error_code ec;
@@ -151,13 +154,14 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   }
 
   tasks::CommandFactory factory(TaskOptionsFor(context));
+  auto openlineage = MakeOpenLineageClient(*openlineage_config);
   executor::ProcessPool pool;
   scheduler::RunLoop loop(
       **store, pool,
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock, RunLoopOptionsFor(context, command.parallelism, **store));
+      clock, RunLoopOptionsFor(context, command.parallelism, **store, openlineage.get()));
   signals.Watch([&loop] {
     std::cerr << "\nweir: stopping; run the same command again to resume\n";
     loop.RequestStop(/*keep_runs=*/true);

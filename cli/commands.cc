@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/openlineage_client.h"
 #include "cli/table.h"
 #include "common/strings.h"
 #include "tasks/datasets.h"
@@ -25,8 +26,15 @@ tasks::TaskOptions TaskOptionsFor(const Context& context) {
   return tasks::TaskOptions{.home = context.home, .dags_root = context.dags_dir};
 }
 
+std::unique_ptr<OpenLineageClient> MakeOpenLineageClient(
+    const std::optional<OpenLineageConfig>& config) {
+  if (!config) return nullptr;
+  return std::make_unique<OpenLineageClient>(
+      *config, [](const std::string& line) { std::cerr << "weir: " << line << "\n"; });
+}
+
 scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optional<int> parallelism,
-                                            state::Store& store) {
+                                            state::Store& store, OpenLineageClient* openlineage) {
   scheduler::RunLoopOptions options{.parallelism = parallelism.value_or(0),
                                     .log_dir = context.LogDir()};
   options.lineage =
@@ -75,6 +83,15 @@ scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optiona
     }
     return tasks::CacheAdviceToEnv(advice);
   };
+  if (openlineage != nullptr) {
+    options.on_recorded = [&store, openlineage](const std::vector<std::int64_t>& attempts) {
+      state::OpenLineageOptions ol{.job_namespace = openlineage->config().job_namespace};
+      for (std::int64_t id : attempts) {
+        auto exported = store.ExportAttempt(id);
+        if (exported) openlineage->Send(state::OpenLineageEvents(*exported, ol));
+      }
+    };
+  }
   return options;
 }
 

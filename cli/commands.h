@@ -45,9 +45,16 @@ struct Context {
 tasks::TaskOptions TaskOptionsFor(const Context& context);
 // The run loop's options for those commands: logs under HOME/logs, and each attempt's lineage
 // read from the manifest its `weir task run` child left (a bad manifest is noted in the log).
-// `store` answers the task cache's questions (the earlier success of a task).
+// `store` answers the task cache's questions (the earlier success of a task); with `openlineage`,
+// every recorded attempt end is also sent there as OpenLineage events.
+class OpenLineageClient;
 scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optional<int> parallelism,
-                                            state::Store& store);
+                                            state::Store& store,
+                                            OpenLineageClient* openlineage = nullptr);
+// The OpenLineage client the environment asks for (OPENLINEAGE_URL; see openlineage_client.h),
+// or null. It starts a thread: make it after the SignalWatcher.
+std::unique_ptr<OpenLineageClient> MakeOpenLineageClient(
+    const std::optional<struct OpenLineageConfig>& config);
 
 // The run `run_id`, or kNotFound "no run 'ID'".
 Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_id);

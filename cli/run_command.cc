@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/openlineage_client.h"
 #include "cli/progress.h"
 #include "cli/signals.h"
 #include "common/strings.h"
@@ -107,6 +108,8 @@ int RunRun(const Context& context, const RunOptions& options) {
   }
   auto overrides = SplitParams(options.params);
   if (!overrides) return Report(overrides.error());
+  auto openlineage_config = OpenLineageConfigFromEnvironment();
+  if (!openlineage_config) return Report(openlineage_config.error());
 
   dags::LoadResult loaded = context.LoadDags();
   auto dag = context.FindDag(loaded, options.dag_id);
@@ -130,13 +133,15 @@ int RunRun(const Context& context, const RunOptions& options) {
   Progress progress(std::cerr, live, **dag);
   tasks::CommandFactory factory(TaskOptionsFor(context));
   SignalWatcher signals;
+  auto openlineage = MakeOpenLineageClient(*openlineage_config);
   executor::ProcessPool pool;
   scheduler::RunLoop loop(
       **store, pool,
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock, RunLoopOptionsFor(context, options.parallelism, **store), &progress);
+      clock, RunLoopOptionsFor(context, options.parallelism, **store, openlineage.get()),
+      &progress);
   signals.Watch([&loop] {
     std::cerr << "\nweir: stopping: cancelling running tasks...\n";
     loop.RequestStop();

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/openlineage_client.h"
 #include "cli/signals.h"
 #include "common/process.h"
 #include "executor/executor.h"
@@ -43,10 +44,13 @@ int RunScheduler(const Context& context, std::optional<int> parallelism) {
                         fmt::format("no DAGs folder at {} (pass --dags DIR or set WEIR_DAGS)",
                                     context.dags_dir.string())});
   }
+  auto openlineage_config = OpenLineageConfigFromEnvironment();
+  if (!openlineage_config) return Report(openlineage_config.error());
   auto store = context.OpenStore(true);
   if (!store) return Report(store.error());
 
   SignalWatcher signals;  // before any thread starts
+  auto openlineage = MakeOpenLineageClient(*openlineage_config);
   SystemClock& clock = SystemClock::Instance();
   tasks::CommandFactory factory(TaskOptionsFor(context));
   executor::ProcessPool pool;
@@ -56,7 +60,7 @@ int RunScheduler(const Context& context, std::optional<int> parallelism) {
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {
         return factory.Build(d, t, c);
       },
-      clock, RunLoopOptionsFor(context, parallelism, **store), &lines);
+      clock, RunLoopOptionsFor(context, parallelism, **store, openlineage.get()), &lines);
   scheduler::SchedulerService service(
       **store, loop, pool, clock,
       scheduler::SchedulerOptions{.dags_dir = context.dags_dir,

@@ -602,6 +602,7 @@ bool RunLoop::CanStart(const Execution& execution, int task) const {
 Result<void> RunLoop::WritePendingEnds() {
   for (const PendingEnd& end : std::exchange(pending_ends_, {})) {
     if (auto ok = store_.FinishAttempt(end.task, end.attempt); !ok) return ok;
+    if (options_.on_recorded) recorded_.push_back(end.attempt.id);
     if (end.lineage) {
       if (auto ok = store_.RecordLineage(end.attempt.id, *end.lineage, clock_.Now()); !ok) {
         return ok;
@@ -613,6 +614,7 @@ Result<void> RunLoop::WritePendingEnds() {
 
 Result<void> RunLoop::Step(std::optional<AttemptOutcome> outcome) {
   pending_ends_.clear();  // a failed step's: its batch was rolled back
+  recorded_.clear();
   auto batch = store_.StartBatch();
   if (!batch) return std::unexpected(batch.error());
   if (outcome) {
@@ -651,7 +653,10 @@ Result<void> RunLoop::Step(std::optional<AttemptOutcome> outcome) {
       ++it;
     }
   }
-  return batch->Commit();
+  if (auto ok = batch->Commit(); !ok) return ok;
+  if (options_.on_recorded && !recorded_.empty())
+    options_.on_recorded(std::exchange(recorded_, {}));
+  return {};
 }
 
 Result<void> RunLoop::Drain() {

@@ -119,6 +119,8 @@ struct RunLoopOptions {
   Driver driver = Driver::Self();  // recorded on every adopted run
   LineageReader lineage;           // none: no lineage is recorded, nothing is `cached`
   CacheAdvisor cache_advice;       // none: no task is told of an earlier success
+  // Called after each step's commit with the attempts whose end it recorded (for exporters).
+  std::function<void(const std::vector<std::int64_t>& attempt_ids)> on_recorded;
 };
 
 // What a person asks for when triggering a run.
@@ -232,6 +234,7 @@ class RunLoop {
   std::optional<std::map<std::string, int>> pool_slots_;  // none: pools are not enforced
   std::vector<state::RunRecord> finished_;
   std::vector<PendingEnd> pending_ends_;  // this step's, in the order they were decided
+  std::vector<std::int64_t> recorded_;    // attempts whose end this step wrote
 };
 
 // Why an attempt ended, in words: "exit code 3", "killed by signal 9 (Killed)", ...

@@ -382,6 +382,38 @@ Result<LineageGraph> Store::RunLineage(const std::string& run_id) {
 
 namespace weir::state {
 
+Result<AttemptExport> Store::ExportAttempt(std::int64_t attempt) {
+  Database& db = *db_;
+  ReadSnapshot snapshot(db);
+  GraphBuilder graph(db);
+  if (auto ok = graph.AddAttempt(attempt); !ok) return std::unexpected(ok.error());
+  for (bool reading : {true, false}) {
+    auto versions = Ids(db, reading ? kReadsOfAttempt : kWritesOfAttempt, attempt);
+    if (!versions) return std::unexpected(versions.error());
+    for (std::int64_t v : *versions) {
+      if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
+      if (reading) {
+        graph.Read(attempt, v);
+      } else {
+        graph.Wrote(attempt, v);
+      }
+    }
+  }
+  auto built = graph.Finish();
+  if (!built) return std::unexpected(built.error());
+  AttemptExport e;
+  e.attempt = std::move(built->attempts.front());
+  std::set<std::int64_t> read_ids, written_ids;
+  for (auto [a, v] : built->reads) read_ids.insert(v);
+  for (auto [a, v] : built->writes) written_ids.insert(v);
+  for (DatasetVersionRecord& v : built->versions) {
+    if (read_ids.count(v.id) != 0) e.reads.push_back(v);
+    if (written_ids.count(v.id) != 0) e.writes.push_back(std::move(v));
+  }
+  e.columns = std::move(built->columns);
+  return e;
+}
+
 Result<std::vector<AttemptExport>> Store::AttemptsForExport(std::optional<Timestamp> since,
                                                             const std::string& run_id) {
   Database& db = *db_;
@@ -395,33 +427,9 @@ Result<std::vector<AttemptExport>> Store::AttemptsForExport(std::optional<Timest
   if (!ids) return std::unexpected(ids.error());
   std::vector<AttemptExport> out;
   for (std::int64_t attempt : *ids) {
-    GraphBuilder graph(db);
-    if (auto ok = graph.AddAttempt(attempt); !ok) return std::unexpected(ok.error());
-    for (bool reading : {true, false}) {
-      auto versions = Ids(db, reading ? kReadsOfAttempt : kWritesOfAttempt, attempt);
-      if (!versions) return std::unexpected(versions.error());
-      for (std::int64_t v : *versions) {
-        if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
-        if (reading) {
-          graph.Read(attempt, v);
-        } else {
-          graph.Wrote(attempt, v);
-        }
-      }
-    }
-    auto built = graph.Finish();
-    if (!built) return std::unexpected(built.error());
-    AttemptExport e;
-    e.attempt = std::move(built->attempts.front());
-    std::set<std::int64_t> read_ids, written_ids;
-    for (auto [a, v] : built->reads) read_ids.insert(v);
-    for (auto [a, v] : built->writes) written_ids.insert(v);
-    for (DatasetVersionRecord& v : built->versions) {
-      if (read_ids.count(v.id) != 0) e.reads.push_back(v);
-      if (written_ids.count(v.id) != 0) e.writes.push_back(std::move(v));
-    }
-    e.columns = std::move(built->columns);
-    out.push_back(std::move(e));
+    auto one = ExportAttempt(attempt);
+    if (!one) return std::unexpected(one.error());
+    out.push_back(std::move(*one));
   }
   return out;
 }

@@ -176,6 +176,8 @@ class Store {
   // oldest first, each with what it read and wrote: what an OpenLineage export needs.
   [[nodiscard]] Result<std::vector<AttemptExport>> AttemptsForExport(std::optional<Timestamp> since,
                                                                      const std::string& run_id);
+  // One attempt, as AttemptsForExport gives it.
+  [[nodiscard]] Result<AttemptExport> ExportAttempt(std::int64_t attempt_id);
 
   Database& database() { return *db_; }
 

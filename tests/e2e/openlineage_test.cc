@@ -1,7 +1,12 @@
 // `weir lineage export --openlineage` against the real binary, every event checked by the
 // official OpenLineage schemas (../shared/tools/validate-openlineage).
+#include <signal.h>
+#include <stdio.h>
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <sstream>
+#include <tuple>
 
 #include "common/strings.h"
 #include "tests/testing/temp_dir.h"
@@ -143,6 +148,116 @@ TEST_CASE("the OpenLineage export filters by run and time; bad flags change noth
     CHECK(o.out.empty());
   }
   CHECK(DumpEveryTable(weir.dir / "home" / "weir.db") == before);
+}
+
+// A stand-in lineage server on loopback (tests/testing/openlineage_server.py), stopped at the end.
+class Server {
+ public:
+  Server(const TempDir& dir, int fails) : log_(dir / "server.jsonl") {
+    std::string command =
+        "/usr/bin/python3 " +
+        ShellQuote(std::string(WEIR_SOURCE_DIR) + "/tests/testing/openlineage_server.py") + " " +
+        std::to_string(fails) + " " + ShellQuote(log_.string());
+    pipe_ = popen(command.c_str(), "r");
+    REQUIRE(pipe_ != nullptr);
+    REQUIRE(fscanf(pipe_, "%d %d", &port_, &pid_) == 2);  // blocks until it listens
+  }
+  ~Server() {
+    ::kill(pid_, SIGTERM);
+    pclose(pipe_);
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The requests it got, one JSON line each.
+  std::vector<std::string> Requests() const {
+    std::vector<std::string> out;
+    std::istringstream lines(testing::ReadFile(log_));
+    for (std::string line; std::getline(lines, line);) out.push_back(line);
+    return out;
+  }
+
+ private:
+  std::filesystem::path log_;
+  FILE* pipe_ = nullptr;
+  int port_ = 0, pid_ = 0;
+};
+
+// Sets environment variables for the weir processes this test starts.
+struct Env {
+  explicit Env(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
+    for (const auto& [k, v] : vars_) ::setenv(k.c_str(), v.c_str(), 1);
+  }
+  ~Env() {
+    for (const auto& [k, v] : vars_) ::unsetenv(k.c_str());
+  }
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+TEST_CASE("with OPENLINEAGE_URL, events reach the server as runs happen, through its failures",
+          "[e2e][lineage][openlineage]") {
+  Fixture weir;
+  Server server(weir.dir, /*fails=*/2);
+  Env env({{"OPENLINEAGE_URL", server.Url()},
+           {"OPENLINEAGE_API_KEY", "s3cret"},
+           {"WEIR_OPENLINEAGE_RETRY_DELAY", "10ms"}});
+  Output run = weir({"run", "lin", "--date", "2026-01-15"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.err.find("openlineage") == std::string::npos);  // nothing lost, nothing to say
+
+  std::vector<std::string> requests = server.Requests();
+  REQUIRE(requests.size() == 6);  // 4 events; the first two tries were answered 503
+  std::string accepted;
+  for (const std::string& r : requests) {
+    CHECK(r.find(R"("path": "/api/v1/lineage")") != std::string::npos);
+    CHECK(r.find(R"("authorization": "Bearer s3cret")") != std::string::npos);
+    if (r.find(R"("status": 201)") != std::string::npos) {
+      auto at = r.find(R"("body": )");
+      REQUIRE(at != std::string::npos);
+      accepted += r.substr(at) + "\n";
+    }
+  }
+  CHECK(CountLines(accepted) == 4);
+  CHECK(accepted.find(R"(\"eventType\":\"COMPLETE\")") != std::string::npos);
+  CHECK(accepted.find(R"(lin.features)") != std::string::npos);
+}
+
+TEST_CASE("an unreachable OPENLINEAGE_URL does not fail the run; it says what was not sent",
+          "[e2e][lineage][openlineage]") {
+  Fixture weir;
+  std::string url;
+  {
+    Server gone(weir.dir, 0);  // a port that nothing listens on once it is stopped
+    url = gone.Url();
+  }
+  Env env({{"OPENLINEAGE_URL", url}, {"WEIR_OPENLINEAGE_RETRY_DELAY", "1ms"}});
+  Output run = weir({"run", "lin", "--date", "2026-01-15"});
+  INFO(run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.find("weir: openlineage: cannot send to " + url) != std::string::npos);
+  CHECK(run.err.find("events sent to " + url +
+                     "; 0 dropped (queue full), 4 failed after 5 "
+                     "tries") != std::string::npos);
+  // Nothing is lost: the store has it all, for `weir lineage export`.
+  CHECK(CountLines(weir({"lineage", "export", "--openlineage"}).out) == 4);
+}
+
+TEST_CASE("a malformed OpenLineage setting is refused before anything runs", "[e2e][lineage]") {
+  Fixture weir;
+  for (auto [name, value, message] : {
+           std::tuple{"OPENLINEAGE_URL", "ftp://x",
+                      "weir: OPENLINEAGE_URL 'ftp://x': use http://HOST[:PORT][/PATH] or "
+                      "https://...\n"},
+           {"OPENLINEAGE_URL", "http://", "weir: OPENLINEAGE_URL 'http://' has no host\n"},
+           {"WEIR_OPENLINEAGE_QUEUE", "lots",
+            "weir: WEIR_OPENLINEAGE_QUEUE 'lots': use a whole number of events, 1 or more\n"},
+       }) {
+    Env env({{"OPENLINEAGE_URL", "http://127.0.0.1:1"}, {name, value}});
+    Output run = weir({"run", "lin", "--date", "2026-01-15"});
+    INFO(name << "=" << value);
+    CHECK(run.exit_code == 2);
+    CHECK(run.err == message);
+    CHECK_FALSE(std::filesystem::exists(weir.dir / "home" / "weir.db"));
+  }
 }
 
 }  // namespace

@@ -214,5 +214,23 @@ TEST_CASE("bad lineage queries get a one-line error, exit 2, and change nothing"
   CHECK(DumpEveryTable(weir.Db()) == before);
 }
 
+TEST_CASE("weir task run refuses a bad spec or a missing command with exit 2", "[e2e][lineage]") {
+  TempDir dir;
+  for (auto [args, message] : {
+           std::pair{std::vector<std::string>{"task", "run", "--spec", "not json", "--", "true"},
+                     "weir task run: bad task spec: "},
+           {{"task", "run", "--spec", R"({"manifest":"","config_hash":"x","inputs":[]})", "--",
+             "true"},
+            "weir task run: bad task spec: "},
+           {{"task", "run", "--spec", "{}"}, "weir: command is required"},
+       }) {
+    Output o = Weir(dir, args);
+    INFO(args[3]);
+    CHECK(o.exit_code == 2);
+    CHECK(o.err.starts_with(message));
+    CHECK(CountLines(o.err) == 1);
+  }
+}
+
 }  // namespace
 }  // namespace weir

@@ -55,6 +55,10 @@ scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optiona
     lineage.cache_note = (*manifest)->cache_note;
     lineage.cache_compared_to = (*manifest)->compared_to;
     lineage.cached = (*manifest)->cached;
+    for (const tasks::Manifest::Column& c : (*manifest)->columns) {
+      lineage.columns.push_back(
+          {c.output_uri, c.output_column, c.input_uri, c.input_column, c.transformation});
+    }
     for (auto [from, into] : {std::pair{&(*manifest)->reads, &lineage.reads},
                               std::pair{&(*manifest)->writes, &lineage.writes}}) {
       for (const tasks::Fingerprint& f : *from) {

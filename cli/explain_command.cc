@@ -28,6 +28,12 @@ std::vector<std::string> ConfigDiff(const std::string& before, const std::string
     json old_value = a.contains(key) ? a[key] : json(),
          new_value = b.contains(key) ? b[key] : json();
     if (old_value == new_value) continue;
+    if (old_value.is_object() && new_value.is_object()) {  // one level down: "bindings.x"
+      for (const std::string& line : ConfigDiff(old_value.dump(), new_value.dump())) {
+        out.push_back(line.substr(0, 2) + key + "." + line.substr(2));
+      }
+      continue;
+    }
     if (!old_value.is_null()) out.push_back(fmt::format("- {}: {}", key, old_value.dump()));
     if (!new_value.is_null()) out.push_back(fmt::format("+ {}: {}", key, new_value.dump()));
   }

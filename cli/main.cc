@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
   task->group("");  // not listed in --help
   CLI::App* task_run = task->add_subcommand("run", "Run one attempt's command and record it");
   task_run->add_option("--spec", task_spec, "What to fingerprint (JSON)")->required();
-  task_run->add_option("command", task_argv, "The command, after --")->required();
+  task_run->add_option("command", task_argv, "The command, after -- (none for a built-in kind)");
 
   try {
     app.parse(argc, argv);

@@ -100,24 +100,85 @@ void ValidateShell(const Value& config, std::vector<Diagnostic>* errors) {
   }
 }
 
+// `transform`: SQL run in the warehouse into a table (tasks/transform.h).
+void ValidateTransform(const Value& config, std::vector<Diagnostic>* errors) {
+  const Value* sql = config.Find("sql");
+  const Value* sql_file = config.Find("sql_file");
+  if ((sql == nullptr) == (sql_file == nullptr)) {
+    Add(errors, config,
+        "a transform task needs exactly one of 'sql' (a SELECT) or 'sql_file' (a file holding "
+        "one)");
+  }
+  for (const Value* text : {sql, sql_file}) {
+    if (text == nullptr) continue;
+    if (!text->is_string() || text->AsString().empty()) {
+      Add(errors, *text, "'sql' and 'sql_file' must be non-empty strings");
+    } else if (text->AsString().find("params.") != std::string::npos &&
+               text->AsString().find("{{") != std::string::npos) {
+      Add(errors, *text,
+          "params reach SQL only as bound parameters: write :name, not {{ params.name }}");
+    }
+  }
+  const Value* into = config.Find("into");
+  if (into == nullptr) {
+    Add(errors, config, "a transform task needs 'into': the table it writes");
+  } else if (!into->is_string() || !IsTableName(into->AsString())) {
+    Add(errors, *into,
+        "'into' must be a table name: letters, digits and '_', not starting with a digit");
+  }
+  std::string mode = "replace";
+  if (const Value* m = config.Find("mode")) {
+    if (!m->is_string() || (m->AsString() != "replace" && m->AsString() != "append" &&
+                            m->AsString() != "upsert" && m->AsString() != "partition")) {
+      Add(errors, *m, "'mode' must be replace, append, upsert or partition");
+    } else {
+      mode = m->AsString();
+    }
+  }
+  const Value* key = config.Find("key");
+  if (key != nullptr) {
+    bool ok = key->is_list() && !key->AsList().empty();
+    for (const Value& k : ok ? key->AsList() : Value::List{}) {
+      ok = ok && k.is_string() && IsTableName(k.AsString());
+    }
+    if (!ok) Add(errors, *key, "'key' must be a non-empty list of column names");
+  }
+  if (mode == "upsert" && key == nullptr) {
+    Add(errors, config, "mode upsert needs 'key': the columns that identify a row");
+  }
+  const Value* partition = config.Find("partition_column");
+  if (partition != nullptr && (!partition->is_string() || !IsTableName(partition->AsString()))) {
+    Add(errors, *partition, "'partition_column' must be a column name");
+  }
+  if (mode == "partition" && partition == nullptr) {
+    Add(errors, config,
+        "mode partition needs 'partition_column': the column whose values in the run's data "
+        "interval are replaced");
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& KnownKinds() {
-  static const std::vector<std::string> kKinds = {"shell"};
+  static const std::vector<std::string> kKinds = {"shell", "transform"};
   return kKinds;
 }
 
 const std::vector<std::string>& KindKeys(std::string_view kind) {
   static const std::vector<std::string> kShell = {"command", "script", "env",
                                                   "cwd",     "inputs", "outputs"};
+  static const std::vector<std::string> kTransform = {"sql",  "sql_file", "into",
+                                                      "mode", "key",      "partition_column"};
   static const std::vector<std::string> kNone;
   if (kind == "shell") return kShell;
+  if (kind == "transform") return kTransform;
   return kNone;
 }
 
 void ValidateKindConfig(std::string_view kind, const Value& config,
                         std::vector<Diagnostic>* errors) {
   if (kind == "shell") ValidateShell(config, errors);
+  if (kind == "transform") ValidateTransform(config, errors);
 }
 
 bool IsShellText(std::string_view kind, std::string_view key) {

@@ -234,6 +234,8 @@ std::string SpecToJson(const ManifestSpec& spec) {
               {"config_hash", spec.config_hash},
               {"config_json", spec.config_json},
               {"kind_version", spec.kind_version},
+              {"builtin", spec.builtin},
+              {"builtin_config", spec.builtin_config},
               {"inputs", inputs},
               {"outputs", outputs}}
       .dump();
@@ -247,6 +249,8 @@ Result<ManifestSpec> SpecFromJson(std::string_view text) {
     spec.config_hash = j.at("config_hash").get<std::string>();
     spec.config_json = j.value("config_json", "");
     spec.kind_version = j.value("kind_version", "");
+    spec.builtin = j.value("builtin", "");
+    spec.builtin_config = j.value("builtin_config", "");
     for (const char* key : {"inputs", "outputs"}) {
       for (const json& d : j.at(key)) {
         ResolvedDataset r{d.at("uri").get<std::string>(), d.at("path").get<std::string>(),
@@ -272,6 +276,14 @@ Result<void> WriteManifest(const fs::path& path, const Manifest& m) {
               {"cache_note", m.cache_note},
               {"cached", m.cached}};
   out["compared_to"] = m.compared_to ? json(*m.compared_to) : json(nullptr);
+  out["columns"] = json::array();
+  for (const Manifest::Column& c : m.columns) {
+    out["columns"].push_back({{"output", c.output_uri},
+                              {"output_column", c.output_column},
+                              {"input", c.input_uri},
+                              {"input_column", c.input_column},
+                              {"transformation", c.transformation}});
+  }
   std::string text = out.dump() + "\n";
   fs::path temporary = path;
   temporary += ".tmp";
@@ -304,6 +316,12 @@ Result<std::optional<Manifest>> ReadManifest(const fs::path& path) {
     m.cache_note = j.value("cache_note", "");
     m.cached = j.value("cached", false);
     m.compared_to = OptionalInt(j, "compared_to");
+    for (const json& c : j.value("columns", json::array())) {
+      m.columns.push_back({c.at("output").get<std::string>(),
+                           c.at("output_column").get<std::string>(),
+                           c.at("input").get<std::string>(),
+                           c.at("input_column").get<std::string>(), c.value("transformation", "")});
+    }
     for (const char* key : {"reads", "writes"}) {
       for (const json& f : j.at(key)) {
         Fingerprint fp{f.at("uri").get<std::string>(), f.at("fingerprint").get<std::string>(),

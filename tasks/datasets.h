@@ -55,6 +55,10 @@ struct ManifestSpec {
   std::string config_hash;   // of the rendered task config
   std::string config_json;   // the rendered task config itself
   std::string kind_version;  // "shell/1": part of the cache key
+  // A built-in kind run in the child itself ("transform"), with its config (JSON); empty: the
+  // command after `--` runs.
+  std::string builtin;
+  std::string builtin_config;
   std::vector<ResolvedDataset> inputs;
   std::vector<ResolvedDataset> outputs;
 };
@@ -68,6 +72,10 @@ struct Manifest {
   std::string cache_note;                   // why it ran, or why it did not
   std::optional<std::int64_t> compared_to;  // the earlier success it was compared with
   bool cached = false;  // it did not run: its outputs are that success's, unchanged
+  struct Column {
+    std::string output_uri, output_column, input_uri, input_column, transformation;
+  };
+  std::vector<Column> columns;  // output column <- input column, where the kind knows
 };
 
 // The cache key of an attempt: SHA-256 over the task kind's version, the rendered config's

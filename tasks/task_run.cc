@@ -9,8 +9,12 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 
+#include "common/hash.h"
 #include "tasks/datasets.h"
+#include "tasks/transform.h"
 
 extern char** environ;
 
@@ -103,8 +107,12 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
     std::cerr << "weir task run: " << spec.error().message << "\n";
     return 2;
   }
-  if (argv.empty()) {
+  if (argv.empty() && spec->builtin.empty()) {
     std::cerr << "weir task run: no command after --\n";
+    return 2;
+  }
+  if (!spec->builtin.empty() && spec->builtin != "transform") {
+    std::cerr << "weir task run: unknown built-in kind '" << spec->builtin << "'\n";
     return 2;
   }
   if (spec->manifest.empty()) {
@@ -124,6 +132,44 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
     }
     return status;
   };
+  // A transform learns its inputs by preparing its SQL.
+  std::optional<TransformConfig> transform;
+  std::optional<TransformPlan> plan;
+  if (spec->builtin == "transform") {
+    auto config = TransformConfigFromJson(spec->builtin_config);
+    if (!config) {
+      std::cerr << "weir task run: " << config.error().message << "\n";
+      return 2;
+    }
+    transform = std::move(*config);
+    auto planned = PlanTransform(*transform);
+    if (!planned) {
+      std::cerr << "weir: transform: " << planned.error().message << "\n";
+      return finish(2);
+    }
+    plan = std::move(*planned);
+    // The config the cache key covers holds only the values the statement binds, so that a new
+    // run id or day does not count as a change where the SQL does not use it.
+    nlohmann::json hashed = nlohmann::json::parse(spec->config_json, nullptr, false);
+    if (hashed.is_object() && hashed.contains("bindings")) {
+      nlohmann::json used = nlohmann::json::object();
+      for (const std::string& name : plan->parameters) {
+        if (hashed["bindings"].contains(name)) used[name] = hashed["bindings"][name];
+      }
+      if (transform->mode == "partition") {
+        used["data_interval_start"] = transform->interval_start;
+        used["data_interval_end"] = transform->interval_end;
+      }
+      hashed["bindings"] = used;
+      spec->config_json = hashed.dump();
+      spec->config_hash = "sha256:" + Sha256Hex(spec->config_json);
+      manifest.config_hash = spec->config_hash;
+    }
+    for (const std::string& table : plan->tables) {
+      spec->inputs.push_back({transform->table_uri_prefix + table + transform->table_uri_suffix,
+                              transform->warehouse, table});
+    }
+  }
   for (const ResolvedDataset& input : spec->inputs) {
     auto seen = TakeFingerprint(input);
     if (!seen) {
@@ -143,6 +189,33 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
     return finish(0);
   }
   std::cerr << "weir: " << manifest.cache_note << "\n";
+
+  if (transform) {
+    auto rows = RunTransform(*transform);
+    if (!rows) {
+      std::cerr << "weir: transform: " << rows.error().message << "\n";
+      return finish(2);
+    }
+    std::cerr << fmt::format("weir: transform wrote {} rows into {} (mode {})\n", *rows,
+                             transform->into, transform->mode);
+    for (const ResolvedDataset& output : spec->outputs) {
+      auto seen = TakeFingerprint(output);
+      if (!seen) {
+        std::cerr << "weir: output " << seen.error().message << "\n";
+        return finish(2);
+      }
+      manifest.writes.push_back(std::move(*seen));
+    }
+    const std::string into_uri =
+        transform->table_uri_prefix + transform->into + transform->table_uri_suffix;
+    for (const TransformPlan::Column& c : plan->columns) {
+      if (c.table.empty() || c.table == transform->into) continue;
+      manifest.columns.push_back(
+          {into_uri, c.output, transform->table_uri_prefix + c.table + transform->table_uri_suffix,
+           c.column, "identity"});
+    }
+    return finish(0);
+  }
 
   // The group's SIGTERM (a timeout, a stop) is for the command: this process waits for it.
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_IGN);

@@ -42,6 +42,9 @@ class CommandFactory {
   std::filesystem::path WarehousePath(const dags::Dag& dag) const;
 
  private:
+  Result<void> BuildTransform(const dags::Dag& dag, const dags::TaskSpec& task,
+                              const dags::TemplateContext& context, Command* command) const;
+  struct DatasetPlace PlaceOf(const dags::Dag& dag) const;
   Result<void> WrapForDatasets(const dags::Dag& dag, const dags::TaskSpec& task,
                                const dags::TemplateContext& context,
                                const std::vector<std::string>& task_env, Command* command) const;

@@ -209,8 +209,10 @@ TEST_CASE("a manifest survives a round trip; a corrupt one is an error, a missin
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("is not a task manifest") != std::string::npos);
 
-  ManifestSpec spec{"", "sha256:cfg", "{}", "shell/1", {*ResolveDataset("file:a.csv", p.place)},
-                    {}};
+  ManifestSpec spec;
+  spec.config_hash = "sha256:cfg";
+  spec.kind_version = "shell/1";
+  spec.inputs = {*ResolveDataset("file:a.csv", p.place)};
   auto spec_back = SpecFromJson(SpecToJson(spec));
   REQUIRE(spec_back);
   CHECK(spec_back->inputs.at(0).uri == "file:team/a.csv");

@@ -222,7 +222,10 @@ TEST_CASE("weir task run refuses a bad spec or a missing command with exit 2", "
            {{"task", "run", "--spec", R"({"manifest":"","config_hash":"x","inputs":[]})", "--",
              "true"},
             "weir task run: bad task spec: "},
-           {{"task", "run", "--spec", "{}"}, "weir: command is required"},
+           {{"task", "run", "--spec", "{}"}, "weir task run: bad task spec: "},
+           {{"task", "run", "--spec",
+             R"({"manifest":"m","config_hash":"x","inputs":[],"outputs":[]})"},
+            "weir task run: no command after --"},
        }) {
     Output o = Weir(dir, args);
     INFO(args[3]);

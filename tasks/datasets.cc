@@ -182,6 +182,16 @@ std::optional<std::int64_t> OptionalInt(const json& j, const char* key) {
 
 }  // namespace
 
+std::string WarehouseUriPrefix(const DatasetPlace& place) {
+  if (place.default_warehouse) return "warehouse://";
+  // A DAG with its own warehouse file: its tables are that SQLite file's, sqlite://FILE#TABLE.
+  std::error_code ec;
+  fs::path root = fs::weakly_canonical(place.dags_root, ec);
+  fs::path relative = place.warehouse.lexically_relative(ec ? place.dags_root : root);
+  bool inside = !relative.empty() && *relative.begin() != "..";
+  return "sqlite://" + (inside ? relative.generic_string() : place.warehouse.string()) + "#";
+}
+
 Result<ResolvedDataset> ResolveDataset(std::string_view text, const DatasetPlace& place) {
   auto uri = dags::ParseDatasetUri(text);
   if (!uri) return std::unexpected(uri.error());
@@ -190,17 +200,7 @@ Result<ResolvedDataset> ResolveDataset(std::string_view text, const DatasetPlace
     case dags::DatasetUri::Scheme::kWarehouse: {
       out.table = uri->table;
       out.path = place.warehouse;
-      if (place.default_warehouse) {
-        out.uri = "warehouse://" + uri->table;
-        return out;
-      }
-      // A DAG with its own warehouse file: the same table as sqlite://FILE#TABLE.
-      std::error_code ec;
-      fs::path root = fs::weakly_canonical(place.dags_root, ec);
-      fs::path relative = place.warehouse.lexically_relative(ec ? place.dags_root : root);
-      bool inside = !relative.empty() && *relative.begin() != "..";
-      out.uri = "sqlite://" + (inside ? relative.generic_string() : place.warehouse.string()) +
-                "#" + uri->table;
+      out.uri = WarehouseUriPrefix(place) + uri->table;
       return out;
     }
     case dags::DatasetUri::Scheme::kSqlite: {

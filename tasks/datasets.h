@@ -29,6 +29,10 @@ struct ResolvedDataset {
   std::string table;           // empty for a file
 };
 
+// How the DAG's warehouse tables are named: "warehouse://" for the default warehouse, else
+// "sqlite://FILE#" (FILE relative to the DAGs folder); a table's URI is this plus its name.
+std::string WarehouseUriPrefix(const DatasetPlace& place);
+
 // Resolves a rendered dataset URI. kInvalidArgument for a bad URI, or a file: or sqlite://
 // path that leaves the DAGs folder (through '..' or a symlink).
 [[nodiscard]] Result<ResolvedDataset> ResolveDataset(std::string_view uri,

@@ -136,9 +136,7 @@ Result<void> CommandFactory::BuildTransform(const dags::Dag& dag, const dags::Ta
   }
   DatasetPlace place = PlaceOf(dag);
   transform.warehouse = place.warehouse;
-  auto probe = ResolveDataset("warehouse://weir_probe", place);
-  if (!probe) return std::unexpected(probe.error());
-  transform.table_uri_prefix = probe->uri.substr(0, probe->uri.size() - 10);  // "weir_probe"
+  transform.table_uri_prefix = WarehouseUriPrefix(place);
   // :name binds a param (typed as its default) or a template variable (text; try_number is a
   // number).
   for (const auto& [name, value] : context.variables) {

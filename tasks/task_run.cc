@@ -166,8 +166,7 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
       manifest.config_hash = spec->config_hash;
     }
     for (const std::string& table : plan->tables) {
-      spec->inputs.push_back({transform->table_uri_prefix + table + transform->table_uri_suffix,
-                              transform->warehouse, table});
+      spec->inputs.push_back({transform->table_uri_prefix + table, transform->warehouse, table});
     }
   }
   for (const ResolvedDataset& input : spec->inputs) {
@@ -206,13 +205,11 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
       }
       manifest.writes.push_back(std::move(*seen));
     }
-    const std::string into_uri =
-        transform->table_uri_prefix + transform->into + transform->table_uri_suffix;
+    const std::string into_uri = transform->table_uri_prefix + transform->into;
     for (const TransformPlan::Column& c : plan->columns) {
       if (c.table.empty() || c.table == transform->into) continue;
       manifest.columns.push_back(
-          {into_uri, c.output, transform->table_uri_prefix + c.table + transform->table_uri_suffix,
-           c.column, "identity"});
+          {into_uri, c.output, transform->table_uri_prefix + c.table, c.column, "identity"});
     }
     return finish(0);
   }

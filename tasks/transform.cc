@@ -268,7 +268,6 @@ std::string TransformConfigToJson(const TransformConfig& c) {
               {"partition_column", c.partition_column},
               {"warehouse", c.warehouse.string()},
               {"table_uri_prefix", c.table_uri_prefix},
-              {"table_uri_suffix", c.table_uri_suffix},
               {"bindings", c.bindings},
               {"interval_start", c.interval_start},
               {"interval_end", c.interval_end}}
@@ -286,7 +285,6 @@ Result<TransformConfig> TransformConfigFromJson(std::string_view text) {
     c.partition_column = j.at("partition_column").get<std::string>();
     c.warehouse = j.at("warehouse").get<std::string>();
     c.table_uri_prefix = j.at("table_uri_prefix").get<std::string>();
-    c.table_uri_suffix = j.at("table_uri_suffix").get<std::string>();
     c.bindings = j.at("bindings").get<std::map<std::string, std::string>>();
     c.interval_start = j.at("interval_start").get<std::string>();
     c.interval_end = j.at("interval_end").get<std::string>();

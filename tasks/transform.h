@@ -25,7 +25,6 @@ struct TransformConfig {
   std::string partition_column;  // partition
   std::filesystem::path warehouse;
   std::string table_uri_prefix = "warehouse://";  // a table's dataset URI is prefix + name
-  std::string table_uri_suffix;                   // ... + suffix ("sqlite://f.db#" has none)
   // Values for :name parameters, as JSON scalars ("3", "\"DE\"", "true", "null").
   std::map<std::string, std::string> bindings;
   std::string interval_start;  // ISO 8601: the rows `partition` replaces

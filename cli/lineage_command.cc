@@ -64,6 +64,14 @@ std::string Describe(const LineageAttempt& a) {
                      state::Name(t.state), exit, FormatIso(t.started_at), ended);
 }
 
+// The indentation one level down. Past 30 levels it stops growing, so that a chain thousands of
+// levels deep prints in linear, not quadratic, size; the tree's order still tells the levels.
+std::string Deeper(const std::string& prefix, std::string_view step) {
+  constexpr std::size_t kMaxIndent = 30 * 5;  // a level is 3 columns, up to 5 bytes of UTF-8
+  if (prefix.size() >= kMaxIndent) return prefix;
+  return prefix + std::string(step);
+}
+
 // A readable tree from `root`: for upstream, version -> "written by" attempt -> "read" versions;
 // for downstream, version -> "read by" attempt -> "wrote" versions. A node met again is named
 // and not expanded twice.
@@ -83,7 +91,7 @@ void PrintTree(const LineageGraph& g, std::int64_t root, state::LineageDirection
     const LineageAttempt& a = *attempts.at(id);
     std::cout << prefix << (last ? "└─ " : "├─ ") << (up ? "written by " : "read by ")
               << Describe(a);
-    std::string inner = prefix + (last ? "   " : "│  ");
+    std::string inner = Deeper(prefix, last ? "   " : "│  ");
     if (!shown_attempts.insert(id).second) {
       std::cout << " (shown above)\n";
       return;
@@ -97,7 +105,7 @@ void PrintTree(const LineageGraph& g, std::int64_t root, state::LineageDirection
     auto [begin, end] = from_attempt.equal_range(id);
     for (auto it = begin; it != end; ++it) {
       std::cout << inner << (std::next(it) == end ? "└─ " : "├─ ") << (up ? "read " : "wrote ");
-      version_node(it->second, inner + (std::next(it) == end ? "   " : "│  "));
+      version_node(it->second, Deeper(inner, std::next(it) == end ? "   " : "│  "));
     }
   };
   version_node = [&](std::int64_t id, const std::string& prefix) {

@@ -1,6 +1,8 @@
 // Lineage end to end: shell tasks that declare datasets, run by the real binary, and
 // `weir lineage` answering from the state database they left.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <sstream>
 
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/weir_cli.h"
@@ -233,6 +235,37 @@ TEST_CASE("weir task run refuses a bad spec or a missing command with exit 2", "
     CHECK(o.err.starts_with(message));
     CHECK(CountLines(o.err) == 1);
   }
+}
+
+TEST_CASE("a deep lineage tree stops indenting past 30 levels", "[e2e][lineage]") {
+  TempDir dir;
+  std::string yaml = "dag: deep\ntasks:\n";
+  for (int i = 0; i < 40; ++i) {
+    yaml += "  t" + std::to_string(i) + ":\n    kind: shell\n";
+    if (i > 0) {
+      yaml += "    deps: [t" + std::to_string(i - 1) + "]\n    inputs: [\"file:f" +
+              std::to_string(i - 1) + "\"]\n";
+    }
+    yaml += "    outputs: [\"file:f" + std::to_string(i) + "\"]\n    command: [sh, -c, \"echo " +
+            std::to_string(i) + " > f" + std::to_string(i) + "\"]\n";
+  }
+  dir.Write("dags/deep.yaml", yaml);
+  std::vector<std::string> where = {"--dags", "dags", "--home", "home"};
+  auto weir = [&](std::vector<std::string> args) {
+    args.insert(args.end(), where.begin(), where.end());
+    return Weir(dir, args);
+  };
+  REQUIRE(weir({"run", "deep", "--date", "2026-01-15"}).exit_code == 0);
+  Output up = weir({"lineage", "upstream", "file:f39"});
+  REQUIRE(up.exit_code == 0);
+  CHECK(up.out.find("read file:f0@1") != std::string::npos);
+  std::size_t longest = 0;
+  std::istringstream lines(up.out);
+  for (std::string line; std::getline(lines, line);) {
+    longest = std::max(longest, line.find_first_not_of(" │└├─"));
+  }
+  CHECK(longest > 60);    // it does indent ...
+  CHECK(longest <= 160);  // ... but not 40 levels deep
 }
 
 }  // namespace

@@ -95,6 +95,13 @@ Result<std::vector<std::int64_t>> Ids(Database& db, const std::string& sql, std:
   return CollectRows<std::int64_t>(**stmt, [](const Statement& s) { return s.Int(0); });
 }
 
+constexpr const char* kReadsOfAttempt =
+    "SELECT version_id FROM attempt_reads WHERE attempt_id = ?1 ORDER BY version_id";
+constexpr const char* kWritesOfAttempt =
+    "SELECT id FROM dataset_versions WHERE attempt_id = ?1 ORDER BY id";
+constexpr const char* kReadersOfVersion =
+    "SELECT attempt_id FROM attempt_reads WHERE version_id = ?1 ORDER BY attempt_id";
+
 // Collects versions, attempts and edges into a graph, each node once.
 class GraphBuilder {
  public:
@@ -145,6 +152,26 @@ class GraphBuilder {
     return true;
   }
 
+  // Adds the attempt with every version it read and wrote (unless it has none and
+  // `skip_without_io`); true when it was added.
+  Result<bool> AddAttemptWithIo(std::int64_t attempt, bool skip_without_io) {
+    auto reads = Ids(db_, kReadsOfAttempt, attempt);
+    if (!reads) return std::unexpected(reads.error());
+    auto writes = Ids(db_, kWritesOfAttempt, attempt);
+    if (!writes) return std::unexpected(writes.error());
+    if (skip_without_io && reads->empty() && writes->empty()) return false;
+    if (auto ok = AddAttempt(attempt); !ok) return std::unexpected(ok.error());
+    for (std::int64_t v : *reads) {
+      if (auto ok = AddVersion(v); !ok) return std::unexpected(ok.error());
+      Read(attempt, v);
+    }
+    for (std::int64_t v : *writes) {
+      if (auto ok = AddVersion(v); !ok) return std::unexpected(ok.error());
+      Wrote(attempt, v);
+    }
+    return true;
+  }
+
   void Read(std::int64_t attempt, std::int64_t version) {
     graph_.reads.emplace_back(attempt, version);
   }
@@ -188,13 +215,6 @@ class GraphBuilder {
   std::set<std::int64_t> attempts_;
   LineageGraph graph_;
 };
-
-constexpr const char* kReadsOfAttempt =
-    "SELECT version_id FROM attempt_reads WHERE attempt_id = ?1 ORDER BY version_id";
-constexpr const char* kWritesOfAttempt =
-    "SELECT id FROM dataset_versions WHERE attempt_id = ?1 ORDER BY id";
-constexpr const char* kReadersOfVersion =
-    "SELECT attempt_id FROM attempt_reads WHERE version_id = ?1 ORDER BY attempt_id";
 
 }  // namespace
 
@@ -360,44 +380,19 @@ Result<LineageGraph> Store::RunLineage(const std::string& run_id) {
   if (!attempts) return std::unexpected(attempts.error());
   GraphBuilder graph(db);
   for (std::int64_t attempt : *attempts) {
-    auto reads = Ids(db, kReadsOfAttempt, attempt);
-    if (!reads) return std::unexpected(reads.error());
-    auto writes = Ids(db, kWritesOfAttempt, attempt);
-    if (!writes) return std::unexpected(writes.error());
-    if (reads->empty() && writes->empty()) continue;
-    if (auto ok = graph.AddAttempt(attempt); !ok) return std::unexpected(ok.error());
-    for (std::int64_t v : *reads) {
-      if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
-      graph.Read(attempt, v);
-    }
-    for (std::int64_t v : *writes) {
-      if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
-      graph.Wrote(attempt, v);
+    if (auto ok = graph.AddAttemptWithIo(attempt, /*skip_without_io=*/true); !ok) {
+      return std::unexpected(ok.error());
     }
   }
   return graph.Finish();
 }
 
-}  // namespace weir::state
-
-namespace weir::state {
-
 Result<AttemptExport> Store::ExportAttempt(std::int64_t attempt) {
   Database& db = *db_;
   ReadSnapshot snapshot(db);
   GraphBuilder graph(db);
-  if (auto ok = graph.AddAttempt(attempt); !ok) return std::unexpected(ok.error());
-  for (bool reading : {true, false}) {
-    auto versions = Ids(db, reading ? kReadsOfAttempt : kWritesOfAttempt, attempt);
-    if (!versions) return std::unexpected(versions.error());
-    for (std::int64_t v : *versions) {
-      if (auto ok = graph.AddVersion(v); !ok) return std::unexpected(ok.error());
-      if (reading) {
-        graph.Read(attempt, v);
-      } else {
-        graph.Wrote(attempt, v);
-      }
-    }
+  if (auto ok = graph.AddAttemptWithIo(attempt, /*skip_without_io=*/false); !ok) {
+    return std::unexpected(ok.error());
   }
   auto built = graph.Finish();
   if (!built) return std::unexpected(built.error());
@@ -433,10 +428,6 @@ Result<std::vector<AttemptExport>> Store::AttemptsForExport(std::optional<Timest
   }
   return out;
 }
-
-}  // namespace weir::state
-
-namespace weir::state {
 
 Result<std::optional<CacheCandidate>> Store::FindCacheCandidate(const std::string& dag_id,
                                                                 const std::string& task_id) {

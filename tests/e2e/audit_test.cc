@@ -13,16 +13,11 @@ using testing::Output;
 using testing::TempDir;
 using testing::Weir;
 
-struct Fixture {
-  TempDir dir;
+struct Fixture : testing::Project {
   Fixture() {
     dir.Write("dags/a.yaml", "dag: alpha\ntasks:\n  a: { kind: shell, command: [true] }\n");
     // A DAG whose id starts like the other's: its events must not show under --dag alpha.
     dir.Write("dags/b.yaml", "dag: alpha_2\ntasks:\n  a: { kind: shell, command: [true] }\n");
-  }
-  Output operator()(std::vector<std::string> args) {
-    for (const char* a : {"--dags", "dags", "--home", "home"}) args.push_back(a);
-    return Weir(dir, args);
   }
 };
 

@@ -44,16 +44,11 @@ tasks:
     script: echo report >> ran.txt && wc -l < out/features.csv > out/report.txt
 )";
 
-struct Fixture {
-  TempDir dir;
+struct Fixture : testing::Project {
   int runs = 0;
   Fixture() {
     dir.Write("dags/cache.yaml", kDag);
     dir.Write("dags/data/events.csv", "user,amount\nu1,3\nu2,5\n");
-  }
-  Output operator()(std::vector<std::string> args) {
-    for (const char* a : {"--dags", "dags", "--home", "home"}) args.push_back(a);
-    return Weir(dir, args);
   }
   // Runs the DAG once more; returns which commands really ran, in order.
   std::string Run(std::vector<std::string> extra = {}) {

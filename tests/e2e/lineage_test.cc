@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "tests/e2e/lin_dag.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/weir_cli.h"
 
@@ -18,36 +19,8 @@ using testing::ReadFile;
 using testing::TempDir;
 using testing::Weir;
 
-// events.csv -> ingest -> warehouse://raw -> features -> file:out/features-DS.csv
-constexpr const char* kDag = R"(dag: lin
-tasks:
-  ingest:
-    kind: shell
-    inputs: ["file:data/events.csv"]
-    outputs: ["warehouse://raw"]
-    script: |
-      sqlite3 "$WEIR_WAREHOUSE" "DROP TABLE IF EXISTS raw; CREATE TABLE raw(user TEXT, amount INT);" ".import --csv --skip 1 data/events.csv raw"
-  features:
-    kind: shell
-    deps: [ingest]
-    inputs: ["warehouse://raw"]
-    outputs: ["file:out/features-{{ ds }}.csv"]
-    script: |
-      mkdir -p out && sqlite3 -csv "$WEIR_WAREHOUSE" "SELECT user, sum(amount) FROM raw GROUP BY user ORDER BY 1" > out/features-{{ ds }}.csv
-)";
-
-struct Fixture {
-  TempDir dir;
-  Fixture(const std::string& dag = kDag) {
-    dir.Write("dags/lin.yaml", dag);
-    dir.Write("dags/data/events.csv", "user,amount\nu1,3\nu2,5\n");
-  }
-  Output operator()(std::vector<std::string> args) {
-    for (const char* a : {"--dags", "dags", "--home", "home"}) args.push_back(a);
-    return Weir(dir, args);
-  }
-  std::filesystem::path Db() const { return dir / "home" / "weir.db"; }
-};
+using Fixture = testing::LinProject;
+constexpr const char* kDag = testing::kLinDag;
 
 TEST_CASE("weir lineage traces a built file back to its source and a source forward",
           "[e2e][lineage]") {

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "common/strings.h"
+#include "tests/e2e/lin_dag.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/weir_cli.h"
 
@@ -21,33 +22,7 @@ using testing::Output;
 using testing::TempDir;
 using testing::Weir;
 
-constexpr const char* kDag = R"(dag: lin
-tasks:
-  ingest:
-    kind: shell
-    inputs: ["file:data/events.csv"]
-    outputs: ["warehouse://raw"]
-    script: |
-      sqlite3 "$WEIR_WAREHOUSE" "DROP TABLE IF EXISTS raw; CREATE TABLE raw(user TEXT, amount INT);" ".import --csv --skip 1 data/events.csv raw"
-  features:
-    kind: shell
-    deps: [ingest]
-    inputs: ["warehouse://raw"]
-    outputs: ["file:out/features.csv"]
-    script: mkdir -p out && sqlite3 -csv "$WEIR_WAREHOUSE" "SELECT * FROM raw" > out/features.csv
-)";
-
-struct Fixture {
-  TempDir dir;
-  Fixture() {
-    dir.Write("dags/lin.yaml", kDag);
-    dir.Write("dags/data/events.csv", "user,amount\nu1,3\nu2,5\n");
-  }
-  Output operator()(std::vector<std::string> args) {
-    for (const char* a : {"--dags", "dags", "--home", "home"}) args.push_back(a);
-    return Weir(dir, args);
-  }
-};
+using Fixture = testing::LinProject;
 
 // Runs the official validator on `file`; empty when it is not available here.
 std::optional<Output> Validate(const TempDir& dir, const std::string& file) {

@@ -30,15 +30,10 @@ tasks:
     into: clean
 )";
 
-struct Fixture {
-  TempDir dir;
+struct Fixture : testing::Project {
   Fixture() {
     dir.Write("dags/tr.yaml", kDag);
     dir.Write("dags/events.csv", "user,amount,country\nu1,3,de\nu2,-5,fr\nu3,7,de\n");
-  }
-  Output operator()(std::vector<std::string> args) {
-    for (const char* a : {"--dags", "dags", "--home", "home"}) args.push_back(a);
-    return Weir(dir, args);
   }
   std::string Warehouse(const std::string& sql) {
     return Query(dir / "home" / "warehouse.db", sql);

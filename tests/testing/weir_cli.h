@@ -39,6 +39,17 @@ inline Output Weir(const TempDir& dir, const std::vector<std::string>& args) {
   return o;
 }
 
+// A project folder for whole-binary tests: DAG files under dags/, state under home/. Calling it
+// runs weir there with `--dags dags --home home` appended.
+struct Project {
+  TempDir dir;
+  Output operator()(std::vector<std::string> args) const {
+    for (const char* a : {"--dags", "dags", "--home", "home"}) args.push_back(a);
+    return Weir(dir, args);
+  }
+  std::filesystem::path Db() const { return dir / "home" / "weir.db"; }
+};
+
 // The rows `sql` returns from `db`, each value followed by '|', one row a line.
 inline std::string Query(const std::filesystem::path& db, const std::string& sql) {
   sqlite3* handle = nullptr;

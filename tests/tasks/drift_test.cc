@@ -1,0 +1,3 @@
+#include "tasks/drift.h"
+
+#include <catch2/catch_test_macros.hpp>

@@ -1,8 +1,12 @@
 #include "dags/kinds.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "common/strings.h"
+#include "common/time.h"
 #include "dags/dags.h"
 #include "dags/dataset.h"
 
@@ -100,28 +104,20 @@ void ValidateShell(const Value& config, std::vector<Diagnostic>* errors) {
   }
 }
 
-// `transform`: SQL run in the warehouse into a table (tasks/transform.h).
-void ValidateTransform(const Value& config, std::vector<Diagnostic>* errors) {
-  const Value* sql = config.Find("sql");
-  const Value* sql_file = config.Find("sql_file");
-  if ((sql == nullptr) == (sql_file == nullptr)) {
-    Add(errors, config,
-        "a transform task needs exactly one of 'sql' (a SELECT) or 'sql_file' (a file holding "
-        "one)");
+// SQL text: params may reach it only as bound parameters.
+void ValidateSqlText(const Value& sql, std::vector<Diagnostic>* errors) {
+  const std::string& text = sql.AsString();
+  if (text.find("params.") != std::string::npos && text.find("{{") != std::string::npos) {
+    Add(errors, sql,
+        "params reach SQL only as bound parameters: write :name, not {{ params.name }}");
   }
-  for (const Value* text : {sql, sql_file}) {
-    if (text == nullptr) continue;
-    if (!text->is_string() || text->AsString().empty()) {
-      Add(errors, *text, "'sql' and 'sql_file' must be non-empty strings");
-    } else if (text->AsString().find("params.") != std::string::npos &&
-               text->AsString().find("{{") != std::string::npos) {
-      Add(errors, *text,
-          "params reach SQL only as bound parameters: write :name, not {{ params.name }}");
-    }
-  }
+}
+
+// `into`, `mode`, `key` and `partition_column`: how ingest and transform write their table.
+void ValidateWrite(const Value& config, std::string_view kind, std::vector<Diagnostic>* errors) {
   const Value* into = config.Find("into");
   if (into == nullptr) {
-    Add(errors, config, "a transform task needs 'into': the table it writes");
+    Add(errors, config, fmt::format("a {} task needs 'into': the table it writes", kind));
   } else if (!into->is_string() || !IsTableName(into->AsString())) {
     Add(errors, *into,
         "'into' must be a table name: letters, digits and '_', not starting with a digit");
@@ -157,10 +153,207 @@ void ValidateTransform(const Value& config, std::vector<Diagnostic>* errors) {
   }
 }
 
+// `transform`: SQL run in the warehouse into a table (tasks/transform.h).
+void ValidateTransform(const Value& config, std::vector<Diagnostic>* errors) {
+  const Value* sql = config.Find("sql");
+  const Value* sql_file = config.Find("sql_file");
+  if ((sql == nullptr) == (sql_file == nullptr)) {
+    Add(errors, config,
+        "a transform task needs exactly one of 'sql' (a SELECT) or 'sql_file' (a file holding "
+        "one)");
+  }
+  for (const Value* text : {sql, sql_file}) {
+    if (text == nullptr) continue;
+    if (!text->is_string() || text->AsString().empty()) {
+      Add(errors, *text, "'sql' and 'sql_file' must be non-empty strings");
+    } else {
+      ValidateSqlText(*text, errors);
+    }
+  }
+  ValidateWrite(config, "transform", errors);
+}
+
+// A string among `allowed`; appends an error otherwise. Returns the value, or "" if bad.
+std::string OneOf(const Value& v, std::string_view key, const std::vector<std::string>& allowed,
+                  std::vector<Diagnostic>* errors) {
+  if (v.is_string() && std::find(allowed.begin(), allowed.end(), v.AsString()) != allowed.end()) {
+    return v.AsString();
+  }
+  auto hint = v.is_string() ? ClosestMatch(v.AsString(), allowed) : std::nullopt;
+  Add(errors, v,
+      fmt::format("'{}' must be one of {}{}", key, fmt::join(allowed, ", "),
+                  hint ? fmt::format(" (did you mean '{}'?)", *hint) : ""));
+  return "";
+}
+
+void UnknownKeys(const Value& map, const std::vector<std::string>& allowed, std::string_view what,
+                 std::vector<Diagnostic>* errors) {
+  for (const auto& [key, value] : map.AsMap()) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    auto hint = ClosestMatch(key, allowed);
+    errors->push_back(
+        {value.key_loc, fmt::format("unknown key '{}' in {}{}", Printable(key), what,
+                                    hint ? fmt::format(" (did you mean '{}'?)", *hint) : "")});
+  }
+}
+
+void PositiveInt(const Value* v, std::string_view key, std::vector<Diagnostic>* errors) {
+  if (v != nullptr && (v->type() != Value::Type::kInt || v->AsInt() <= 0)) {
+    Add(errors, *v, fmt::format("'{}' must be a positive whole number", key));
+  }
+}
+
+void DurationValue(const Value* v, std::string_view key, std::vector<Diagnostic>* errors) {
+  if (v == nullptr) return;
+  if (!v->is_string() || !ParseDuration(v->AsString())) {
+    Add(errors, *v, fmt::format("'{}' must be a duration such as 30s, 5m or 1h", key));
+  }
+}
+
+void ValidateCsvOptions(const Value& source, std::vector<Diagnostic>* errors) {
+  for (const char* key : {"delimiter", "quote"}) {
+    const Value* v = source.Find(key);
+    if (v == nullptr) continue;
+    if (!v->is_string() || v->AsString().size() != 1 || v->AsString() == "\n" ||
+        v->AsString() == "\r") {
+      Add(errors, *v, fmt::format("'{}' must be one character, e.g. \",\" or \"\\t\"", key));
+    }
+  }
+  if (const Value* header = source.Find("header");
+      header != nullptr && header->type() != Value::Type::kBool) {
+    Add(errors, *header, "'header' must be true or false");
+  }
+  if (const Value* nulls = source.Find("null_values")) {
+    bool ok = nulls->is_list();
+    for (const Value& n : ok ? nulls->AsList() : Value::List{}) ok = ok && n.is_string();
+    if (!ok) Add(errors, *nulls, "'null_values' must be a list of strings, e.g. [\"\", NA]");
+  }
+  PositiveInt(source.Find("max_field_bytes"), "max_field_bytes", errors);
+}
+
+// `ingest`: rows from a file, a query or a URL into a table (tasks/ingest.h).
+void ValidateIngest(const Value& config, std::vector<Diagnostic>* errors) {
+  const Value* source = config.Find("source");
+  std::string format;
+  if (source == nullptr || !source->is_map()) {
+    Add(errors, source == nullptr ? config : *source,
+        "an ingest task needs 'source': a map with 'format' (csv, jsonl, sqlite or http) and "
+        "where to read");
+  } else if (const Value* f = source->Find("format"); f == nullptr) {
+    Add(errors, *source, "'source' needs 'format': csv, jsonl, sqlite or http");
+  } else {
+    format = OneOf(*f, "format", {"csv", "jsonl", "sqlite", "http"}, errors);
+  }
+  bool csv = format == "csv";
+  if (!format.empty()) {
+    std::vector<std::string> keys = {"format"};
+    if (format == "http") {
+      keys.insert(keys.end(),
+                  {"url", "body", "headers", "timeout", "retries", "backoff", "max_bytes",
+                   "delimiter", "quote", "header", "null_values", "max_field_bytes"});
+      const Value* url = source->Find("url");
+      if (url == nullptr || !url->is_string() ||
+          !(url->AsString().starts_with("http://") || url->AsString().starts_with("https://"))) {
+        Add(errors, url == nullptr ? *source : *url,
+            "an http source needs 'url': an http:// or https:// URL");
+      }
+      if (const Value* body = source->Find("body")) {
+        csv = OneOf(*body, "body", {"json", "jsonl", "csv"}, errors) == "csv";
+      }
+      if (const Value* headers = source->Find("headers")) {
+        if (!headers->is_map()) {
+          Add(errors, *headers,
+              "'headers' must map a header name to the environment variable holding its value, "
+              "e.g. {Authorization: API_TOKEN}");
+        } else {
+          for (const auto& [name, variable] : headers->AsMap()) {
+            if (!variable.is_string() || !IsEnvName(variable.AsString())) {
+              Add(errors, variable,
+                  fmt::format("header '{}' must name an environment variable (its value is "
+                              "read from there, so secrets stay out of the DAG file)",
+                              Printable(name)));
+            }
+          }
+        }
+      }
+      DurationValue(source->Find("timeout"), "timeout", errors);
+      DurationValue(source->Find("backoff"), "backoff", errors);
+      if (const Value* r = source->Find("retries");
+          r != nullptr && (r->type() != Value::Type::kInt || r->AsInt() < 0 || r->AsInt() > 20)) {
+        Add(errors, *r, "'retries' must be a whole number from 0 to 20");
+      }
+      PositiveInt(source->Find("max_bytes"), "max_bytes", errors);
+    } else {
+      keys.push_back("path");
+      const Value* path = source->Find("path");
+      if (path == nullptr || !path->is_string() || path->AsString().empty()) {
+        Add(errors, path == nullptr ? *source : *path,
+            fmt::format("a {} source needs 'path': the file, relative to the DAG's folder",
+                        format));
+      }
+      if (format == "csv") {
+        keys.insert(keys.end(), {"delimiter", "quote", "header", "null_values", "max_field_bytes"});
+      }
+      if (format == "sqlite") {
+        keys.push_back("query");
+        const Value* query = source->Find("query");
+        if (query == nullptr || !query->is_string() || query->AsString().empty()) {
+          Add(errors, query == nullptr ? *source : *query,
+              "a sqlite source needs 'query': one SELECT, run read-only");
+        } else {
+          ValidateSqlText(*query, errors);
+        }
+      }
+    }
+    UnknownKeys(*source, keys, fmt::format("a {} source", format), errors);
+    if (csv) ValidateCsvOptions(*source, errors);
+  }
+  const Value* columns = config.Find("columns");
+  if (columns != nullptr) {
+    if (!columns->is_map() || columns->AsMap().empty()) {
+      Add(errors, *columns, "'columns' must map each column to its type, e.g. {id: INTEGER}");
+    } else {
+      for (const auto& [name, type] : columns->AsMap()) {
+        if (!IsTableName(name)) {
+          errors->push_back({type.key_loc, fmt::format("'{}' is not a column name (letters, "
+                                                       "digits and '_')",
+                                                       Printable(name))});
+        }
+        OneOf(type, "columns." + name, {"INTEGER", "REAL", "TEXT", "TIMESTAMP"}, errors);
+      }
+    }
+  }
+  if (csv && columns == nullptr) {
+    if (const Value* header = source->Find("header");
+        header != nullptr && header->type() == Value::Type::kBool && !header->AsBool()) {
+      Add(errors, *header, "a CSV without a header needs 'columns:' to name its columns");
+    }
+  }
+  PositiveInt(config.Find("infer_rows"), "infer_rows", errors);
+  std::string on_bad_row = "fail";
+  if (const Value* v = config.Find("on_bad_row")) {
+    on_bad_row = OneOf(*v, "on_bad_row", {"fail", "skip", "quarantine"}, errors);
+  }
+  if (const Value* q = config.Find("quarantine_table")) {
+    if (!q->is_string() || !IsTableName(q->AsString())) {
+      Add(errors, *q, "'quarantine_table' must be a table name");
+    } else if (on_bad_row != "quarantine") {
+      Add(errors, *q, "'quarantine_table' needs on_bad_row: quarantine");
+    }
+  }
+  ValidateWrite(config, "ingest", errors);
+  const Value* partition = config.Find("partition_column");
+  if (columns != nullptr && columns->is_map() && partition != nullptr && partition->is_string() &&
+      columns->Find(partition->AsString()) == nullptr) {
+    Add(errors, *partition,
+        fmt::format("partition_column '{}' is not among 'columns'", partition->AsString()));
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& KnownKinds() {
-  static const std::vector<std::string> kKinds = {"shell", "transform"};
+  static const std::vector<std::string> kKinds = {"shell", "ingest", "transform"};
   return kKinds;
 }
 
@@ -169,8 +362,12 @@ const std::vector<std::string>& KindKeys(std::string_view kind) {
                                                   "cwd",     "inputs", "outputs"};
   static const std::vector<std::string> kTransform = {"sql",  "sql_file", "into",
                                                       "mode", "key",      "partition_column"};
+  static const std::vector<std::string> kIngest = {
+      "source", "columns", "infer_rows", "on_bad_row",      "quarantine_table",
+      "into",   "mode",    "key",        "partition_column"};
   static const std::vector<std::string> kNone;
   if (kind == "shell") return kShell;
+  if (kind == "ingest") return kIngest;
   if (kind == "transform") return kTransform;
   return kNone;
 }
@@ -178,6 +375,7 @@ const std::vector<std::string>& KindKeys(std::string_view kind) {
 void ValidateKindConfig(std::string_view kind, const Value& config,
                         std::vector<Diagnostic>* errors) {
   if (kind == "shell") ValidateShell(config, errors);
+  if (kind == "ingest") ValidateIngest(config, errors);
   if (kind == "transform") ValidateTransform(config, errors);
 }
 

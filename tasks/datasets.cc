@@ -284,6 +284,8 @@ Result<void> WriteManifest(const fs::path& path, const Manifest& m) {
                               {"input_column", c.input_column},
                               {"transformation", c.transformation}});
   }
+  out["metrics"] = json::array();
+  for (const auto& [name, value] : m.metrics) out["metrics"].push_back({name, value});
   std::string text = out.dump() + "\n";
   fs::path temporary = path;
   temporary += ".tmp";
@@ -321,6 +323,9 @@ Result<std::optional<Manifest>> ReadManifest(const fs::path& path) {
                            c.at("output_column").get<std::string>(),
                            c.at("input").get<std::string>(),
                            c.at("input_column").get<std::string>(), c.value("transformation", "")});
+    }
+    for (const json& metric : j.value("metrics", json::array())) {
+      m.metrics.emplace_back(metric.at(0).get<std::string>(), metric.at(1).get<std::int64_t>());
     }
     for (const char* key : {"reads", "writes"}) {
       for (const json& f : j.at(key)) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -80,6 +81,8 @@ struct Manifest {
     std::string output_uri, output_column, input_uri, input_column, transformation;
   };
   std::vector<Column> columns;  // output column <- input column, where the kind knows
+  // Counts a built-in kind reports ("rows_read", "rows_rejected", ...), in its order.
+  std::vector<std::pair<std::string, std::int64_t>> metrics;
 };
 
 // The cache key of an attempt: SHA-256 over the task kind's version, the rendered config's

@@ -9,11 +9,13 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "common/hash.h"
 #include "tasks/datasets.h"
+#include "tasks/ingest.h"
 #include "tasks/transform.h"
 
 extern char** environ;
@@ -99,6 +101,144 @@ Result<bool> CheckCache(const ManifestSpec& spec, Manifest* manifest) {
   return true;
 }
 
+// Records what the attempt wrote, once it succeeded.
+Result<void> FingerprintOutputs(const ManifestSpec& spec, Manifest* manifest) {
+  for (const ResolvedDataset& output : spec.outputs) {
+    auto seen = TakeFingerprint(output);
+    if (!seen) return std::unexpected(seen.error());
+    manifest->writes.push_back(std::move(*seen));
+  }
+  return {};
+}
+
+// A built-in kind, run inside `weir task run` instead of a command.
+class Builtin {
+ public:
+  virtual ~Builtin() = default;
+  // Before the cache check: adds the inputs learned from the config (the tables a query reads)
+  // and narrows the hashed config to what the run can see.
+  [[nodiscard]] virtual Result<void> Plan(ManifestSpec* spec) = 0;
+  // Whether an earlier success may stand in for this run.
+  virtual std::string Uncacheable() const { return ""; }
+  // Runs it; adds what it learned to the manifest; returns a line for the log.
+  [[nodiscard]] virtual Result<std::string> Run(Manifest* manifest) = 0;
+};
+
+// Keeps only the bindings named in `used` in the hashed config, so that a new run id or day does
+// not count as a change where the SQL does not use it.
+void NarrowBindings(const std::vector<std::string>& used, const WriteTarget& target,
+                    ManifestSpec* spec) {
+  nlohmann::json hashed = nlohmann::json::parse(spec->config_json, nullptr, false);
+  if (!hashed.is_object() || !hashed.contains("bindings")) return;
+  nlohmann::json kept = nlohmann::json::object();
+  for (const std::string& name : used) {
+    if (hashed["bindings"].contains(name)) kept[name] = hashed["bindings"][name];
+  }
+  if (target.mode == "partition") {
+    kept["data_interval_start"] = target.interval_start;
+    kept["data_interval_end"] = target.interval_end;
+  }
+  hashed["bindings"] = kept;
+  spec->config_json = hashed.dump();
+  spec->config_hash = "sha256:" + Sha256Hex(spec->config_json);
+}
+
+class TransformBuiltin : public Builtin {
+ public:
+  explicit TransformBuiltin(TransformConfig config) : c_(std::move(config)) {}
+
+  Result<void> Plan(ManifestSpec* spec) override {
+    auto plan = PlanTransform(c_);
+    if (!plan) return Fail(plan.error().code, "transform: " + plan.error().message);
+    plan_ = std::move(*plan);
+    NarrowBindings(plan_.parameters, c_.target, spec);
+    for (const std::string& table : plan_.tables) {
+      spec->inputs.push_back({c_.table_uri_prefix + table, c_.warehouse, table});
+    }
+    return {};
+  }
+
+  Result<std::string> Run(Manifest* manifest) override {
+    auto rows = RunTransform(c_);
+    if (!rows) return Fail(rows.error().code, "transform: " + rows.error().message);
+    const std::string into_uri = c_.table_uri_prefix + c_.target.into;
+    for (const TransformPlan::Column& c : plan_.columns) {
+      if (c.table.empty() || c.table == c_.target.into) continue;
+      manifest->columns.push_back(
+          {into_uri, c.output, c_.table_uri_prefix + c.table, c.column, "identity"});
+    }
+    return fmt::format("transform wrote {} rows into {} (mode {})", *rows, c_.target.into,
+                       c_.target.mode);
+  }
+
+ private:
+  TransformConfig c_;
+  TransformPlan plan_;
+};
+
+class IngestBuiltin : public Builtin {
+ public:
+  explicit IngestBuiltin(IngestConfig config) : c_(std::move(config)) {}
+
+  Result<void> Plan(ManifestSpec* spec) override {
+    if (c_.source.format != "sqlite") return {};
+    auto plan = PlanIngestQuery(c_);
+    if (!plan) return std::unexpected(plan.error());
+    NarrowBindings(plan->parameters, c_.target, spec);
+    for (const std::string& table : plan->tables) {
+      spec->inputs.push_back({c_.source.uri + table, c_.source.path, table});
+    }
+    return {};
+  }
+
+  std::string Uncacheable() const override {
+    return c_.source.format == "http" ? "ran: an http source is read anew on every run" : "";
+  }
+
+  Result<std::string> Run(Manifest* manifest) override {
+    auto report = RunIngest(c_);
+    if (!report) return std::unexpected(report.error());
+    if (!report->source_fingerprint.empty()) {
+      manifest->reads.push_back(Fingerprint{.uri = c_.source.uri,
+                                            .fingerprint = report->source_fingerprint,
+                                            .bytes = report->source_bytes});
+    }
+    // A file's columns flow into the table's columns of the same name.
+    if (c_.source.format != "sqlite") {
+      for (const auto& [name, type] : report->columns) {
+        manifest->columns.push_back(
+            {c_.table_uri_prefix + c_.target.into, name, c_.source.uri, name, "identity"});
+      }
+    }
+    manifest->metrics = {{"rows_read", report->rows_read},
+                         {"rows_written", report->rows_written},
+                         {"rows_rejected", report->rows_rejected}};
+    return fmt::format("ingest read {} rows, wrote {} into {} (mode {}), rejected {}{}",
+                       report->rows_read, report->rows_written, c_.target.into, c_.target.mode,
+                       report->rows_rejected,
+                       report->rows_rejected > 0 && c_.on_bad_row == "quarantine"
+                           ? " (kept in " + c_.quarantine_table + ")"
+                           : "");
+  }
+
+ private:
+  IngestConfig c_;
+};
+
+Result<std::unique_ptr<Builtin>> MakeBuiltin(const ManifestSpec& spec) {
+  if (spec.builtin == "transform") {
+    auto config = TransformConfigFromJson(spec.builtin_config);
+    if (!config) return std::unexpected(config.error());
+    return std::make_unique<TransformBuiltin>(std::move(*config));
+  }
+  if (spec.builtin == "ingest") {
+    auto config = IngestConfigFromJson(spec.builtin_config);
+    if (!config) return std::unexpected(config.error());
+    return std::make_unique<IngestBuiltin>(std::move(*config));
+  }
+  return Fail(ErrorCode::kInvalidArgument, fmt::format("unknown built-in kind '{}'", spec.builtin));
+}
+
 }  // namespace
 
 int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& argv) {
@@ -109,10 +249,6 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
   }
   if (argv.empty() && spec->builtin.empty()) {
     std::cerr << "weir task run: no command after --\n";
-    return 2;
-  }
-  if (!spec->builtin.empty() && spec->builtin != "transform") {
-    std::cerr << "weir task run: unknown built-in kind '" << spec->builtin << "'\n";
     return 2;
   }
   if (spec->manifest.empty()) {
@@ -132,42 +268,19 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
     }
     return status;
   };
-  // A transform learns its inputs by preparing its SQL.
-  std::optional<TransformConfig> transform;
-  std::optional<TransformPlan> plan;
-  if (spec->builtin == "transform") {
-    auto config = TransformConfigFromJson(spec->builtin_config);
-    if (!config) {
-      std::cerr << "weir task run: " << config.error().message << "\n";
+  std::unique_ptr<Builtin> builtin;
+  if (!spec->builtin.empty()) {
+    auto made = MakeBuiltin(*spec);
+    if (!made) {
+      std::cerr << "weir task run: " << made.error().message << "\n";
       return 2;
     }
-    transform = std::move(*config);
-    auto planned = PlanTransform(*transform);
-    if (!planned) {
-      std::cerr << "weir: transform: " << planned.error().message << "\n";
+    builtin = std::move(*made);
+    if (auto ok = builtin->Plan(&*spec); !ok) {
+      std::cerr << "weir: " << ok.error().message << "\n";
       return finish(2);
     }
-    plan = std::move(*planned);
-    // The config the cache key covers holds only the values the statement binds, so that a new
-    // run id or day does not count as a change where the SQL does not use it.
-    nlohmann::json hashed = nlohmann::json::parse(spec->config_json, nullptr, false);
-    if (hashed.is_object() && hashed.contains("bindings")) {
-      nlohmann::json used = nlohmann::json::object();
-      for (const std::string& name : plan->parameters) {
-        if (hashed["bindings"].contains(name)) used[name] = hashed["bindings"][name];
-      }
-      if (transform->mode == "partition") {
-        used["data_interval_start"] = transform->interval_start;
-        used["data_interval_end"] = transform->interval_end;
-      }
-      hashed["bindings"] = used;
-      spec->config_json = hashed.dump();
-      spec->config_hash = "sha256:" + Sha256Hex(spec->config_json);
-      manifest.config_hash = spec->config_hash;
-    }
-    for (const std::string& table : plan->tables) {
-      spec->inputs.push_back({transform->table_uri_prefix + table, transform->warehouse, table});
-    }
+    manifest.config_hash = spec->config_hash;
   }
   for (const ResolvedDataset& input : spec->inputs) {
     auto seen = TakeFingerprint(input);
@@ -180,7 +293,10 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
 
   manifest.config_json = spec->config_json;
   manifest.cache_key = CacheKey(*spec, manifest.reads);
-  if (auto cached = CheckCache(*spec, &manifest); !cached) {
+  std::string uncacheable = builtin ? builtin->Uncacheable() : "";
+  if (!uncacheable.empty()) {
+    manifest.cache_note = uncacheable;
+  } else if (auto cached = CheckCache(*spec, &manifest); !cached) {
     std::cerr << "weir: " << cached.error().message << "\n";
     return finish(2);
   } else if (*cached) {
@@ -189,31 +305,19 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
   }
   std::cerr << "weir: " << manifest.cache_note << "\n";
 
-  if (transform) {
-    auto rows = RunTransform(*transform);
-    if (!rows) {
-      std::cerr << "weir: transform: " << rows.error().message << "\n";
+  if (builtin) {
+    auto done = builtin->Run(&manifest);
+    if (!done) {
+      std::cerr << "weir: " << done.error().message << "\n";
       return finish(2);
     }
-    std::cerr << fmt::format("weir: transform wrote {} rows into {} (mode {})\n", *rows,
-                             transform->into, transform->mode);
-    for (const ResolvedDataset& output : spec->outputs) {
-      auto seen = TakeFingerprint(output);
-      if (!seen) {
-        std::cerr << "weir: output " << seen.error().message << "\n";
-        return finish(2);
-      }
-      manifest.writes.push_back(std::move(*seen));
-    }
-    const std::string into_uri = transform->table_uri_prefix + transform->into;
-    for (const TransformPlan::Column& c : plan->columns) {
-      if (c.table.empty() || c.table == transform->into) continue;
-      manifest.columns.push_back(
-          {into_uri, c.output, transform->table_uri_prefix + c.table, c.column, "identity"});
+    std::cerr << "weir: " << *done << "\n";
+    if (auto ok = FingerprintOutputs(*spec, &manifest); !ok) {
+      std::cerr << "weir: output " << ok.error().message << "\n";
+      return finish(2);
     }
     return finish(0);
   }
-
   // The group's SIGTERM (a timeout, a stop) is for the command: this process waits for it.
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_IGN);
   auto pid = Spawn(argv);
@@ -233,14 +337,10 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
   if (code == 0) {
-    for (const ResolvedDataset& output : spec->outputs) {
-      auto seen = TakeFingerprint(output);
-      if (!seen) {
-        std::cerr << "weir: the command succeeded but did not write its output "
-                  << seen.error().message << "\n";
-        return finish(2);
-      }
-      manifest.writes.push_back(std::move(*seen));
+    if (auto ok = FingerprintOutputs(*spec, &manifest); !ok) {
+      std::cerr << "weir: the command succeeded but did not write its output " << ok.error().message
+                << "\n";
+      return finish(2);
     }
   }
   return finish(code);

@@ -3,13 +3,17 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <tuple>
 
 #include "common/hash.h"
+#include "common/time.h"
 #include "tasks/datasets.h"
+#include "tasks/ingest.h"
 #include "tasks/shell.h"
 #include "tasks/transform.h"
 
@@ -23,6 +27,71 @@ void SetEnv(std::vector<std::string>* env, std::string_view name, std::string_vi
   std::string prefix = std::string(name) + "=";
   std::erase_if(*env, [&](const std::string& e) { return e.starts_with(prefix); });
   env->push_back(prefix + std::string(value));
+}
+
+// Values for :name parameters in SQL: each param (typed as its default: a param declared as a
+// number binds as one) and each template variable (text; try_number is a number).
+std::map<std::string, std::string> SqlBindings(const dags::Dag& dag,
+                                               const dags::TemplateContext& context) {
+  std::map<std::string, std::string> bindings;
+  for (const auto& [name, value] : context.variables) {
+    if (name.starts_with("params.")) {
+      std::string param = name.substr(7);
+      const dags::Value* declared = dag.params.Find(param);
+      nlohmann::json typed = value;
+      if (declared != nullptr && !declared->is_string() && !declared->is_null()) {
+        typed = nlohmann::json::parse(value, nullptr, false);
+        if (typed.is_discarded()) typed = value;
+      }
+      bindings[param] = typed.dump();
+    } else if (name == "try_number") {
+      bindings[name] = value;
+    } else {
+      bindings[name] = nlohmann::json(value).dump();
+    }
+  }
+  return bindings;
+}
+
+void IntervalOf(const dags::TemplateContext& context, std::string* start, std::string* end) {
+  auto s = context.variables.find("data_interval_start");
+  auto e = context.variables.find("data_interval_end");
+  if (s != context.variables.end()) *start = s->second;
+  if (e != context.variables.end()) *end = e->second;
+}
+
+std::string Variable(const dags::TemplateContext& context, const std::string& name) {
+  auto it = context.variables.find(name);
+  return it == context.variables.end() ? "" : it->second;
+}
+
+Result<std::string> Render(const dags::Value& value, const dags::TemplateContext& context,
+                           std::string_view key) {
+  auto parsed = dags::Template::Parse(value.ToText());
+  if (!parsed) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("'{}': {}", key, parsed.error().message));
+  }
+  auto rendered = parsed->Render(context, dags::Quoting::kNone);
+  if (!rendered) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("'{}': {}", key, rendered.error().message));
+  }
+  return rendered;
+}
+
+// The write target of an ingest or transform task.
+WriteTarget TargetOf(const dags::TaskSpec& task, const dags::TemplateContext& context) {
+  WriteTarget target;
+  target.into = task.config.Find("into")->AsString();
+  if (const dags::Value* mode = task.config.Find("mode")) target.mode = mode->AsString();
+  if (const dags::Value* key = task.config.Find("key")) {
+    for (const dags::Value& k : key->AsList()) target.key.push_back(k.AsString());
+  }
+  if (const dags::Value* column = task.config.Find("partition_column")) {
+    target.partition_column = column->AsString();
+  }
+  IntervalOf(context, &target.interval_start, &target.interval_end);
+  return target;
 }
 
 }  // namespace
@@ -62,6 +131,10 @@ Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec
     command.env.clear();
   } else if (task.kind == "transform") {
     if (auto ok = BuildTransform(dag, task, context, &command); !ok) {
+      return std::unexpected(ok.error());
+    }
+  } else if (task.kind == "ingest") {
+    if (auto ok = BuildIngest(dag, task, context, &command); !ok) {
       return std::unexpected(ok.error());
     }
   } else {
@@ -126,50 +199,21 @@ Result<void> CommandFactory::BuildTransform(const dags::Dag& dag, const dags::Ta
 
   TransformConfig transform;
   transform.sql = std::move(*rendered);
-  transform.into = task.config.Find("into")->AsString();
-  if (const dags::Value* mode = task.config.Find("mode")) transform.mode = mode->AsString();
-  if (const dags::Value* key = task.config.Find("key")) {
-    for (const dags::Value& k : key->AsList()) transform.key.push_back(k.AsString());
-  }
-  if (const dags::Value* column = task.config.Find("partition_column")) {
-    transform.partition_column = column->AsString();
-  }
+  transform.target = TargetOf(task, context);
   DatasetPlace place = PlaceOf(dag);
   transform.warehouse = place.warehouse;
   transform.table_uri_prefix = WarehouseUriPrefix(place);
-  // :name binds a param (typed as its default) or a template variable (text; try_number is a
-  // number).
-  for (const auto& [name, value] : context.variables) {
-    if (name.starts_with("params.")) {
-      std::string param = name.substr(7);
-      const dags::Value* declared = dag.params.Find(param);
-      nlohmann::json typed = value;
-      if (declared != nullptr && !declared->is_string() && !declared->is_null()) {
-        typed = nlohmann::json::parse(value, nullptr, false);
-        if (typed.is_discarded()) typed = value;
-      }
-      transform.bindings[param] = typed.dump();
-    } else if (name == "try_number") {
-      transform.bindings[name] = value;
-    } else {
-      transform.bindings[name] = nlohmann::json(value).dump();
-    }
-  }
-  auto start = context.variables.find("data_interval_start");
-  auto end = context.variables.find("data_interval_end");
-  if (start != context.variables.end()) transform.interval_start = start->second;
-  if (end != context.variables.end()) transform.interval_end = end->second;
-
+  transform.bindings = SqlBindings(dag, context);
   ManifestSpec spec;
-  auto into = ResolveDataset("warehouse://" + transform.into, place);
+  auto into = ResolveDataset("warehouse://" + transform.target.into, place);
   if (!into) return std::unexpected(into.error());
   spec.outputs.push_back(*into);
   nlohmann::json config = {{"kind", task.kind},
                            {"sql", transform.sql},
                            {"into", into->uri},
-                           {"mode", transform.mode},
-                           {"key", transform.key},
-                           {"partition_column", transform.partition_column},
+                           {"mode", transform.target.mode},
+                           {"key", transform.target.key},
+                           {"partition_column", transform.target.partition_column},
                            {"bindings", transform.bindings}};
   spec.config_json = config.dump();
   spec.config_hash = "sha256:" + Sha256Hex(spec.config_json);
@@ -178,6 +222,114 @@ Result<void> CommandFactory::BuildTransform(const dags::Dag& dag, const dags::Ta
   spec.builtin_config = TransformConfigToJson(transform);
   command->argv = {options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec)};
   command->cwd = dag_dir.string();
+  return {};
+}
+
+Result<void> CommandFactory::BuildIngest(const dags::Dag& dag, const dags::TaskSpec& task,
+                                         const dags::TemplateContext& context,
+                                         Command* command) const {
+  const dags::Value& source = *task.config.Find("source");
+  DatasetPlace place = PlaceOf(dag);
+  IngestConfig ingest;
+  ingest.task = task.id;
+  IngestSource& s = ingest.source;
+  s.format = source.Find("format")->AsString();
+  auto text = [&](const char* key) -> Result<std::string> {
+    const dags::Value* v = source.Find(key);
+    if (v == nullptr) return std::string();
+    return Render(*v, context, std::string("source.") + key);
+  };
+  auto seconds = [&](const char* key, double* out) {
+    if (const dags::Value* v = source.Find(key)) {
+      if (auto d = ParseDuration(v->AsString())) *out = static_cast<double>(d->count()) / 1000;
+    }
+  };
+  ManifestSpec spec;
+  nlohmann::json config = {{"kind", task.kind}};
+  if (s.format == "http") {
+    auto url = text("url");
+    if (!url) return std::unexpected(url.error());
+    s.url = *url;
+    s.uri = s.url;
+    if (const dags::Value* body = source.Find("body")) s.body = body->AsString();
+    if (const dags::Value* headers = source.Find("headers")) {
+      for (const auto& [name, variable] : headers->AsMap()) {
+        s.headers.emplace_back(name, variable.AsString());
+      }
+    }
+    seconds("timeout", &s.timeout_seconds);
+    seconds("backoff", &s.backoff_seconds);
+    if (const dags::Value* r = source.Find("retries")) s.retries = static_cast<int>(r->AsInt());
+    if (const dags::Value* m = source.Find("max_bytes")) s.max_bytes = m->AsInt();
+  } else {
+    auto path = text("path");
+    if (!path) return std::unexpected(path.error());
+    auto file = ResolveDataset("file:" + *path, place);
+    if (!file) return Fail(ErrorCode::kInvalidArgument, "'source.path': " + file.error().message);
+    s.path = file->path;
+    s.uri = file->uri;
+    if (s.format == "sqlite") {
+      // Its tables are learned from the query, in the child: sqlite://REL#TABLE.
+      s.uri = "sqlite://" + file->uri.substr(5) + "#";
+      auto query = text("query");
+      if (!query) return std::unexpected(query.error());
+      s.query = *query;
+      ingest.bindings = SqlBindings(dag, context);
+    } else {
+      spec.inputs.push_back(*file);
+    }
+  }
+  if (const dags::Value* d = source.Find("delimiter")) s.delimiter = d->AsString()[0];
+  if (const dags::Value* q = source.Find("quote")) s.quote = q->AsString()[0];
+  if (const dags::Value* h = source.Find("header")) s.header = h->AsBool();
+  if (const dags::Value* nulls = source.Find("null_values")) {
+    s.null_values.clear();
+    for (const dags::Value& n : nulls->AsList()) s.null_values.push_back(n.AsString());
+  }
+  if (const dags::Value* m = source.Find("max_field_bytes")) {
+    s.max_field_bytes = static_cast<std::size_t>(m->AsInt());
+  }
+  if (const dags::Value* columns = task.config.Find("columns")) {
+    for (const auto& [name, type] : columns->AsMap())
+      ingest.columns.emplace_back(name, type.AsString());
+  }
+  if (const dags::Value* n = task.config.Find("infer_rows"))
+    ingest.infer_rows = static_cast<int>(n->AsInt());
+  if (const dags::Value* b = task.config.Find("on_bad_row")) ingest.on_bad_row = b->AsString();
+  ingest.target = TargetOf(task, context);
+  ingest.quarantine_table = ingest.target.into + "_quarantine";
+  if (const dags::Value* q = task.config.Find("quarantine_table"))
+    ingest.quarantine_table = q->AsString();
+  ingest.warehouse = place.warehouse;
+  ingest.table_uri_prefix = WarehouseUriPrefix(place);
+  ingest.run_id = Variable(context, "run_id");
+  ingest.try_number = std::atoi(Variable(context, "try_number").c_str());
+
+  auto into = ResolveDataset("warehouse://" + ingest.target.into, place);
+  if (!into) return std::unexpected(into.error());
+  spec.outputs.push_back(*into);
+  if (ingest.on_bad_row == "quarantine") {
+    auto quarantine = ResolveDataset("warehouse://" + ingest.quarantine_table, place);
+    if (!quarantine) return std::unexpected(quarantine.error());
+    spec.outputs.push_back(*quarantine);
+  }
+  // What the cache key covers: the config as rendered, without the run's own identity.
+  nlohmann::json hashed = nlohmann::json::parse(IngestConfigToJson(ingest));
+  for (const char* own : {"run_id", "try_number", "warehouse", "task"}) hashed.erase(own);
+  hashed["source"].erase("path");
+  if (ingest.target.mode != "partition") {
+    hashed.erase("interval_start");
+    hashed.erase("interval_end");
+  }
+  config.update(hashed);
+  config["into"] = into->uri;
+  spec.config_json = config.dump();
+  spec.config_hash = "sha256:" + Sha256Hex(spec.config_json);
+  spec.kind_version = "ingest/1";
+  spec.builtin = "ingest";
+  spec.builtin_config = IngestConfigToJson(ingest);
+  command->argv = {options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec)};
+  command->cwd = dag.file.parent_path().string();
   return {};
 }
 

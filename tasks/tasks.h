@@ -42,6 +42,8 @@ class CommandFactory {
   std::filesystem::path WarehousePath(const dags::Dag& dag) const;
 
  private:
+  Result<void> BuildIngest(const dags::Dag& dag, const dags::TaskSpec& task,
+                           const dags::TemplateContext& context, Command* command) const;
   Result<void> BuildTransform(const dags::Dag& dag, const dags::TaskSpec& task,
                               const dags::TemplateContext& context, Command* command) const;
   struct DatasetPlace PlaceOf(const dags::Dag& dag) const;

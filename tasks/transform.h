@@ -14,21 +14,17 @@
 #include <vector>
 
 #include "common/error.h"
+#include "tasks/warehouse.h"
 
 namespace weir::tasks {
 
 struct TransformConfig {
   std::string sql;  // rendered
-  std::string into;
-  std::string mode = "replace";  // replace | append | upsert | partition
-  std::vector<std::string> key;  // upsert
-  std::string partition_column;  // partition
+  WriteTarget target;
   std::filesystem::path warehouse;
   std::string table_uri_prefix = "warehouse://";  // a table's dataset URI is prefix + name
   // Values for :name parameters, as JSON scalars ("3", "\"DE\"", "true", "null").
   std::map<std::string, std::string> bindings;
-  std::string interval_start;  // ISO 8601: the rows `partition` replaces
-  std::string interval_end;
 };
 
 // What the statement reads, learned before it runs.

@@ -54,12 +54,12 @@ struct Warehouse {
   TransformConfig Config(std::string sql, std::string mode = "replace") {
     TransformConfig c;
     c.sql = std::move(sql);
-    c.into = "clean";
-    c.mode = std::move(mode);
+    c.target.into = "clean";
+    c.target.mode = std::move(mode);
     c.warehouse = path;
     c.bindings = {{"min_amount", "0"}, {"ds", "\"2026-01-15\""}, {"country", "\"DE\""}};
-    c.interval_start = "2026-01-15T00:00:00Z";
-    c.interval_end = "2026-01-16T00:00:00Z";
+    c.target.interval_start = "2026-01-15T00:00:00Z";
+    c.target.interval_end = "2026-01-16T00:00:00Z";
     return c;
   }
 };
@@ -88,18 +88,18 @@ TEST_CASE("a transform refuses writes, several statements, unknown parameters an
   for (auto [sql, message] : {
            std::pair{"DELETE FROM raw",
                      "the SQL of a transform must only read (a SELECT); it "
-                     "tried to change the warehouse"},
+                     "tried to change the warehouse or attach a database"},
            {"SELECT 1; DROP TABLE raw",
-            "the SQL holds more than one statement; a transform "
-            "runs one SELECT"},
+            "the SQL of a transform holds more than one statement; it runs one SELECT"},
            {"SELECT * FROM raw WHERE amount > :min_amont",
             "unknown SQL parameter ':min_amont' (did you mean ':min_amount'?): use :NAME with a "
             "param or a template variable (e.g. :ds)"},
-           {"SELECT * FROM nowhere", "the SQL does not prepare: no such table: nowhere"},
-           {"SELEC 1", "the SQL does not prepare: near \"SELEC\": syntax error"},
+           {"SELECT * FROM nowhere",
+            "the SQL of a transform does not prepare: no such table: nowhere"},
+           {"SELEC 1", "the SQL of a transform does not prepare: near \"SELEC\": syntax error"},
            {"ATTACH 'x.db' AS x",
             "the SQL of a transform must only read (a SELECT); it tried to "
-            "change the warehouse"},
+            "change the warehouse or attach a database"},
        }) {
     INFO(sql);
     auto run = RunTransform(w.Config(sql));
@@ -145,7 +145,7 @@ TEST_CASE("upsert replaces rows by key; partition replaces only the run's interv
       "julianday(:data_interval_start) AND julianday(event_ts) < "
       "julianday(:data_interval_end)",
       "partition");
-  partition.into = "daily";
+  partition.target.into = "daily";
   partition.partition_column = "event_ts";
   partition.bindings["data_interval_start"] = "\"2026-01-15T00:00:00Z\"";
   partition.bindings["data_interval_end"] = "\"2026-01-16T00:00:00Z\"";
@@ -153,8 +153,8 @@ TEST_CASE("upsert replaces rows by key; partition replaces only the run's interv
   REQUIRE(RunTransform(partition));  // a rerun of the same day: no duplicates
   CHECK(w.Rows("SELECT count(*) FROM daily") == "3|\n");
   TransformConfig next = partition;
-  next.interval_start = "2026-01-16T00:00:00Z";
-  next.interval_end = "2026-01-17T00:00:00Z";
+  next.target.interval_start = "2026-01-16T00:00:00Z";
+  next.target.interval_end = "2026-01-17T00:00:00Z";
   next.bindings["data_interval_start"] = "\"2026-01-16T00:00:00Z\"";
   next.bindings["data_interval_end"] = "\"2026-01-17T00:00:00Z\"";
   REQUIRE(RunTransform(next));

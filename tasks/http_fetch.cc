@@ -1,0 +1,126 @@
+#include "tasks/http_fetch.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "common/strings.h"
+
+namespace weir::tasks {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Url {
+  std::string origin;  // scheme://host[:port]
+  std::string target;  // /path?query
+};
+
+Result<Url> SplitUrl(const std::string& url) {
+  std::size_t scheme_end = url.find("://");
+  std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("'{}' is not an http:// or https:// URL", Printable(url)));
+  }
+  std::size_t path = url.find('/', scheme_end + 3);
+  Url out{url.substr(0, path), path == std::string::npos ? "/" : url.substr(path)};
+  if (out.origin.size() == scheme_end + 3) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("'{}' names no host", Printable(url)));
+  }
+  return out;
+}
+
+// How one try ended.
+struct Try {
+  int status = 0;           // 0: no answer
+  std::string error;        // why there is no body
+  bool retryable = false;   // 429, 5xx, a network error or a deadline
+  double retry_after = -1;  // seconds, from a Retry-After header
+  std::string body;
+};
+
+Try GetOnce(const Url& url, const httplib::Headers& headers, const HttpRequest& request) {
+  using std::chrono::duration;
+  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
+      duration<double>(request.timeout_seconds));
+  const auto deadline = Clock::now() + timeout;
+  httplib::Client client(url.origin);
+  client.set_follow_location(true);
+  client.set_connection_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
+  client.set_read_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
+  Try t;
+  bool late = false, too_big = false;
+  auto result = client.Get(
+      url.target, headers,
+      [&](const httplib::Response& response) {
+        t.status = response.status;
+        if (response.has_header("Retry-After")) {
+          t.retry_after = std::atof(response.get_header_value("Retry-After").c_str());
+        }
+        return true;
+      },
+      [&](const char* data, std::size_t size) {
+        if (Clock::now() > deadline) {
+          late = true;
+          return false;
+        }
+        if (t.status < 200 || t.status >= 300) return true;  // an error page is not kept
+        if (static_cast<std::int64_t>(t.body.size() + size) > request.max_bytes) {
+          too_big = true;
+          return false;
+        }
+        t.body.append(data, size);
+        return true;
+      });
+  if (too_big) {
+    t.error = fmt::format("the body is larger than max_bytes ({} bytes)", request.max_bytes);
+  } else if (late || (!result && Clock::now() > deadline)) {
+    t.error = fmt::format("no complete answer within the timeout ({}s)", request.timeout_seconds);
+    t.retryable = true;
+  } else if (!result) {
+    t.error = httplib::to_string(result.error());
+    t.retryable = true;
+  } else if (t.status == 429 || t.status >= 500) {
+    t.error = fmt::format("HTTP {}", t.status);
+    t.retryable = true;
+  } else if (t.status < 200 || t.status >= 300) {
+    t.error = fmt::format("HTTP {}", t.status);
+  }
+  return t;
+}
+
+}  // namespace
+
+Result<std::string> HttpGet(const HttpRequest& request) {
+  auto url = SplitUrl(request.url);
+  if (!url) return std::unexpected(url.error());
+  httplib::Headers headers;
+  for (const auto& [name, variable] : request.headers) {
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("GET {}: header {} comes from ${}, which is not set", request.url,
+                              name, variable));
+    }
+    headers.emplace(name, value);
+  }
+  double backoff = request.backoff_seconds;
+  for (int attempt = 1;; ++attempt) {
+    Try t = GetOnce(*url, headers, request);
+    if (t.error.empty()) return std::move(t.body);
+    if (!t.retryable || attempt > request.retries) {
+      return Fail(t.retryable ? ErrorCode::kUnavailable : ErrorCode::kInvalidArgument,
+                  fmt::format("GET {}: {} ({} {})", request.url, t.error, attempt,
+                              attempt == 1 ? "try" : "tries"));
+    }
+    double wait = t.retry_after >= 0 ? std::min(t.retry_after, 60.0) : backoff;
+    std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+    backoff *= 2;
+  }
+}
+
+}  // namespace weir::tasks

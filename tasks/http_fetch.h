@@ -1,0 +1,33 @@
+// One HTTP GET as an `ingest` source makes it (docs/tasks.md#http): headers whose values come
+// from environment variables (so that tokens stay out of DAG files), retries with exponential
+// backoff on 429, 5xx and network errors, a deadline per try that also ends a body that
+// trickles without end, and a cap on the body's size.
+#ifndef WEIR_TASKS_HTTP_FETCH_H_
+#define WEIR_TASKS_HTTP_FETCH_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+
+namespace weir::tasks {
+
+struct HttpRequest {
+  std::string url;                                           // http:// or https://
+  std::vector<std::pair<std::string, std::string>> headers;  // header name, environment variable
+  double timeout_seconds = 30;  // one try, from connecting to the body's last byte
+  int retries = 3;              // more tries after a 429, a 5xx or a network error
+  double backoff_seconds = 1;   // before the first retry (or Retry-After, up to 60 s); doubles
+  std::int64_t max_bytes = 100 << 20;
+};
+
+// The body of a 2xx answer. Errors name the URL and say why: the status of the last try and
+// how many tries were made, a deadline passed, the size cap exceeded, a header's environment
+// variable unset, a malformed URL.
+[[nodiscard]] Result<std::string> HttpGet(const HttpRequest& request);
+
+}  // namespace weir::tasks
+
+#endif  // WEIR_TASKS_HTTP_FETCH_H_

@@ -29,8 +29,11 @@ struct CsvOptions {
   char delimiter = ',';
   char quote = '"';
   // A field larger than this is an error that stops the read (the file cannot be trusted
-  // further, and memory must stay bounded).
+  // further, and memory must stay bounded). It caps a record's raw text too, so the reader never
+  // holds much more than this plus one block.
   std::size_t max_field_bytes = 1 << 20;
+  // Bytes per read. For tests, which make it tiny to put records across block boundaries.
+  std::size_t block_bytes = 1 << 20;
 };
 
 struct CsvRecord {
@@ -38,10 +41,10 @@ struct CsvRecord {
   std::vector<bool> quoted;              // whether each field was quoted ("" is then not null)
   std::int64_t line = 0;                 // the line the record starts on, from 1
   std::string_view raw;                  // the record's bytes as in the file, without its line end
-  // Why the record is bad, or empty: invalid UTF-8 (with the byte offset in the record), a NUL
-  // byte, text after a closing quote. The reader goes on with the next record; the caller
-  // decides (fail, skip, quarantine). A field count that differs from the header's is the
-  // caller's to check.
+  // Why the record is bad, or empty: invalid UTF-8 or a NUL byte (at byte N of `raw`, from 1),
+  // text after a closing quote (its fields then keep that text). The reader goes on with the
+  // next record; the caller decides (fail, skip, quarantine). A field count that differs from
+  // the header's is the caller's to check.
   std::string problem;
 };
 
@@ -57,9 +60,11 @@ class CsvReader {
   ~CsvReader();
 
   // The next record: true, or false at the end of the input. An error stops the read: an
-  // unterminated quote (naming the line it opened on), a field over max_field_bytes, a read
-  // error. Each error message starts with "NAME:LINE: ". A leading byte order mark is skipped;
-  // a blank line is not a record.
+  // unterminated quote (naming the line it opened on), a field or record over max_field_bytes,
+  // a read error, a delimiter or quote that is CR, LF or the same byte. Each error message starts
+  // with "NAME:LINE: ". A leading byte order mark is skipped; a blank line (empty or a lone CR) is
+  // not a record. A quote inside an unquoted field is data, and so is a CR not followed by LF,
+  // except at the very end of the input, where it ends the last line.
   [[nodiscard]] Result<bool> Next(CsvRecord* record);
 
  private:

@@ -132,7 +132,7 @@ TEST_CASE("replace and append write the selected rows with bound, typed paramete
 TEST_CASE("upsert replaces rows by key; partition replaces only the run's interval", "[tasks]") {
   Warehouse w;
   TransformConfig upsert = w.Config("SELECT user, amount FROM raw", "upsert");
-  upsert.key = {"user"};
+  upsert.target.key = {"user"};
   REQUIRE(RunTransform(upsert));
   w.Sql(
       "UPDATE raw SET amount = 30 WHERE user = 'u1'; INSERT INTO raw VALUES ('u4', 1, 'US', "
@@ -146,7 +146,7 @@ TEST_CASE("upsert replaces rows by key; partition replaces only the run's interv
       "julianday(:data_interval_end)",
       "partition");
   partition.target.into = "daily";
-  partition.partition_column = "event_ts";
+  partition.target.partition_column = "event_ts";
   partition.bindings["data_interval_start"] = "\"2026-01-15T00:00:00Z\"";
   partition.bindings["data_interval_end"] = "\"2026-01-16T00:00:00Z\"";
   REQUIRE(RunTransform(partition));

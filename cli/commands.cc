@@ -9,6 +9,7 @@
 #include "cli/table.h"
 #include "common/strings.h"
 #include "tasks/datasets.h"
+#include "tasks/validate.h"
 
 namespace weir::cli {
 
@@ -58,6 +59,32 @@ scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optiona
     for (const tasks::Manifest::Column& c : (*manifest)->columns) {
       lineage.columns.push_back(
           {c.output_uri, c.output_column, c.input_uri, c.input_column, c.transformation});
+    }
+    lineage.metrics = (*manifest)->metrics;
+    if (!(*manifest)->checks_json.empty()) {
+      auto checks = tasks::CheckResultsFromJson((*manifest)->checks_json);
+      if (!checks) {
+        std::ofstream(attempt.log_path, std::ios::app)
+            << "weir: check results not recorded: " << checks.error().message << "\n";
+      } else {
+        const std::string dataset =
+            (*manifest)->reads.empty() ? "" : (*manifest)->reads.front().uri;
+        for (const tasks::CheckResult& r : *checks) {
+          lineage.checks.push_back({.dataset_uri = dataset,
+                                    .check = r.check,
+                                    .column = r.column,
+                                    .method = r.method,
+                                    .severity = r.severity,
+                                    .observed = r.observed,
+                                    .p_value = r.p_value,
+                                    .threshold = r.threshold,
+                                    .passed = r.passed,
+                                    .failing_count = r.failing_count,
+                                    .total = r.total,
+                                    .failing_rows = r.failing_rows,
+                                    .detail = r.detail});
+        }
+      }
     }
     for (auto [from, into] : {std::pair{&(*manifest)->reads, &lineage.reads},
                               std::pair{&(*manifest)->writes, &lineage.writes}}) {

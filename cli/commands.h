@@ -151,6 +151,14 @@ struct LineageOptions {
 int RunLineage(const Context& context, const LineageOptions& options);
 int RunTaskRun(const std::string& spec, const std::vector<std::string>& argv);
 
+// `weir quality DATASET`: the latest check results on a dataset (quality_command.cc).
+struct QualityOptions {
+  std::string dataset;
+  std::string run;              // only that run's checks
+  std::string format = "text";  // text | json
+};
+int RunQuality(const Context& context, const QualityOptions& options);
+
 // `weir explain RUN TASK`: why it ran or was cached (explain_command.cc).
 int RunExplain(const Context& context, const std::string& run_id, const std::string& task_id);
 

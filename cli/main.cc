@@ -194,6 +194,16 @@ int main(int argc, char** argv) {
   audit->add_option("--format", audit_options.format, "text (a table) or json (JSON lines)");
   add_common(audit);
 
+  QualityOptions quality_options;
+  CLI::App* quality =
+      app.add_subcommand("quality", "The latest data-quality check results on a dataset");
+  quality
+      ->add_option("dataset", quality_options.dataset, "warehouse://TABLE or sqlite://FILE#TABLE")
+      ->required();
+  quality->add_option("--run", quality_options.run, "The checks of this run");
+  quality->add_option("--format", quality_options.format, "text (a table) or json");
+  add_common(quality);
+
   LineageOptions lineage_options;
   CLI::App* lineage = app.add_subcommand("lineage", "What a dataset was built from, or fed");
   lineage->require_subcommand(1);
@@ -281,6 +291,7 @@ int main(int argc, char** argv) {
   if (*tasks_mark) return RunTasksMark(context, admin_run, admin_task, admin_state, admin_reason);
   if (*audit) return RunAudit(context, audit_options);
   if (*explain) return RunExplain(context, explain_run, explain_task);
+  if (*quality) return RunQuality(context, quality_options);
   for (CLI::App* sub : lineage_commands) {
     if (*sub) {
       lineage_options.mode = sub->get_name();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 
@@ -350,10 +351,217 @@ void ValidateIngest(const Value& config, std::vector<Diagnostic>* errors) {
   }
 }
 
+bool IsNumber(const Value& v) {
+  return v.type() == Value::Type::kInt || v.type() == Value::Type::kDouble;
+}
+
+double NumberOf(const Value& v) {
+  return v.type() == Value::Type::kInt ? static_cast<double>(v.AsInt()) : v.AsDouble();
+}
+
+// One entry of a validate task's `checks:`.
+void ValidateCheck(const Value& check, std::vector<Diagnostic>* errors) {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> kChecks = {
+      {"row_count", {"min", "max"}},
+      {"not_null", {"column", "mostly"}},
+      {"unique", {"column", "columns", "mostly"}},
+      {"between", {"column", "min", "max", "strict", "strict_min", "strict_max", "mostly"}},
+      {"in_set", {"column", "values", "mostly"}},
+      {"regex", {"column", "pattern", "mostly"}},
+      {"freshness", {"column", "max_age"}},
+      {"schema", {"required", "forbidden"}},
+      {"sql", {"sql"}},
+      {"drift", {"column", "reference", "method", "threshold", "bins"}},
+  };
+  if (!check.is_map()) {
+    Add(errors, check, "each check must be a map such as {check: not_null, column: id}");
+    return;
+  }
+  const Value* name = check.Find("check");
+  std::vector<std::string> names;
+  for (const auto& [n, keys] : kChecks) names.push_back(n);
+  if (name == nullptr) {
+    Add(errors, check, fmt::format("a check needs 'check': one of {}", fmt::join(names, ", ")));
+    return;
+  }
+  std::string kind = OneOf(*name, "check", names, errors);
+  if (kind.empty()) return;
+  std::vector<std::string> allowed = {"check", "severity"};
+  for (const auto& [n, keys] : kChecks) {
+    if (n == kind) allowed.insert(allowed.end(), keys.begin(), keys.end());
+  }
+  UnknownKeys(check, allowed, fmt::format("a {} check", kind), errors);
+  if (const Value* severity = check.Find("severity")) {
+    OneOf(*severity, "severity", {"error", "warn"}, errors);
+  }
+  if (const Value* mostly = check.Find("mostly")) {
+    if (!IsNumber(*mostly) || NumberOf(*mostly) <= 0 || NumberOf(*mostly) > 1) {
+      Add(errors, *mostly, "'mostly' must be a fraction above 0 and at most 1, e.g. 0.99");
+    }
+  }
+  const Value* column = check.Find("column");
+  if (column != nullptr && (!column->is_string() || !IsTableName(column->AsString()))) {
+    Add(errors, *column, "'column' must be a column name");
+  }
+  const bool needs_column =
+      kind != "row_count" && kind != "schema" && kind != "sql" && kind != "unique";
+  if (needs_column && column == nullptr) {
+    Add(errors, check, fmt::format("a {} check needs 'column'", kind));
+  }
+  auto number = [&](const char* key) {
+    const Value* v = check.Find(key);
+    if (v != nullptr && !IsNumber(*v) && !(kind == "between" && v->is_string())) {
+      Add(errors, *v, fmt::format("'{}' must be a number", key));
+    }
+    return v;
+  };
+  for (const char* key : {"strict", "strict_min", "strict_max"}) {
+    if (const Value* v = check.Find(key); v != nullptr && v->type() != Value::Type::kBool) {
+      Add(errors, *v, fmt::format("'{}' must be true or false", key));
+    }
+  }
+  if (kind == "row_count" || kind == "between") {
+    const Value* min = number("min");
+    const Value* max = number("max");
+    if (min == nullptr && max == nullptr) {
+      Add(errors, check, fmt::format("a {} check needs 'min', 'max' or both", kind));
+    } else if (min != nullptr && max != nullptr && IsNumber(*min) && IsNumber(*max) &&
+               NumberOf(*min) > NumberOf(*max)) {
+      Add(errors, *min, "'min' is above 'max'");
+    }
+  } else if (kind == "unique") {
+    const Value* columns = check.Find("columns");
+    if ((column == nullptr) == (columns == nullptr)) {
+      Add(errors, check, "a unique check needs 'column' or 'columns' (a list), not both");
+    } else if (columns != nullptr) {
+      bool ok = columns->is_list() && !columns->AsList().empty();
+      for (const Value& c : ok ? columns->AsList() : Value::List{}) {
+        ok = ok && c.is_string() && IsTableName(c.AsString());
+      }
+      if (!ok) Add(errors, *columns, "'columns' must be a non-empty list of column names");
+    }
+  } else if (kind == "in_set") {
+    const Value* values = check.Find("values");
+    bool ok = values != nullptr && values->is_list() && !values->AsList().empty();
+    for (const Value& v : ok ? values->AsList() : Value::List{}) ok = ok && v.is_scalar();
+    if (!ok) {
+      Add(errors, values == nullptr ? check : *values,
+          "an in_set check needs 'values': a non-empty list of allowed values");
+    }
+  } else if (kind == "regex") {
+    const Value* pattern = check.Find("pattern");
+    if (pattern == nullptr || !pattern->is_string() || pattern->AsString().empty()) {
+      Add(errors, pattern == nullptr ? check : *pattern,
+          "a regex check needs 'pattern': a regular expression (RE2 syntax)");
+    } else if (RE2 re(pattern->AsString(), RE2::Quiet); !re.ok()) {
+      Add(errors, *pattern,
+          fmt::format("'pattern' is not a valid regular expression: {}", re.error()));
+    }
+  } else if (kind == "freshness") {
+    const Value* max_age = check.Find("max_age");
+    if (max_age == nullptr) {
+      Add(errors, check, "a freshness check needs 'max_age', e.g. 2d");
+    } else {
+      DurationValue(max_age, "max_age", errors);
+    }
+  } else if (kind == "schema") {
+    const Value* required = check.Find("required");
+    const Value* forbidden = check.Find("forbidden");
+    if (required == nullptr && forbidden == nullptr) {
+      Add(errors, check, "a schema check needs 'required' (column: TYPE), 'forbidden' or both");
+    }
+    if (required != nullptr) {
+      bool ok = required->is_map();
+      for (const auto& [c, type] : ok ? required->AsMap() : Value::Map{}) {
+        ok = ok && IsTableName(c) && (type.is_string() || type.is_null());
+      }
+      if (!ok) Add(errors, *required, "'required' must map column names to types");
+    }
+    if (forbidden != nullptr) {
+      bool ok = forbidden->is_list();
+      for (const Value& c : ok ? forbidden->AsList() : Value::List{}) ok = ok && c.is_string();
+      if (!ok) Add(errors, *forbidden, "'forbidden' must be a list of column names");
+    }
+  } else if (kind == "sql") {
+    const Value* sql = check.Find("sql");
+    if (sql == nullptr || !sql->is_string() || sql->AsString().empty()) {
+      Add(errors, sql == nullptr ? check : *sql,
+          "a sql check needs 'sql': a SELECT returning the failing rows");
+    } else {
+      ValidateSqlText(*sql, errors);
+    }
+  } else if (kind == "drift") {
+    if (const Value* method = check.Find("method")) {
+      OneOf(*method, "method", {"psi", "ks", "wasserstein", "chi2", "js"}, errors);
+    }
+    if (const Value* threshold = number("threshold");
+        threshold != nullptr && IsNumber(*threshold) && NumberOf(*threshold) <= 0) {
+      Add(errors, *threshold, "'threshold' must be above 0");
+    }
+    if (const Value* bins = check.Find("bins");
+        bins != nullptr &&
+        (bins->type() != Value::Type::kInt || bins->AsInt() < 2 || bins->AsInt() > 1000)) {
+      Add(errors, *bins, "'bins' must be a whole number from 2 to 1000");
+    }
+    if (const Value* reference = check.Find("reference")) {
+      if (reference->is_string()) {
+        if (reference->AsString() != "previous") {
+          Add(errors, *reference,
+              "'reference' must be previous, {table: NAME} or {sql: \"SELECT ...\"}");
+        }
+      } else if (!reference->is_map()) {
+        Add(errors, *reference,
+            "'reference' must be previous, {table: NAME} or {sql: \"SELECT ...\"}");
+      } else {
+        UnknownKeys(*reference, {"table", "column", "sql"}, "a drift reference", errors);
+        const Value* table = reference->Find("table");
+        const Value* sql = reference->Find("sql");
+        if ((table == nullptr) == (sql == nullptr)) {
+          Add(errors, *reference, "a drift reference needs 'table' or 'sql', not both");
+        }
+        if (table != nullptr && (!table->is_string() || !IsTableName(table->AsString()))) {
+          Add(errors, *table, "'table' must be a table name");
+        }
+        if (sql != nullptr) {
+          if (!sql->is_string() || sql->AsString().empty()) {
+            Add(errors, *sql, "'sql' must be a SELECT whose first column holds the values");
+          } else {
+            ValidateSqlText(*sql, errors);
+          }
+        }
+      }
+    }
+  }
+}
+
+// `validate`: checks on a table (tasks/validate.h).
+void ValidateValidate(const Value& config, std::vector<Diagnostic>* errors) {
+  const Value* dataset = config.Find("dataset");
+  if (dataset == nullptr || !dataset->is_string()) {
+    Add(errors, dataset == nullptr ? config : *dataset,
+        "a validate task needs 'dataset': the table it checks, warehouse://TABLE or "
+        "sqlite://FILE#TABLE");
+  } else {
+    const std::string& text = dataset->AsString();
+    if (!text.starts_with("warehouse://") && !text.starts_with("sqlite://")) {
+      Add(errors, *dataset, "'dataset' must be a table: warehouse://TABLE or sqlite://FILE#TABLE");
+    } else if (text.find("{{") == std::string::npos) {
+      if (auto uri = ParseDatasetUri(text); !uri) Add(errors, *dataset, uri.error().message);
+    }
+  }
+  const Value* checks = config.Find("checks");
+  if (checks == nullptr || !checks->is_list() || checks->AsList().empty()) {
+    Add(errors, checks == nullptr ? config : *checks,
+        "a validate task needs 'checks': a non-empty list of checks");
+    return;
+  }
+  for (const Value& check : checks->AsList()) ValidateCheck(check, errors);
+}
+
 }  // namespace
 
 const std::vector<std::string>& KnownKinds() {
-  static const std::vector<std::string> kKinds = {"shell", "ingest", "transform"};
+  static const std::vector<std::string> kKinds = {"shell", "ingest", "transform", "validate"};
   return kKinds;
 }
 
@@ -365,8 +573,10 @@ const std::vector<std::string>& KindKeys(std::string_view kind) {
   static const std::vector<std::string> kIngest = {
       "source", "columns", "infer_rows", "on_bad_row",      "quarantine_table",
       "into",   "mode",    "key",        "partition_column"};
+  static const std::vector<std::string> kValidate = {"dataset", "checks"};
   static const std::vector<std::string> kNone;
   if (kind == "shell") return kShell;
+  if (kind == "validate") return kValidate;
   if (kind == "ingest") return kIngest;
   if (kind == "transform") return kTransform;
   return kNone;
@@ -377,6 +587,7 @@ void ValidateKindConfig(std::string_view kind, const Value& config,
   if (kind == "shell") ValidateShell(config, errors);
   if (kind == "ingest") ValidateIngest(config, errors);
   if (kind == "transform") ValidateTransform(config, errors);
+  if (kind == "validate") ValidateValidate(config, errors);
 }
 
 bool IsShellText(std::string_view kind, std::string_view key) {

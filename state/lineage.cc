@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "state/rows.h"
@@ -293,7 +294,96 @@ Result<void> Store::RecordLineage(std::int64_t attempt_id, const AttemptLineage&
                     .Run();
       if (!ok) return ok;
     }
+    if (!lineage.metrics.empty()) {
+      nlohmann::json metrics = nlohmann::json::object();
+      for (const auto& [name, value] : lineage.metrics) metrics[name] = value;
+      auto stmt = db.Prepare("UPDATE attempts SET metrics_json = ?2 WHERE id = ?1");
+      if (!stmt) return std::unexpected(stmt.error());
+      if (auto ok = (*stmt)->Bind(1, attempt_id).Bind(2, metrics.dump()).Run(); !ok) return ok;
+    }
+    for (std::size_t i = 0; i < lineage.checks.size(); ++i) {
+      const CheckResultRecord& c = lineage.checks[i];
+      auto version = read_versions.find(c.dataset_uri);
+      auto stmt = db.Prepare(
+          "INSERT INTO check_results (attempt_id, position, version_id, dataset_uri, check_name, "
+          "column_name, method, severity, observed, p_value, threshold, passed, failing_count, "
+          "total_count, failing_rows, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+          "?11, ?12, ?13, ?14, ?15, ?16)");
+      if (!stmt) return std::unexpected(stmt.error());
+      auto ok = (*stmt)
+                    ->Bind(1, attempt_id)
+                    .Bind(2, static_cast<std::int64_t>(i))
+                    .Bind(3, version == read_versions.end()
+                                 ? std::nullopt
+                                 : std::optional<std::int64_t>(version->second))
+                    .Bind(4, c.dataset_uri)
+                    .Bind(5, c.check)
+                    .Bind(6, c.column)
+                    .Bind(7, c.method)
+                    .Bind(8, c.severity)
+                    .Bind(9, c.observed)
+                    .Bind(10, c.p_value)
+                    .Bind(11, c.threshold)
+                    .Bind(12, c.passed ? 1 : 0)
+                    .Bind(13, c.failing_count)
+                    .Bind(14, c.total)
+                    .Bind(15, c.failing_rows)
+                    .Bind(16, c.detail)
+                    .Run();
+      if (!ok) return ok;
+    }
     return {};
+  });
+}
+
+Result<std::vector<CheckResultRecord>> Store::CheckResults(const std::string& dataset_uri,
+                                                           const std::string& run_id) {
+  Database& db = *db_;
+  // The latest attempt that checked the dataset (in the run, when one is named).
+  auto latest = db.Prepare(
+      "SELECT max(c.attempt_id) FROM check_results c JOIN attempts a ON a.id = c.attempt_id "
+      "WHERE c.dataset_uri = ?1 AND (?2 = '' OR a.run_id = ?2)");
+  if (!latest) return std::unexpected(latest.error());
+  (*latest)->Bind(1, dataset_uri).Bind(2, run_id);
+  auto row = (*latest)->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row || (*latest)->IsNull(0)) return std::vector<CheckResultRecord>{};
+  const std::int64_t attempt_id = (*latest)->Int(0);
+  auto stmt = db.Prepare(
+      "SELECT c.dataset_uri, v.version, c.check_name, c.column_name, c.method, c.severity, "
+      "c.observed, c.p_value, c.threshold, c.passed, c.failing_count, c.total_count, "
+      "c.failing_rows, c.detail, a.id, a.run_id, a.task_id, a.try_number, a.ended_at_ms "
+      "FROM check_results c JOIN attempts a ON a.id = c.attempt_id "
+      "LEFT JOIN dataset_versions v ON v.id = c.version_id "
+      "WHERE c.attempt_id = ?1 AND c.dataset_uri = ?2 ORDER BY c.position");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, attempt_id).Bind(2, dataset_uri);
+  auto real = [](const Statement& s, int col) -> std::optional<double> {
+    if (s.IsNull(col)) return std::nullopt;
+    return s.Real(col);
+  };
+  return CollectRows<CheckResultRecord>(**stmt, [&](const Statement& s) {
+    CheckResultRecord c;
+    c.dataset_uri = s.Text(0);
+    if (auto v = s.OptionalInt(1)) c.dataset_version = static_cast<int>(*v);
+    c.check = s.Text(2);
+    c.column = s.Text(3);
+    c.method = s.Text(4);
+    c.severity = s.Text(5);
+    c.observed = real(s, 6);
+    c.p_value = real(s, 7);
+    c.threshold = real(s, 8);
+    c.passed = s.Int(9) != 0;
+    c.failing_count = s.Int(10);
+    c.total = s.Int(11);
+    c.failing_rows = s.Text(12);
+    c.detail = s.Text(13);
+    c.attempt_id = s.Int(14);
+    c.run_id = s.Text(15);
+    c.task_id = s.Text(16);
+    c.try_number = static_cast<int>(s.Int(17));
+    if (auto end = OptionalTime(s, 18)) c.ended_at = *end;
+    return c;
   });
 }
 

@@ -110,6 +110,30 @@ struct ColumnEdge {
   std::string transformation;  // e.g. "identity", "aggregate: sum"; may be empty
 };
 
+// The result of one check of a validate attempt (tasks/validate.h).
+struct CheckResultRecord {
+  std::string dataset_uri;
+  std::optional<int> dataset_version;  // the version checked, when recorded
+  std::string check;
+  std::string column;
+  std::string method;
+  std::string severity;
+  std::optional<double> observed;
+  std::optional<double> p_value;
+  std::optional<double> threshold;
+  bool passed = false;
+  std::int64_t failing_count = 0;
+  std::int64_t total = 0;
+  std::string failing_rows = "[]";  // JSON array of up to five rows
+  std::string detail;
+  // Set when read back: the attempt that ran it.
+  std::int64_t attempt_id = 0;
+  std::string run_id;
+  std::string task_id;
+  int try_number = 0;
+  Timestamp ended_at{};
+};
+
 // What one attempt read and wrote.
 struct AttemptLineage {
   std::vector<ObservedDataset> reads;
@@ -124,6 +148,9 @@ struct AttemptLineage {
   std::optional<std::int64_t> cache_compared_to;
   std::string cache_note;
   bool cached = false;
+  // Counts the task's kind reported, e.g. {"rows_read": 10}, in order.
+  std::vector<std::pair<std::string, std::int64_t>> metrics;
+  std::vector<CheckResultRecord> checks;  // a validate attempt's results, in check order
 };
 
 // The latest success of a task whose cache key was recorded: what a new attempt compares

@@ -188,6 +188,32 @@ ALTER TABLE attempts ADD COLUMN cache_compared_to INTEGER REFERENCES attempts (i
 CREATE INDEX attempts_cache ON attempts (task_id, id) WHERE cache_key IS NOT NULL;
 ALTER TABLE runs ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 4 -> 5: data quality. The result of each check a validate attempt ran on a dataset version,
+    // and the counts a built-in kind reports (rows read, written, rejected; checks failed).
+    R"sql(
+CREATE TABLE check_results (
+  attempt_id     INTEGER NOT NULL REFERENCES attempts (id),
+  position       INTEGER NOT NULL,
+  version_id     INTEGER REFERENCES dataset_versions (id),
+  dataset_uri    TEXT NOT NULL,
+  check_name     TEXT NOT NULL,
+  column_name    TEXT NOT NULL DEFAULT '',
+  method         TEXT NOT NULL DEFAULT '',
+  severity       TEXT NOT NULL,
+  observed       REAL,
+  p_value        REAL,
+  threshold      REAL,
+  passed         INTEGER NOT NULL,
+  failing_count  INTEGER NOT NULL,
+  total_count    INTEGER NOT NULL,
+  failing_rows   TEXT NOT NULL DEFAULT '[]',
+  detail         TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (attempt_id, position)
+) WITHOUT ROWID;
+CREATE INDEX check_results_by_dataset ON check_results (dataset_uri, attempt_id);
+
+ALTER TABLE attempts ADD COLUMN metrics_json TEXT;
+)sql",
 };
 
 constexpr int kCurrentVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

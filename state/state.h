@@ -163,6 +163,10 @@ class Store {
                                              int max_depth = 0);
   // What the attempts of one run read and wrote.
   [[nodiscard]] Result<LineageGraph> RunLineage(const std::string& run_id);
+  // The results of the latest validate attempt that checked `dataset_uri` (in run `run_id`
+  // when not empty), in check order; empty when none did.
+  [[nodiscard]] Result<std::vector<CheckResultRecord>> CheckResults(const std::string& dataset_uri,
+                                                                    const std::string& run_id);
   // --- Task cache (state/lineage.cc) ---
   // The latest successful attempt of DAG `dag_id`'s task `task_id` that recorded a cache key
   // and wrote its outputs itself (not one that was cached).

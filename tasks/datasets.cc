@@ -286,6 +286,7 @@ Result<void> WriteManifest(const fs::path& path, const Manifest& m) {
   }
   out["metrics"] = json::array();
   for (const auto& [name, value] : m.metrics) out["metrics"].push_back({name, value});
+  if (!m.checks_json.empty()) out["checks"] = json::parse(m.checks_json);
   std::string text = out.dump() + "\n";
   fs::path temporary = path;
   temporary += ".tmp";
@@ -324,6 +325,7 @@ Result<std::optional<Manifest>> ReadManifest(const fs::path& path) {
                            c.at("input").get<std::string>(),
                            c.at("input_column").get<std::string>(), c.value("transformation", "")});
     }
+    if (j.contains("checks")) m.checks_json = j["checks"].dump();
     for (const json& metric : j.value("metrics", json::array())) {
       m.metrics.emplace_back(metric.at(0).get<std::string>(), metric.at(1).get<std::int64_t>());
     }

@@ -83,6 +83,7 @@ struct Manifest {
   std::vector<Column> columns;  // output column <- input column, where the kind knows
   // Counts a built-in kind reports ("rows_read", "rows_rejected", ...), in its order.
   std::vector<std::pair<std::string, std::int64_t>> metrics;
+  std::string checks_json;  // validate: the check results (tasks/validate.h), or empty
 };
 
 // The cache key of an attempt: SHA-256 over the task kind's version, the rendered config's

@@ -17,6 +17,7 @@
 #include "tasks/datasets.h"
 #include "tasks/ingest.h"
 #include "tasks/transform.h"
+#include "tasks/validate.h"
 
 extern char** environ;
 
@@ -225,6 +226,42 @@ class IngestBuiltin : public Builtin {
   IngestConfig c_;
 };
 
+class ValidateBuiltin : public Builtin {
+ public:
+  explicit ValidateBuiltin(ValidateConfig config) : c_(std::move(config)) {}
+
+  Result<void> Plan(ManifestSpec* /*spec*/) override { return {}; }
+
+  Result<std::string> Run(Manifest* manifest) override {
+    std::string fingerprint;
+    for (const Fingerprint& read : manifest->reads) {
+      if (read.uri == c_.dataset) fingerprint = read.fingerprint;
+    }
+    auto results = RunValidate(c_, fingerprint);
+    if (!results) return std::unexpected(results.error());
+    manifest->checks_json = CheckResultsToJson(*results);
+    std::cerr << FormatCheckResults(*results);
+    int failed = 0, warned = 0;
+    for (const CheckResult& r : *results) {
+      if (!r.passed) ++(r.severity == "warn" ? warned : failed);
+    }
+    manifest->metrics = {{"checks", static_cast<std::int64_t>(results->size())},
+                         {"checks_failed", failed},
+                         {"checks_warned", warned}};
+    if (failed > 0) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  fmt::format("validate {}: {} of {} checks failed on {}{}", c_.task, failed,
+                              results->size(), c_.dataset,
+                              warned > 0 ? fmt::format(" ({} more warned)", warned) : ""));
+    }
+    return fmt::format("validate {}: {} checks passed on {}{}", c_.task, results->size() - warned,
+                       c_.dataset, warned > 0 ? fmt::format(", {} warned", warned) : "");
+  }
+
+ private:
+  ValidateConfig c_;
+};
+
 Result<std::unique_ptr<Builtin>> MakeBuiltin(const ManifestSpec& spec) {
   if (spec.builtin == "transform") {
     auto config = TransformConfigFromJson(spec.builtin_config);
@@ -235,6 +272,11 @@ Result<std::unique_ptr<Builtin>> MakeBuiltin(const ManifestSpec& spec) {
     auto config = IngestConfigFromJson(spec.builtin_config);
     if (!config) return std::unexpected(config.error());
     return std::make_unique<IngestBuiltin>(std::move(*config));
+  }
+  if (spec.builtin == "validate") {
+    auto config = ValidateConfigFromJson(spec.builtin_config);
+    if (!config) return std::unexpected(config.error());
+    return std::make_unique<ValidateBuiltin>(std::move(*config));
   }
   return Fail(ErrorCode::kInvalidArgument, fmt::format("unknown built-in kind '{}'", spec.builtin));
 }
@@ -308,8 +350,9 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
   if (builtin) {
     auto done = builtin->Run(&manifest);
     if (!done) {
+      // A check that failed is exit 1; a task that could not run, 2.
       std::cerr << "weir: " << done.error().message << "\n";
-      return finish(2);
+      return finish(done.error().code == ErrorCode::kFailedPrecondition ? 1 : 2);
     }
     std::cerr << "weir: " << *done << "\n";
     if (auto ok = FingerprintOutputs(*spec, &manifest); !ok) {

@@ -16,6 +16,7 @@
 #include "tasks/ingest.h"
 #include "tasks/shell.h"
 #include "tasks/transform.h"
+#include "tasks/validate.h"
 
 extern char** environ;
 
@@ -79,6 +80,35 @@ Result<std::string> Render(const dags::Value& value, const dags::TemplateContext
   return rendered;
 }
 
+// A config tree with every string rendered, as JSON.
+Result<nlohmann::json> RenderTree(const dags::Value& value, const dags::TemplateContext& context,
+                                  const std::string& key) {
+  switch (value.type()) {
+    case dags::Value::Type::kString:
+      return Render(value, context, key);
+    case dags::Value::Type::kList: {
+      nlohmann::json out = nlohmann::json::array();
+      for (std::size_t i = 0; i < value.AsList().size(); ++i) {
+        auto item = RenderTree(value.AsList()[i], context, fmt::format("{}[{}]", key, i));
+        if (!item) return item;
+        out.push_back(std::move(*item));
+      }
+      return out;
+    }
+    case dags::Value::Type::kMap: {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& [name, item] : value.AsMap()) {
+        auto rendered = RenderTree(item, context, key + "." + name);
+        if (!rendered) return rendered;
+        out[name] = std::move(*rendered);
+      }
+      return out;
+    }
+    default:
+      return nlohmann::json::parse(value.ToJson());
+  }
+}
+
 // The write target of an ingest or transform task.
 WriteTarget TargetOf(const dags::TaskSpec& task, const dags::TemplateContext& context) {
   WriteTarget target;
@@ -135,6 +165,10 @@ Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec
     }
   } else if (task.kind == "ingest") {
     if (auto ok = BuildIngest(dag, task, context, &command); !ok) {
+      return std::unexpected(ok.error());
+    }
+  } else if (task.kind == "validate") {
+    if (auto ok = BuildValidate(dag, task, context, &command); !ok) {
       return std::unexpected(ok.error());
     }
   } else {
@@ -328,6 +362,42 @@ Result<void> CommandFactory::BuildIngest(const dags::Dag& dag, const dags::TaskS
   spec.kind_version = "ingest/1";
   spec.builtin = "ingest";
   spec.builtin_config = IngestConfigToJson(ingest);
+  command->argv = {options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec)};
+  command->cwd = dag.file.parent_path().string();
+  return {};
+}
+
+Result<void> CommandFactory::BuildValidate(const dags::Dag& dag, const dags::TaskSpec& task,
+                                           const dags::TemplateContext& context,
+                                           Command* command) const {
+  DatasetPlace place = PlaceOf(dag);
+  auto uri = Render(*task.config.Find("dataset"), context, "dataset");
+  if (!uri) return std::unexpected(uri.error());
+  auto dataset = ResolveDataset(*uri, place);
+  if (!dataset) return Fail(ErrorCode::kInvalidArgument, "'dataset': " + dataset.error().message);
+  if (dataset->table.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("'dataset': {} is not a table; validate checks tables", dataset->uri));
+  }
+  auto checks = RenderTree(*task.config.Find("checks"), context, "checks");
+  if (!checks) return std::unexpected(checks.error());
+  ValidateConfig validate;
+  validate.task = task.id;
+  validate.dataset = dataset->uri;
+  validate.path = dataset->path;
+  validate.table = dataset->table;
+  validate.checks_json = checks->dump();
+  validate.bindings = SqlBindings(dag, context);
+  validate.interval_end = Variable(context, "data_interval_end");
+
+  ManifestSpec spec;
+  spec.inputs.push_back(*dataset);
+  nlohmann::json config = {{"kind", task.kind}, {"dataset", dataset->uri}, {"checks", *checks}};
+  spec.config_json = config.dump();
+  spec.config_hash = "sha256:" + Sha256Hex(spec.config_json);
+  spec.kind_version = "validate/1";
+  spec.builtin = "validate";
+  spec.builtin_config = ValidateConfigToJson(validate);
   command->argv = {options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec)};
   command->cwd = dag.file.parent_path().string();
   return {};

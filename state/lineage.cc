@@ -219,6 +219,51 @@ class GraphBuilder {
 
 }  // namespace
 
+namespace {
+
+// The check results attempt `attempt_id` recorded (on `dataset_uri` only, when not empty).
+Result<std::vector<CheckResultRecord>> ReadCheckResults(Database& db, std::int64_t attempt_id,
+                                                        const std::string& dataset_uri) {
+  auto stmt = db.Prepare(
+      "SELECT c.dataset_uri, v.version, c.check_name, c.column_name, c.method, c.severity, "
+      "c.observed, c.p_value, c.threshold, c.passed, c.failing_count, c.total_count, "
+      "c.failing_rows, c.detail, a.id, a.run_id, a.task_id, a.try_number, a.ended_at_ms "
+      "FROM check_results c JOIN attempts a ON a.id = c.attempt_id "
+      "LEFT JOIN dataset_versions v ON v.id = c.version_id "
+      "WHERE c.attempt_id = ?1 AND (?2 = '' OR c.dataset_uri = ?2) ORDER BY c.position");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, attempt_id).Bind(2, dataset_uri);
+  auto real = [](const Statement& s, int col) -> std::optional<double> {
+    if (s.IsNull(col)) return std::nullopt;
+    return s.Real(col);
+  };
+  return CollectRows<CheckResultRecord>(**stmt, [&](const Statement& s) {
+    CheckResultRecord c;
+    c.dataset_uri = s.Text(0);
+    if (auto v = s.OptionalInt(1)) c.dataset_version = static_cast<int>(*v);
+    c.check = s.Text(2);
+    c.column = s.Text(3);
+    c.method = s.Text(4);
+    c.severity = s.Text(5);
+    c.observed = real(s, 6);
+    c.p_value = real(s, 7);
+    c.threshold = real(s, 8);
+    c.passed = s.Int(9) != 0;
+    c.failing_count = s.Int(10);
+    c.total = s.Int(11);
+    c.failing_rows = s.Text(12);
+    c.detail = s.Text(13);
+    c.attempt_id = s.Int(14);
+    c.run_id = s.Text(15);
+    c.task_id = s.Text(16);
+    c.try_number = static_cast<int>(s.Int(17));
+    if (auto end = OptionalTime(s, 18)) c.ended_at = *end;
+    return c;
+  });
+}
+
+}  // namespace
+
 Result<void> Store::RecordLineage(std::int64_t attempt_id, const AttemptLineage& lineage,
                                   Timestamp now) {
   Database& db = *db_;
@@ -349,42 +394,7 @@ Result<std::vector<CheckResultRecord>> Store::CheckResults(const std::string& da
   if (!row) return std::unexpected(row.error());
   if (!*row || (*latest)->IsNull(0)) return std::vector<CheckResultRecord>{};
   const std::int64_t attempt_id = (*latest)->Int(0);
-  auto stmt = db.Prepare(
-      "SELECT c.dataset_uri, v.version, c.check_name, c.column_name, c.method, c.severity, "
-      "c.observed, c.p_value, c.threshold, c.passed, c.failing_count, c.total_count, "
-      "c.failing_rows, c.detail, a.id, a.run_id, a.task_id, a.try_number, a.ended_at_ms "
-      "FROM check_results c JOIN attempts a ON a.id = c.attempt_id "
-      "LEFT JOIN dataset_versions v ON v.id = c.version_id "
-      "WHERE c.attempt_id = ?1 AND c.dataset_uri = ?2 ORDER BY c.position");
-  if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->Bind(1, attempt_id).Bind(2, dataset_uri);
-  auto real = [](const Statement& s, int col) -> std::optional<double> {
-    if (s.IsNull(col)) return std::nullopt;
-    return s.Real(col);
-  };
-  return CollectRows<CheckResultRecord>(**stmt, [&](const Statement& s) {
-    CheckResultRecord c;
-    c.dataset_uri = s.Text(0);
-    if (auto v = s.OptionalInt(1)) c.dataset_version = static_cast<int>(*v);
-    c.check = s.Text(2);
-    c.column = s.Text(3);
-    c.method = s.Text(4);
-    c.severity = s.Text(5);
-    c.observed = real(s, 6);
-    c.p_value = real(s, 7);
-    c.threshold = real(s, 8);
-    c.passed = s.Int(9) != 0;
-    c.failing_count = s.Int(10);
-    c.total = s.Int(11);
-    c.failing_rows = s.Text(12);
-    c.detail = s.Text(13);
-    c.attempt_id = s.Int(14);
-    c.run_id = s.Text(15);
-    c.task_id = s.Text(16);
-    c.try_number = static_cast<int>(s.Int(17));
-    if (auto end = OptionalTime(s, 18)) c.ended_at = *end;
-    return c;
-  });
+  return ReadCheckResults(db, attempt_id, dataset_uri);
 }
 
 Result<std::optional<DatasetVersionRecord>> Store::FindDatasetVersion(const std::string& uri,
@@ -496,6 +506,9 @@ Result<AttemptExport> Store::ExportAttempt(std::int64_t attempt) {
     if (written_ids.count(v.id) != 0) e.writes.push_back(std::move(v));
   }
   e.columns = std::move(built->columns);
+  auto checks = ReadCheckResults(db, attempt, "");
+  if (!checks) return std::unexpected(checks.error());
+  e.checks = std::move(*checks);
   return e;
 }
 

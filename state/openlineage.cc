@@ -1,5 +1,7 @@
 #include "state/openlineage.h"
 
+#include <fmt/format.h>
+
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -90,7 +92,8 @@ std::vector<std::string> OpenLineageEvents(const AttemptExport& e,
   json inputs = json::array();
   for (const DatasetVersionRecord& v : e.reads) inputs.push_back(DatasetJson(v, options));
 
-  auto event = [&](const std::string& type, Timestamp at, json facets, json outputs) {
+  auto event = [&](const std::string& type, Timestamp at, json facets, json outputs,
+                   const json& inputs) {
     return json{{"eventType", type},
                 {"eventTime", FormatIso(at)},
                 {"producer", options.producer},
@@ -101,7 +104,7 @@ std::vector<std::string> OpenLineageEvents(const AttemptExport& e,
                 {"outputs", std::move(outputs)}}
         .dump();
   };
-  std::vector<std::string> out = {event("START", a.started_at, run_facets, json::array())};
+  std::vector<std::string> out = {event("START", a.started_at, run_facets, json::array(), inputs)};
   const std::string end = EndType(a);
   if (end.empty() || !a.ended_at) return out;
 
@@ -130,13 +133,33 @@ std::vector<std::string> OpenLineageEvents(const AttemptExport& e,
     d["outputFacets"]["outputStatistics"] = stats;
     outputs.push_back(std::move(d));
   }
+  // What a validate attempt found on the datasets it read.
+  json end_inputs = inputs;
+  for (json& input : end_inputs) {
+    json assertions = json::array();
+    for (const CheckResultRecord& c : e.checks) {
+      if (c.dataset_uri != input["name"]) continue;
+      json assertion = {{"assertion", c.method.empty() ? c.check : c.check + ":" + c.method},
+                        {"success", c.passed},
+                        {"severity", c.severity}};
+      if (!c.column.empty()) assertion["column"] = c.column;
+      if (c.observed) assertion["actual"] = fmt::format("{}", *c.observed);
+      if (c.threshold) assertion["expected"] = fmt::format("{}", *c.threshold);
+      if (!c.detail.empty()) assertion["description"] = c.detail;
+      assertions.push_back(std::move(assertion));
+    }
+    if (assertions.empty()) continue;
+    input["inputFacets"]["dataQualityAssertions"] = Facet(
+        options, "1-1-0/DataQualityAssertionsDatasetFacet", "DataQualityAssertionsDatasetFacet");
+    input["inputFacets"]["dataQualityAssertions"]["assertions"] = std::move(assertions);
+  }
   if (end != "COMPLETE") {
     run_facets["errorMessage"] =
         Facet(options, "1-0-1/ErrorMessageRunFacet", "ErrorMessageRunFacet");
     run_facets["errorMessage"]["message"] = a.reason.empty() ? "failed" : a.reason;
     run_facets["errorMessage"]["programmingLanguage"] = "shell";
   }
-  out.push_back(event(end, *a.ended_at, run_facets, outputs));
+  out.push_back(event(end, *a.ended_at, run_facets, outputs, end_inputs));
   return out;
 }
 

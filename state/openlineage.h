@@ -27,6 +27,7 @@ struct AttemptExport {
   std::vector<DatasetVersionRecord> reads;
   std::vector<DatasetVersionRecord> writes;
   std::vector<ColumnLineageRecord> columns;  // of the versions written
+  std::vector<CheckResultRecord> checks;     // a validate attempt's results on what it read
 };
 
 // The events of one attempt, each one line of JSON: START, and the end event if it ended.

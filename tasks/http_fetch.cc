@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -30,6 +32,27 @@ Result<Url> SplitUrl(const std::string& url) {
   Url out{url.substr(0, path), path == std::string::npos ? "/" : url.substr(path)};
   if (out.origin.size() == scheme_end + 3) {
     return Fail(ErrorCode::kInvalidArgument, fmt::format("'{}' names no host", Printable(url)));
+  }
+  // host[:port] as httplib takes it, checked here: it throws on a port beyond an int, wraps one
+  // beyond 65535, and looks up a host with spaces in it (a network error, retried).
+  std::string_view host = std::string_view(out.origin).substr(scheme_end + 3), port;
+  const std::size_t colon = host.find(':', host.starts_with('[') ? host.find(']') : 0);
+  if (colon != std::string_view::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  int number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (colon != std::string_view::npos &&
+      (ec != std::errc() || end != port.data() + port.size() || number < 1 || number > 65535)) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("'{}' has a bad port '{}' (1 to 65535)",
+                                                         Printable(url), Printable(port)));
+  }
+  if (host.empty() || std::any_of(host.begin(), host.end(), [](unsigned char c) {
+        return c <= ' ' || c == 0x7f || c == '@';
+      })) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("'{}' names no valid host ('{}')", Printable(url), Printable(host)));
   }
   return out;
 }

@@ -268,9 +268,14 @@ class SqliteSource : public RowSource {
   const std::vector<std::string>& Columns() const override { return columns_; }
 
   Result<bool> Next(SourceRow* row) override {
+    // Stepping a finished statement would run the query again (after the sample read it all).
+    if (done_) return false;
     sqlite3_stmt* stmt = statement_.get();
     int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_DONE) {
+      done_ = true;
+      return false;
+    }
     if (rc != SQLITE_ROW) return std::unexpected(connection_.LastError("the query failed"));
     row->line = ++number_;
     row->problem.clear();
@@ -315,6 +320,7 @@ class SqliteSource : public RowSource {
   Statement statement_;
   std::vector<std::string> columns_;
   std::int64_t number_ = 0;
+  bool done_ = false;
   std::string raw_;
 };
 
@@ -446,23 +452,24 @@ Type InferType(const std::vector<SourceRow>& sample, std::size_t c) {
   return Type::kText;
 }
 
-// A row kept from the sample, owning its text.
+// A row kept from the sample, owning its text: the cells' texts, then the raw record. The views
+// in `row` point into `texts`, whose strings stay in place when a KeptRow moves (a short string
+// member would not: its characters live inside it).
 struct KeptRow {
   SourceRow row;
   std::vector<std::string> texts;
-  std::string raw;
 };
 
 KeptRow Keep(const SourceRow& row) {
   KeptRow kept;
   kept.row = row;
-  kept.raw = std::string(row.raw);
-  kept.texts.reserve(row.cells.size());
+  kept.texts.reserve(row.cells.size() + 1);
   for (Cell& cell : kept.row.cells) {
     kept.texts.emplace_back(cell.text);
     cell.text = kept.texts.back();
   }
-  kept.row.raw = kept.raw;
+  kept.texts.emplace_back(row.raw);
+  kept.row.raw = kept.texts.back();
   return kept;
 }
 
@@ -640,6 +647,17 @@ class Ingest {
       definition.push_back(QuoteIdentifier(name) + " " + type);
       names.push_back(name);
       values.push_back(fmt::format("?{}", i + 1));
+    }
+    // A key that is not a column would be indexed as a string constant (SQLite reads an unknown
+    // "name" as a literal): every row would then replace the one before.
+    if (c_.target.mode == "upsert") {
+      for (const std::string& key : c_.target.key) {
+        if (std::find(names.begin(), names.end(), key) == names.end()) {
+          return Fail(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: key column '{}' is not among the columns ({})", where_, key,
+                                  fmt::join(names, ", ")));
+        }
+      }
     }
     if (auto ok = writer_->Prepare(fmt::format("({})", fmt::join(definition, ", "))); !ok) {
       return Fail(ok.error().code, where_ + ": " + ok.error().message);

@@ -171,6 +171,12 @@ void ValidateTransform(const Value& config, std::vector<Diagnostic>* errors) {
       ValidateSqlText(*text, errors);
     }
   }
+  if (const Value* script = config.Find("script");
+      script != nullptr && script->type() != Value::Type::kBool) {
+    Add(errors, *script,
+        "'script' must be true or false (true: several statements, TEMP scratch work then the "
+        "final SELECT)");
+  }
   ValidateWrite(config, "transform", errors);
 }
 
@@ -568,7 +574,7 @@ const std::vector<std::string>& KnownKinds() {
 const std::vector<std::string>& KindKeys(std::string_view kind) {
   static const std::vector<std::string> kShell = {"command", "script", "env",
                                                   "cwd",     "inputs", "outputs"};
-  static const std::vector<std::string> kTransform = {"sql",  "sql_file", "into",
+  static const std::vector<std::string> kTransform = {"sql",  "sql_file", "script",          "into",
                                                       "mode", "key",      "partition_column"};
   static const std::vector<std::string> kIngest = {
       "source", "columns", "infer_rows", "on_bad_row",      "quarantine_table",

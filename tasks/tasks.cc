@@ -234,6 +234,7 @@ Result<void> CommandFactory::BuildTransform(const dags::Dag& dag, const dags::Ta
   TransformConfig transform;
   transform.sql = std::move(*rendered);
   transform.target = TargetOf(task, context);
+  if (const dags::Value* script = task.config.Find("script")) transform.script = script->AsBool();
   DatasetPlace place = PlaceOf(dag);
   transform.warehouse = place.warehouse;
   transform.table_uri_prefix = WarehouseUriPrefix(place);
@@ -244,6 +245,7 @@ Result<void> CommandFactory::BuildTransform(const dags::Dag& dag, const dags::Ta
   spec.outputs.push_back(*into);
   nlohmann::json config = {{"kind", task.kind},
                            {"sql", transform.sql},
+                           {"script", transform.script},
                            {"into", into->uri},
                            {"mode", transform.target.mode},
                            {"key", transform.target.key},

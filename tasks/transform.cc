@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -30,11 +31,29 @@ std::string Trimmed(std::string sql) {
 
 }  // namespace
 
+namespace {
+
+// The text of the transform's SELECT: its SQL, or a script's last statement once the others
+// ran on `connection`; `scratch_reads` gets the tables those read.
+Result<std::string> SelectText(const TransformConfig& c, const Connection& connection,
+                               std::vector<std::string>* scratch_reads) {
+  if (!c.script) return c.sql;
+  return RunScratchStatements(connection, c.sql, c.bindings, scratch_reads);
+}
+
+}  // namespace
+
 Result<TransformPlan> PlanTransform(const TransformConfig& c) {
   auto connection = Connection::Open(c.warehouse);
   if (!connection) return std::unexpected(connection.error());
-  auto query = PrepareReadOnly(*connection, c.sql, "transform");
+  std::vector<std::string> scratch_reads;
+  auto select = SelectText(c, *connection, &scratch_reads);
+  if (!select) return std::unexpected(select.error());
+  auto query = PrepareReadOnly(*connection, *select, "transform");
   if (!query) return std::unexpected(query.error());
+  query->tables.insert(query->tables.end(), scratch_reads.begin(), scratch_reads.end());
+  std::sort(query->tables.begin(), query->tables.end());
+  query->tables.erase(std::unique(query->tables.begin(), query->tables.end()), query->tables.end());
   Statement& stmt = query->statement;
   if (auto ok = BindParameters(stmt.get(), c.bindings); !ok) return std::unexpected(ok.error());
   TransformPlan plan;
@@ -67,7 +86,11 @@ Result<std::int64_t> RunTransform(const TransformConfig& c) {
   if (!writer) return std::unexpected(writer.error());
   sqlite3* db = writer->connection().get();
   auto bind = [&](sqlite3_stmt* stmt) { return BindParameters(stmt, c.bindings); };
-  const std::string select = "SELECT * FROM (" + Trimmed(c.sql) + ")";
+  std::vector<std::string> scratch_reads;
+  auto text = SelectText(c, writer->connection(), &scratch_reads);
+  if (!text) return std::unexpected(text.error());
+  const std::string sql = std::move(*text);
+  const std::string select = "SELECT * FROM (" + Trimmed(sql) + ")";
   // A new table takes the columns (and their declared types) of the SELECT.
   if (auto ok = writer->Prepare("AS " + select + " LIMIT 0", bind); !ok) {
     return std::unexpected(ok.error());
@@ -77,7 +100,7 @@ Result<std::int64_t> RunTransform(const TransformConfig& c) {
   if (c.target.mode == "partition") {
     // Rows outside the run's interval would survive the next rerun's delete and be duplicated.
     const std::string outside =
-        fmt::format("SELECT count(*) FROM ({}) WHERE NOT ({})", Trimmed(c.sql),
+        fmt::format("SELECT count(*) FROM ({}) WHERE NOT ({})", Trimmed(sql),
                     writer->InIntervalSql(QuoteIdentifier(c.target.partition_column)));
     auto stmt = writer->connection().Prepare(outside);
     if (!stmt) return std::unexpected(stmt.error());
@@ -103,6 +126,7 @@ Result<std::int64_t> RunTransform(const TransformConfig& c) {
 
 std::string TransformConfigToJson(const TransformConfig& c) {
   return json{{"sql", c.sql},
+              {"script", c.script},
               {"into", c.target.into},
               {"mode", c.target.mode},
               {"key", c.target.key},
@@ -120,6 +144,7 @@ Result<TransformConfig> TransformConfigFromJson(std::string_view text) {
     json j = json::parse(text);
     TransformConfig c;
     c.sql = j.at("sql").get<std::string>();
+    c.script = j.at("script").get<bool>();
     c.target.into = j.at("into").get<std::string>();
     c.target.mode = j.at("mode").get<std::string>();
     c.target.key = j.at("key").get<std::vector<std::string>>();

@@ -19,7 +19,8 @@
 namespace weir::tasks {
 
 struct TransformConfig {
-  std::string sql;  // rendered
+  std::string sql;      // rendered
+  bool script = false;  // several statements: TEMP scratch work, then the SELECT
   WriteTarget target;
   std::filesystem::path warehouse;
   std::string table_uri_prefix = "warehouse://";  // a table's dataset URI is prefix + name

@@ -38,6 +38,29 @@ int AuthorizeReads(void* data, int action, const char* table, const char* /*colu
   }
 }
 
+// The authorizer of a script's scratch statements: reads, and writes to TEMP tables and views
+// only.
+int AuthorizeScratch(void* data, int action, const char* table, const char* column,
+                     const char* database, const char* trigger) {
+  switch (action) {
+    case SQLITE_CREATE_TEMP_TABLE:
+    case SQLITE_CREATE_TEMP_VIEW:
+    case SQLITE_CREATE_TEMP_INDEX:
+    case SQLITE_DROP_TEMP_TABLE:
+    case SQLITE_DROP_TEMP_VIEW:
+    case SQLITE_DROP_TEMP_INDEX:
+      return SQLITE_OK;
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+      if (database != nullptr && std::string_view(database) == "temp") return SQLITE_OK;
+      break;
+    default:
+      break;
+  }
+  return AuthorizeReads(data, action, table, column, database, trigger);
+}
+
 }  // namespace
 
 std::string QuoteIdentifier(std::string_view name) {
@@ -186,6 +209,48 @@ Result<ReadOnlyQuery> PrepareReadOnly(const Connection& connection, std::string_
   }
   query.tables.assign(reads.tables.begin(), reads.tables.end());
   return query;
+}
+
+Result<std::string> RunScratchStatements(const Connection& connection, std::string_view sql,
+                                         const std::map<std::string, std::string>& bindings,
+                                         std::vector<std::string>* tables) {
+  sqlite3* db = connection.get();
+  std::string_view rest = sql;
+  for (int n = 1;; ++n) {
+    const std::size_t start = rest.find_first_not_of(" \t\r\n;");
+    if (start == std::string_view::npos) {
+      return Fail(ErrorCode::kInvalidArgument, "the script ends without a SELECT");
+    }
+    rest.remove_prefix(start);
+    Reads reads;
+    Statement stmt;
+    const char* tail = nullptr;
+    sqlite3_set_authorizer(db, AuthorizeScratch, &reads);
+    int rc = sqlite3_prepare_v2(db, rest.data(), static_cast<int>(rest.size()), stmt.out(), &tail);
+    sqlite3_set_authorizer(db, nullptr, nullptr);
+    std::string_view after = rest.substr(tail - rest.data());
+    const bool last = after.find_first_not_of(" \t\r\n;") == std::string_view::npos;
+    if (rc == SQLITE_OK && last) return std::string(rest);  // the SELECT: prepared by the caller
+    if (rc != SQLITE_OK) {
+      if (reads.refused) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    fmt::format("statement {} of the script may not change the warehouse: before "
+                                "the final SELECT, a script may only create and fill TEMP tables "
+                                "and views",
+                                n));
+      }
+      return std::unexpected(
+          connection.LastError(fmt::format("statement {} of the script does not prepare", n)));
+    }
+    if (auto ok = BindParameters(stmt.get(), bindings); !ok) return std::unexpected(ok.error());
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) {
+      return std::unexpected(connection.LastError(fmt::format("statement {} of the script", n)));
+    }
+    tables->insert(tables->end(), reads.tables.begin(), reads.tables.end());
+    rest = after;
+  }
 }
 
 Result<Writer> Writer::Begin(const std::filesystem::path& warehouse, WriteTarget target) {

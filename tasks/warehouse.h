@@ -93,6 +93,13 @@ struct ReadOnlyQuery {
 [[nodiscard]] Result<ReadOnlyQuery> PrepareReadOnly(const Connection& connection,
                                                     std::string_view sql, std::string_view what);
 
+// Runs the scratch statements of a `script: true` transform: every statement of `sql` but the
+// last, which may read and may create, fill and drop TEMP tables and views, nothing else. Returns
+// the last statement (the SELECT, for PrepareReadOnly) and appends the tables the others read.
+[[nodiscard]] Result<std::string> RunScratchStatements(
+    const Connection& connection, std::string_view sql,
+    const std::map<std::string, std::string>& bindings, std::vector<std::string>* tables);
+
 // One task's write into its table, inside one IMMEDIATE transaction.
 class Writer {
  public:

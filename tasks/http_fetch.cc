@@ -66,13 +66,13 @@ struct Try {
   std::string body;
 };
 
-Try GetOnce(const Url& url, const httplib::Headers& headers, const HttpRequest& request) {
-  using std::chrono::duration;
+// One request to `url`, redirects not followed; `location` gets a redirect's target.
+Try GetOne(const Url& url, const httplib::Headers& headers, const HttpRequest& request,
+           Clock::time_point deadline, std::string* location) {
   const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
-      duration<double>(request.timeout_seconds));
-  const auto deadline = Clock::now() + timeout;
+      std::chrono::duration<double>(request.timeout_seconds));
   httplib::Client client(url.origin);
-  client.set_follow_location(true);
+  client.set_follow_location(false);
   client.set_connection_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
   client.set_read_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
   Try t;
@@ -81,6 +81,9 @@ Try GetOnce(const Url& url, const httplib::Headers& headers, const HttpRequest& 
       url.target, headers,
       [&](const httplib::Response& response) {
         t.status = response.status;
+        if (response.status >= 300 && response.status < 400 && response.has_header("Location")) {
+          *location = response.get_header_value("Location");
+        }
         if (response.has_header("Retry-After")) {
           t.retry_after = std::atof(response.get_header_value("Retry-After").c_str());
         }
@@ -114,6 +117,33 @@ Try GetOnce(const Url& url, const httplib::Headers& headers, const HttpRequest& 
     t.error = fmt::format("HTTP {}", t.status);
   }
   return t;
+}
+
+// One try: the request and the redirects it leads to (at most 5), all before one deadline.
+// Headers (tokens, from the environment) go only to the origin they were configured for.
+Try GetOnce(const Url& url, const httplib::Headers& headers, const HttpRequest& request) {
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(request.timeout_seconds));
+  Url at = url;
+  for (int hop = 0;; ++hop) {
+    std::string location;
+    const bool same_origin = at.origin == url.origin;
+    Try t = GetOne(at, same_origin ? headers : httplib::Headers{}, request, deadline, &location);
+    if (location.empty() || t.status < 300 || t.status >= 400) return t;
+    if (hop == 5) {
+      t.error = "more than 5 redirects";
+      return t;
+    }
+    if (location.starts_with("/")) {
+      at.target = location;
+    } else if (auto next = SplitUrl(location)) {
+      at = *next;
+    } else {
+      t.error = fmt::format("HTTP {} redirects to {}, which weir does not follow", t.status,
+                            Printable(location));
+      return t;
+    }
+  }
 }
 
 }  // namespace

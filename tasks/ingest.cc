@@ -20,6 +20,8 @@ namespace weir::tasks {
 namespace {
 
 using json = nlohmann::json;
+// JSON sources keep the order keys were written in (columns, nested values).
+using ordered_json = nlohmann::ordered_json;
 
 // One value as a source gives it. CSV gives only untyped text; JSON and SQLite give types.
 struct Cell {
@@ -136,7 +138,7 @@ class JsonSource : public RowSource {
   void SetLines(std::string text) { text_ = std::move(text); }
   // A JSON array of objects in memory.
   Result<void> SetArray(std::string_view text, std::string_view where) {
-    array_ = json::parse(text, nullptr, false);
+    array_ = ordered_json::parse(text, nullptr, false);
     if (array_.is_discarded() || !array_.is_array()) {
       return Fail(ErrorCode::kInvalidArgument,
                   fmt::format("{}: the body is not a JSON array of objects", where));
@@ -149,7 +151,7 @@ class JsonSource : public RowSource {
   void FreezeColumns() override { frozen_ = true; }
 
   Result<bool> Next(SourceRow* row) override {
-    json object;
+    ordered_json object;
     if (is_array_) {
       if (next_ >= array_.size()) return false;
       object = std::move(array_[next_++]);
@@ -161,7 +163,7 @@ class JsonSource : public RowSource {
         ++line_;
       } while (raw_.find_first_not_of(" \t\r") == std::string::npos);
       row->line = line_;
-      object = json::parse(raw_, nullptr, false);
+      object = ordered_json::parse(raw_, nullptr, false);
     }
     row->raw = raw_;
     row->problem.clear();
@@ -247,7 +249,7 @@ class JsonSource : public RowSource {
   std::unique_ptr<std::ifstream> file_;
   std::string text_;
   std::size_t pos_ = 0;
-  json array_;
+  ordered_json array_;
   bool is_array_ = false;
   std::size_t next_ = 0;
   std::int64_t line_ = 0;
@@ -648,15 +650,15 @@ class Ingest {
       names.push_back(name);
       values.push_back(fmt::format("?{}", i + 1));
     }
-    // A key that is not a column would be indexed as a string constant (SQLite reads an unknown
-    // "name" as a literal): every row would then replace the one before.
     if (c_.target.mode == "upsert") {
       for (const std::string& key : c_.target.key) {
-        if (std::find(names.begin(), names.end(), key) == names.end()) {
+        auto it = std::find(names.begin(), names.end(), key);
+        if (it == names.end()) {
           return Fail(ErrorCode::kInvalidArgument,
                       fmt::format("{}: key column '{}' is not among the columns ({})", where_, key,
                                   fmt::join(names, ", ")));
         }
+        key_columns_.push_back(static_cast<std::size_t>(it - names.begin()));
       }
     }
     if (auto ok = writer_->Prepare(fmt::format("({})", fmt::join(definition, ", "))); !ok) {
@@ -715,6 +717,13 @@ class Ingest {
       const Cell& cell = f < row.cells.size() ? row.cells[f] : kNull;
       if (auto why = Convert(cell, types_[i], &scratch_[i], &bound_[i])) {
         return Reject(row, fmt::format("column {}: {}", report_.columns[i].first, *why));
+      }
+    }
+    // NULLs never conflict under a unique index: such a row would be added again on each rerun.
+    for (std::size_t k : key_columns_) {
+      if (bound_[k].kind == Cell::Kind::kNull) {
+        return Reject(row, fmt::format("key column {} is NULL, so the row cannot be upserted",
+                                       report_.columns[k].first));
       }
     }
     if (partition_ < types_.size()) {
@@ -802,6 +811,7 @@ class Ingest {
   Statement insert_;
   Statement quarantine_;
   std::size_t partition_ = SIZE_MAX;
+  std::vector<std::size_t> key_columns_;  // upsert: the key's columns among those written
   std::string start_, end_;
   std::vector<std::string> scratch_;
   std::vector<Bound> bound_;

@@ -88,6 +88,9 @@ Result<Connection> Connection::Open(const std::filesystem::path& path, bool read
   }
   sqlite3_busy_timeout(connection.db_, 10'000);
   sqlite3_extended_result_codes(connection.db_, 1);
+  // "name" is always an identifier: a misspelt column is an error, not a string constant.
+  sqlite3_db_config(connection.db_, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
+  sqlite3_db_config(connection.db_, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
   return connection;
 }
 

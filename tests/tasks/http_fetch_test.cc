@@ -297,6 +297,20 @@ TEST_CASE("a redirect is followed, with the request's headers", "[http]") {
   CHECK(server.Requests()[1] == "/echo?header=Authorization");
 }
 
+TEST_CASE("a redirect to another origin does not carry the request's headers there", "[http]") {
+  StubServer api, elsewhere;
+  ScopedEnv token("WEIR_TEST_HTTP_TOKEN", "Bearer s3cret");
+  HttpRequest request =
+      Fast(api.Url("/redirect?to=") + elsewhere.Url("/echo?header=Authorization"));
+  request.headers = {{"Authorization", "WEIR_TEST_HTTP_TOKEN"}};
+  request.retries = 0;
+  auto body = HttpGet(request);
+  REQUIRE_FALSE(body);  // the echo answers 404: no Authorization reached it
+  CHECK(body.error().message.find("HTTP 404") != std::string::npos);
+  REQUIRE(elsewhere.Requests().size() == 1);
+  CHECK(elsewhere.Requests()[0] == "/echo?header=Authorization");
+}
+
 TEST_CASE("a refused connection is retried, then reported with the URL", "[http]") {
   std::string url;
   {

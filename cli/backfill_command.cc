@@ -214,6 +214,8 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
                                total, loop.RunningCount(), failed, eta);
     }
     if (pending.empty() && loop.RunCount() == 0) break;
+    // A run just ended and frees a slot: start the next one now, not after the next wait.
+    if (!pending.empty() && loop.RunCount() < limit) continue;
     if (clock.Now() >= next_heartbeat) {
       (void)(*store)->Heartbeat(me, clock.Now());
       next_heartbeat = clock.Now() + std::chrono::seconds(5);

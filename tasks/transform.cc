@@ -70,6 +70,7 @@ Result<TransformPlan> PlanTransform(const TransformConfig& c) {
     column.output = sqlite3_column_name(stmt.get(), i);
     const char* table = sqlite3_column_table_name(stmt.get(), i);
     const char* origin = sqlite3_column_origin_name(stmt.get(), i);
+    if (const char* type = sqlite3_column_decltype(stmt.get(), i)) column.declared_type = type;
     if (table != nullptr && origin != nullptr) {
       column.table = table;
       column.column = origin;
@@ -91,8 +92,14 @@ Result<std::int64_t> RunTransform(const TransformConfig& c) {
   if (!text) return std::unexpected(text.error());
   const std::string sql = std::move(*text);
   const std::string select = "SELECT * FROM (" + Trimmed(sql) + ")";
-  // A new table takes the columns (and their declared types) of the SELECT.
-  if (auto ok = writer->Prepare("AS " + select + " LIMIT 0", bind); !ok) {
+  // A new table takes the columns of the SELECT, with the declared type of the column each comes
+  // from (so a TIMESTAMP stays one), none for an expression.
+  std::vector<std::string> definition;
+  for (const TransformPlan::Column& column : plan->columns) {
+    definition.push_back(QuoteIdentifier(column.output) +
+                         (column.declared_type.empty() ? "" : " " + column.declared_type));
+  }
+  if (auto ok = writer->Prepare(fmt::format("({})", fmt::join(definition, ", "))); !ok) {
     return std::unexpected(ok.error());
   }
   std::vector<std::string> columns;

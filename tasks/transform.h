@@ -35,6 +35,7 @@ struct TransformPlan {
     std::string output;  // the result column
     std::string table;   // where it comes from, when it is a plain column of a table
     std::string column;
+    std::string declared_type;  // the origin column's declared type (TIMESTAMP), or empty
   };
   std::vector<Column> columns;
   std::vector<std::string> parameters;  // the :names it binds (without the colon)

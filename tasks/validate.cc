@@ -622,13 +622,16 @@ class Validator {
                           SQLITE_TRANSIENT);
         std::string counts;
         if (p.numeric) {
-          sqlite3_bind_blob64(s, 5, p.profile.numbers.data(),
-                              p.profile.numbers.size() * sizeof(double), SQLITE_STATIC);
+          // An empty sample is an empty BLOB, not NULL (a null pointer would bind NULL).
+          static const double kNone = 0;
+          const double* data = p.profile.numbers.empty() ? &kNone : p.profile.numbers.data();
+          sqlite3_bind_blob64(s, 5, data, p.profile.numbers.size() * sizeof(double),
+                              SQLITE_STATIC);
         } else {
           json list = json::array();
           for (const auto& [v, n] : p.profile.counts) list.push_back({v, n});
           counts = list.dump(-1, ' ', false, json::error_handler_t::replace);
-          sqlite3_bind_blob64(s, 5, counts.data(), counts.size(), SQLITE_STATIC);
+          sqlite3_bind_blob64(s, 5, counts.c_str(), counts.size(), SQLITE_STATIC);
         }
         if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(db_->LastError("saving"));
         auto pruned = db_->Exec(

@@ -22,17 +22,25 @@ using testing::Weir;
 
 const std::string kExampleDags = std::string(WEIR_SOURCE_DIR) + "/examples/dags";
 
-TEST_CASE("weir run builds the example training set end to end", "[e2e]") {
+TEST_CASE("weir backfill and weir run build the example training set end to end", "[e2e]") {
   TempDir dir;
   std::vector<std::string> where = {"--dags", kExampleDags, "--home", (dir / "home").string()};
+  // The example ingests one day's events per run: a backfill loads the week.
+  auto backfill_args = where;
+  backfill_args.insert(backfill_args.begin(), {"backfill", "user_training_set", "--from",
+                                               "2026-01-10", "--to", "2026-01-15"});
+  Output backfill = Weir(dir, backfill_args);
+  INFO(backfill.out << backfill.err);
+  REQUIRE(backfill.exit_code == 0);
+  CHECK(backfill.out.find("6/6 runs done, 0 failed") != std::string::npos);
   auto args = where;
   args.insert(args.begin(), {"run", "user_training_set", "--date", "2026-01-16"});
   Output run = Weir(dir, args);
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
-  CHECK(run.out.find("run user_training_set@2026-01-16T02:00:00Z~manual-1: success") !=
+  CHECK(run.out.find("run user_training_set@2026-01-16T00:00:00Z~manual-1: success") !=
         std::string::npos);
-  CHECK(run.out.find("check_training_set  success") != std::string::npos);
+  CHECK(run.out.find("check_training_set   success") != std::string::npos);
   CHECK(run.out.find("logs:  ") != std::string::npos);
   CHECK(run.out.find("state: ") != std::string::npos);
   // Not a terminal: one plain line per event.
@@ -40,7 +48,7 @@ TEST_CASE("weir run builds the example training set end to end", "[e2e]") {
   std::string csv = ReadFile(dir / "home" / "outputs" / "training_set_20260116.csv");
   CHECK(CountLines(csv) > 50);
 
-  const std::string run_id = "user_training_set@2026-01-16T02:00:00Z~manual-1";
+  const std::string run_id = "user_training_set@2026-01-16T00:00:00Z~manual-1";
   auto list_args = where;
   list_args.insert(list_args.begin(), {"runs", "list"});
   Output list = Weir(dir, list_args);
@@ -65,8 +73,9 @@ TEST_CASE("weir run builds the example training set end to end", "[e2e]") {
   lineage_args.insert(lineage_args.begin(), {"lineage", "upstream", "warehouse://training_set"});
   Output lineage = Weir(dir, lineage_args);
   CHECK(lineage.exit_code == 0);
-  for (const char* node : {"warehouse://user_features@1", "warehouse://clean_events@1",
-                           "warehouse://raw_events@1", "file:data/labels.csv@1"}) {
+  for (const char* node :
+       {"warehouse://user_features@", "warehouse://clean_events@", "warehouse://raw_events@",
+        "file:data/labels.csv@1", "file:data/events/2026-01-16.csv@1"}) {
     CHECK(lineage.out.find(node) != std::string::npos);
   }
 
@@ -258,7 +267,7 @@ TEST_CASE("weir dags list shows each DAG's schedule and task count", "[e2e]") {
   TempDir dir;
   Output list = Weir(dir, {"dags", "list", "--dags", kExampleDags});
   CHECK(list.exit_code == 0);
-  CHECK(list.out.find("user_training_set  0 2 * * *") != std::string::npos);
+  CHECK(list.out.find("user_training_set  @daily") != std::string::npos);
 }
 
 // The rows `sql` returns, each as "v1|v2|...|\n" (NULL for null).

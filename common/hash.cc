@@ -47,6 +47,13 @@ void Sha256::Update(std::string_view data) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), data.data(), data.size());
 }
 
+void Sha256::DigestAndReset(unsigned char out[32]) {
+  auto* ctx = static_cast<EVP_MD_CTX*>(context_);
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx, out, &length);
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);  // again from the start
+}
+
 std::string Sha256::HexDigest() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

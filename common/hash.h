@@ -22,6 +22,9 @@ class Sha256 {
   void Update(std::string_view data);
   // Lower-case hex of the digest of everything given; the object is spent afterwards.
   std::string HexDigest();
+  // The 32 bytes of the digest of everything given; the object starts over afterwards, so that
+  // one hasher can digest many small records without allocating.
+  void DigestAndReset(unsigned char out[32]);
 
  private:
   void* context_;  // EVP_MD_CTX, kept out of this header

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -90,46 +92,76 @@ Result<Fingerprint> TableFingerprint(const ResolvedDataset& d) {
     return missing(
         fmt::format("{}: table '{}' does not exist in {}", d.uri, d.table, d.path.string()));
   }
-  std::string order;
-  for (int i = 1; i <= columns; ++i) order += (i > 1 ? ", " : "") + std::to_string(i);
+  // Each row is digested on its own and the digests are added up (mod 2^256): the sum does
+  // not depend on the order rows are read in, so no sort is needed, and a repeated row counts
+  // each time it is there.
   Stmt rows;
-  std::string sql = "SELECT * FROM " + Quoted(d.table) + " ORDER BY " + order;
+  std::string sql = "SELECT * FROM " + Quoted(d.table);
   if (sqlite3_prepare_v2(db.db_, sql.c_str(), -1, &rows.stmt_, nullptr) != SQLITE_OK) {
     return Fail(ErrorCode::kIo, fmt::format("{}: {}", d.uri, sqlite3_errmsg(db.db_)));
   }
   std::int64_t count = 0, bytes = 0;
   int rc = 0;
+  Sha256 row_hash;
+  std::string row;
+  std::uint64_t sum[4] = {0, 0, 0, 0};  // little-endian limbs
   while ((rc = sqlite3_step(rows.stmt_)) == SQLITE_ROW) {
     ++count;
+    row.clear();
     for (int c = 0; c < columns; ++c) {
       int type = sqlite3_column_type(rows.stmt_, c);
-      std::string cell;
+      char number[32];
       switch (type) {
         case SQLITE_NULL:
-          cell = "n";
+          row += 'n';
           break;
-        case SQLITE_INTEGER:
-          cell = "i" + std::to_string(sqlite3_column_int64(rows.stmt_, c));
+        case SQLITE_INTEGER: {
+          // Numbers are read as numbers: asking for their bytes would make SQLite print them.
+          auto end = std::to_chars(number, number + sizeof number,
+                                   static_cast<long long>(sqlite3_column_int64(rows.stmt_, c)));
+          row += 'i';
+          row.append(number, end.ptr);
+          bytes += 8;
           break;
-        case SQLITE_FLOAT:
-          cell = fmt::format("f{:.17g}", sqlite3_column_double(rows.stmt_, c));
+        }
+        case SQLITE_FLOAT: {  // the shortest text that reads back as the same double
+          auto end =
+              std::to_chars(number, number + sizeof number, sqlite3_column_double(rows.stmt_, c));
+          row += 'f';
+          row.append(number, end.ptr);
+          bytes += 8;
           break;
+        }
         default: {  // text and blobs: their bytes, after their length
           const void* data = sqlite3_column_blob(rows.stmt_, c);
           int size = sqlite3_column_bytes(rows.stmt_, c);
-          cell = fmt::format("{}{}:", type == SQLITE_TEXT ? 't' : 'b', size);
-          if (size > 0) cell.append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+          auto end = std::to_chars(number, number + sizeof number, size);
+          row += type == SQLITE_TEXT ? 't' : 'b';
+          row.append(number, end.ptr);
+          row += ':';
+          if (size > 0) row.append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+          bytes += size;
         }
       }
-      bytes += sqlite3_column_bytes(rows.stmt_, c);
-      hash.Update(cell);
-      hash.Update("\x1f");
+      row += '\x1f';
     }
-    hash.Update("\x1e");
+    unsigned char digest[32];
+    row_hash.Update(row);
+    row_hash.DigestAndReset(digest);
+    unsigned carry = 0;
+    for (int limb = 0; limb < 4; ++limb) {
+      std::uint64_t part = 0;
+      for (int k = 0; k < 8; ++k) part |= std::uint64_t{digest[limb * 8 + k]} << (8 * k);
+      const std::uint64_t before = sum[limb];
+      sum[limb] = before + part + carry;
+      carry = (sum[limb] < before || (carry && sum[limb] == before)) ? 1 : 0;
+    }
   }
   if (rc != SQLITE_DONE) {
     return Fail(ErrorCode::kIo, fmt::format("{}: {}", d.uri, sqlite3_errmsg(db.db_)));
   }
+  hash.Update(fmt::format("rows:{}:", count));
+  for (std::uint64_t limb : sum) hash.Update(fmt::format("{:016x}", limb));
   return Fingerprint{d.uri, "sha256:" + hash.HexDigest(), schema.dump(), count, bytes};
 }
 

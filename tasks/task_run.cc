@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -197,8 +198,11 @@ class IngestBuiltin : public Builtin {
   }
 
   Result<std::string> Run(Manifest* manifest) override {
+    const auto started = std::chrono::steady_clock::now();
     auto report = RunIngest(c_);
     if (!report) return std::unexpected(report.error());
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (!report->source_fingerprint.empty()) {
       manifest->reads.push_back(Fingerprint{.uri = c_.source.uri,
                                             .fingerprint = report->source_fingerprint,
@@ -214,12 +218,13 @@ class IngestBuiltin : public Builtin {
     manifest->metrics = {{"rows_read", report->rows_read},
                          {"rows_written", report->rows_written},
                          {"rows_rejected", report->rows_rejected}};
-    return fmt::format("ingest read {} rows, wrote {} into {} (mode {}), rejected {}{}",
+    return fmt::format("ingest read {} rows, wrote {} into {} (mode {}), rejected {}{}, in {:.2f}s",
                        report->rows_read, report->rows_written, c_.target.into, c_.target.mode,
                        report->rows_rejected,
                        report->rows_rejected > 0 && c_.on_bad_row == "quarantine"
                            ? " (kept in " + c_.quarantine_table + ")"
-                           : "");
+                           : "",
+                       seconds);
   }
 
  private:
@@ -237,8 +242,11 @@ class ValidateBuiltin : public Builtin {
     for (const Fingerprint& read : manifest->reads) {
       if (read.uri == c_.dataset) fingerprint = read.fingerprint;
     }
+    const auto started = std::chrono::steady_clock::now();
     auto results = RunValidate(c_, fingerprint);
     if (!results) return std::unexpected(results.error());
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     manifest->checks_json = CheckResultsToJson(*results);
     std::cerr << FormatCheckResults(*results);
     int failed = 0, warned = 0;
@@ -254,8 +262,9 @@ class ValidateBuiltin : public Builtin {
                               results->size(), c_.dataset,
                               warned > 0 ? fmt::format(" ({} more warned)", warned) : ""));
     }
-    return fmt::format("validate {}: {} checks passed on {}{}", c_.task, results->size() - warned,
-                       c_.dataset, warned > 0 ? fmt::format(", {} warned", warned) : "");
+    return fmt::format("validate {}: {} checks passed on {}{}, in {:.2f}s", c_.task,
+                       results->size() - warned, c_.dataset,
+                       warned > 0 ? fmt::format(", {} warned", warned) : "", seconds);
   }
 
  private:

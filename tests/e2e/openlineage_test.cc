@@ -89,6 +89,47 @@ TEST_CASE("the OpenLineage export passes the official schemas: starts, completes
   CHECK(checked->out.find("6 events checked, 0 problems") != std::string::npos);
 }
 
+TEST_CASE("a validate attempt's checks are exported as dataQualityAssertions of what it read",
+          "[e2e][lineage][openlineage]") {
+  testing::Project weir;
+  weir.dir.Write("dags/data/events.csv", "user,amount\nu1,3\nu2,5\nu2,7\n");
+  weir.dir.Write("dags/q.yaml", R"(dag: q
+schedule: "@daily"
+start_date: 2026-01-10
+tasks:
+  load:
+    kind: ingest
+    source: { format: csv, path: data/events.csv }
+    into: events
+  check:
+    kind: validate
+    deps: [load]
+    dataset: warehouse://events
+    checks:
+      - { check: not_null, column: user }
+      - { check: unique, column: user, severity: warn }
+)");
+  REQUIRE(weir({"run", "q", "--date", "2026-01-15"}).exit_code == 0);
+  Output events = weir({"lineage", "export", "--openlineage"});
+  REQUIRE(events.exit_code == 0);
+  weir.dir.Write("events.jsonl", events.out);
+  // Only the end event of `check` carries them, on its input warehouse://events.
+  std::size_t at = events.out.find(R"("dataQualityAssertions":{)");
+  REQUIRE(at != std::string::npos);
+  CHECK(events.out.find(R"("dataQualityAssertions":{)", at + 1) == std::string::npos);
+  CHECK(events.out.find(R"("assertion":"not_null","column":"user",)") != std::string::npos);
+  CHECK(events.out.find(R"("severity":"warn","success":false})") != std::string::npos);
+
+  auto checked = Validate(weir.dir, "events.jsonl");
+  if (!checked) {
+    WARN("SKIPPED: ../shared/tools/validate-openlineage or python3-jsonschema is missing");
+    return;
+  }
+  INFO(checked->out);
+  CHECK(checked->exit_code == 0);
+  CHECK(checked->out.find("4 events checked, 0 problems") != std::string::npos);
+}
+
 TEST_CASE("the OpenLineage export filters by run and time; bad flags change nothing",
           "[e2e][lineage][openlineage]") {
   Fixture weir;

@@ -81,6 +81,55 @@ TEST_CASE("a transform's plan names the tables and columns it reads and the para
   CHECK(plan->parameters == std::vector<std::string>{"ds", "min_amount"});
 }
 
+TEST_CASE("the plan of a join maps each output column to its table and column", "[tasks]") {
+  Warehouse w;
+  w.Sql("CREATE TABLE users (user TEXT, signup TEXT, plan TEXT)");
+  auto plan = PlanTransform(
+      w.Config("SELECT r.user AS who, u.plan, r.amount + 1 AS bumped, count(*) AS n FROM raw AS r "
+               "JOIN users AS u ON u.user = r.user GROUP BY r.user, u.plan"));
+  REQUIRE(plan);
+  CHECK(plan->tables == std::vector<std::string>{"raw", "users"});
+  REQUIRE(plan->columns.size() == 4);
+  CHECK((plan->columns[0].output + "<-" + plan->columns[0].table + "." + plan->columns[0].column) ==
+        "who<-raw.user");
+  CHECK((plan->columns[1].output + "<-" + plan->columns[1].table + "." + plan->columns[1].column) ==
+        "plan<-users.plan");
+  CHECK(plan->columns[2].table.empty());  // an expression
+  CHECK(plan->columns[3].table.empty());  // an aggregate
+}
+
+TEST_CASE("a script runs TEMP scratch statements, then its final SELECT; it may not write",
+          "[tasks]") {
+  Warehouse w;
+  TransformConfig c = w.Config(
+      "CREATE TEMP TABLE big AS SELECT * FROM raw WHERE amount > :min_amount;\n"
+      "CREATE TEMP VIEW de AS SELECT * FROM big WHERE country = 'DE';\n"
+      "SELECT user, amount FROM de;");
+  c.script = true;
+  auto plan = PlanTransform(c);
+  REQUIRE(plan);
+  CHECK(plan->tables == std::vector<std::string>{"raw"});  // read through the scratch tables
+  REQUIRE(RunTransform(c));
+  CHECK(w.Rows("SELECT * FROM clean ORDER BY 1") == "u1|3|\nu3|7|\n");
+  CHECK(w.Rows("SELECT name FROM sqlite_master WHERE name IN ('big', 'de')").empty());
+
+  const std::string before = w.Rows("SELECT * FROM raw ORDER BY 1");
+  for (const char* sql : {"DELETE FROM raw; SELECT 1 AS x", "CREATE TABLE kept (x); SELECT 1 AS x",
+                          "ATTACH 'x.db' AS x; SELECT 1 AS x"}) {
+    TransformConfig bad = w.Config(sql);
+    bad.script = true;
+    auto run = RunTransform(bad);
+    INFO(sql);
+    REQUIRE_FALSE(run);
+    CHECK(run.error().message.find("statement 1 of the script may not change the warehouse") !=
+          std::string::npos);
+  }
+  CHECK(w.Rows("SELECT * FROM raw ORDER BY 1") == before);
+  TransformConfig no_select = w.Config("CREATE TEMP TABLE t AS SELECT 1 AS x;");
+  no_select.script = true;
+  CHECK_FALSE(RunTransform(no_select));
+}
+
 TEST_CASE("a transform refuses writes, several statements, unknown parameters and bad SQL",
           "[tasks]") {
   Warehouse w;

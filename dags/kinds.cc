@@ -274,7 +274,12 @@ void ValidateIngest(const Value& config, std::vector<Diagnostic>* errors) {
               "e.g. {Authorization: API_TOKEN}");
         } else {
           for (const auto& [name, variable] : headers->AsMap()) {
-            if (!variable.is_string() || !IsEnvName(variable.AsString())) {
+            if (variable.is_string() && variable.AsString().starts_with("WEIR_")) {
+              Add(errors, variable,
+                  fmt::format("header '{}': variables starting with WEIR_ are weir's own, not "
+                              "passed to the task; use another name",
+                              Printable(name)));
+            } else if (!variable.is_string() || !IsEnvName(variable.AsString())) {
               Add(errors, variable,
                   fmt::format("header '{}' must name an environment variable (its value is "
                               "read from there, so secrets stay out of the DAG file)",
@@ -346,6 +351,9 @@ void ValidateIngest(const Value& config, std::vector<Diagnostic>* errors) {
       Add(errors, *q, "'quarantine_table' must be a table name");
     } else if (on_bad_row != "quarantine") {
       Add(errors, *q, "'quarantine_table' needs on_bad_row: quarantine");
+    } else if (const Value* into = config.Find("into");
+               into != nullptr && into->is_string() && into->AsString() == q->AsString()) {
+      Add(errors, *q, "'quarantine_table' must differ from 'into'");
     }
   }
   ValidateWrite(config, "ingest", errors);
@@ -523,7 +531,9 @@ void ValidateCheck(const Value& check, std::vector<Diagnostic>* errors) {
         const Value* table = reference->Find("table");
         const Value* sql = reference->Find("sql");
         if ((table == nullptr) == (sql == nullptr)) {
-          Add(errors, *reference, "a drift reference needs 'table' or 'sql', not both");
+          Add(errors, *reference,
+              table == nullptr ? "a drift reference needs 'table' or 'sql'"
+                               : "a drift reference needs 'table' or 'sql', not both");
         }
         if (table != nullptr && (!table->is_string() || !IsTableName(table->AsString()))) {
           Add(errors, *table, "'table' must be a table name");

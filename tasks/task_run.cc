@@ -19,6 +19,7 @@
 #include "tasks/ingest.h"
 #include "tasks/transform.h"
 #include "tasks/validate.h"
+#include "tasks/warehouse.h"
 
 extern char** environ;
 
@@ -113,6 +114,16 @@ Result<void> FingerprintOutputs(const ManifestSpec& spec, Manifest* manifest) {
   return {};
 }
 
+// `into` when the mode keeps some of its rows (append, upsert, partition) and it exists: the
+// version the write builds on.
+std::vector<ResolvedDataset> KeptTable(const WriteTarget& target, const std::string& uri_prefix,
+                                       const std::filesystem::path& warehouse) {
+  if (target.mode == "replace") return {};
+  auto connection = Connection::Open(warehouse, /*read_only=*/true);
+  if (!connection || !connection->TableExists(target.into)) return {};
+  return {ResolvedDataset{uri_prefix + target.into, warehouse, target.into}};
+}
+
 // A built-in kind, run inside `weir task run` instead of a command.
 class Builtin {
  public:
@@ -122,6 +133,9 @@ class Builtin {
   [[nodiscard]] virtual Result<void> Plan(ManifestSpec* spec) = 0;
   // Whether an earlier success may stand in for this run.
   virtual std::string Uncacheable() const { return ""; }
+  // Datasets it reads for lineage only, not for the cache key: the earlier version of a table
+  // that a mode other than replace keeps rows of.
+  virtual std::vector<ResolvedDataset> KeptInputs() const { return {}; }
   // Runs it; adds what it learned to the manifest; returns a line for the log.
   [[nodiscard]] virtual Result<std::string> Run(Manifest* manifest) = 0;
 };
@@ -160,6 +174,10 @@ class TransformBuiltin : public Builtin {
     return {};
   }
 
+  std::vector<ResolvedDataset> KeptInputs() const override {
+    return KeptTable(c_.target, c_.table_uri_prefix, c_.warehouse);
+  }
+
   Result<std::string> Run(Manifest* manifest) override {
     auto rows = RunTransform(c_);
     if (!rows) return Fail(rows.error().code, "transform: " + rows.error().message);
@@ -195,6 +213,10 @@ class IngestBuiltin : public Builtin {
 
   std::string Uncacheable() const override {
     return c_.source.format == "http" ? "ran: an http source is read anew on every run" : "";
+  }
+
+  std::vector<ResolvedDataset> KeptInputs() const override {
+    return KeptTable(c_.target, c_.table_uri_prefix, c_.warehouse);
   }
 
   Result<std::string> Run(Manifest* manifest) override {
@@ -357,6 +379,14 @@ int RunTaskChild(std::string_view spec_json, const std::vector<std::string>& arg
   std::cerr << "weir: " << manifest.cache_note << "\n";
 
   if (builtin) {
+    for (const ResolvedDataset& kept : builtin->KeptInputs()) {
+      auto seen = TakeFingerprint(kept);
+      if (!seen) {
+        std::cerr << "weir: input " << seen.error().message << "\n";
+        return finish(2);
+      }
+      manifest.reads.push_back(std::move(*seen));
+    }
     auto done = builtin->Run(&manifest);
     if (!done) {
       // A check that failed is exit 1; a task that could not run, 2.

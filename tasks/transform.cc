@@ -34,11 +34,12 @@ std::string Trimmed(std::string sql) {
 namespace {
 
 // The text of the transform's SELECT: its SQL, or a script's last statement once the others
-// ran on `connection`; `scratch_reads` gets the tables those read.
+// ran on `connection`; `scratch_reads` and `scratch_parameters` get what those read and bind.
 Result<std::string> SelectText(const TransformConfig& c, const Connection& connection,
-                               std::vector<std::string>* scratch_reads) {
+                               std::vector<std::string>* scratch_reads,
+                               std::vector<std::string>* scratch_parameters) {
   if (!c.script) return c.sql;
-  return RunScratchStatements(connection, c.sql, c.bindings, scratch_reads);
+  return RunScratchStatements(connection, c.sql, c.bindings, scratch_reads, scratch_parameters);
 }
 
 }  // namespace
@@ -46,8 +47,8 @@ Result<std::string> SelectText(const TransformConfig& c, const Connection& conne
 Result<TransformPlan> PlanTransform(const TransformConfig& c) {
   auto connection = Connection::Open(c.warehouse);
   if (!connection) return std::unexpected(connection.error());
-  std::vector<std::string> scratch_reads;
-  auto select = SelectText(c, *connection, &scratch_reads);
+  std::vector<std::string> scratch_reads, scratch_parameters;
+  auto select = SelectText(c, *connection, &scratch_reads, &scratch_parameters);
   if (!select) return std::unexpected(select.error());
   auto query = PrepareReadOnly(*connection, *select, "transform");
   if (!query) return std::unexpected(query.error());
@@ -57,6 +58,7 @@ Result<TransformPlan> PlanTransform(const TransformConfig& c) {
   Statement& stmt = query->statement;
   if (auto ok = BindParameters(stmt.get(), c.bindings); !ok) return std::unexpected(ok.error());
   TransformPlan plan;
+  plan.parameters = std::move(scratch_parameters);
   for (int i = 1; i <= sqlite3_bind_parameter_count(stmt.get()); ++i) {
     if (const char* name = sqlite3_bind_parameter_name(stmt.get(), i)) {
       plan.parameters.push_back(std::string(name).substr(1));
@@ -71,7 +73,10 @@ Result<TransformPlan> PlanTransform(const TransformConfig& c) {
     const char* table = sqlite3_column_table_name(stmt.get(), i);
     const char* origin = sqlite3_column_origin_name(stmt.get(), i);
     if (const char* type = sqlite3_column_decltype(stmt.get(), i)) column.declared_type = type;
-    if (table != nullptr && origin != nullptr) {
+    const char* database = sqlite3_column_database_name(stmt.get(), i);
+    // A column of a script's TEMP table has no lineage of its own beyond the tables read.
+    if (table != nullptr && origin != nullptr && database != nullptr &&
+        std::string_view(database) == "main") {
       column.table = table;
       column.column = origin;
     }
@@ -87,11 +92,23 @@ Result<std::int64_t> RunTransform(const TransformConfig& c) {
   if (!writer) return std::unexpected(writer.error());
   sqlite3* db = writer->connection().get();
   auto bind = [&](sqlite3_stmt* stmt) { return BindParameters(stmt, c.bindings); };
-  std::vector<std::string> scratch_reads;
-  auto text = SelectText(c, writer->connection(), &scratch_reads);
+  std::vector<std::string> scratch_reads, scratch_parameters;
+  auto text = SelectText(c, writer->connection(), &scratch_reads, &scratch_parameters);
   if (!text) return std::unexpected(text.error());
   const std::string sql = std::move(*text);
   const std::string select = "SELECT * FROM (" + Trimmed(sql) + ")";
+  if (c.target.mode == "upsert") {
+    for (const std::string& key : c.target.key) {
+      auto is_key = [&](const TransformPlan::Column& column) { return column.output == key; };
+      if (std::none_of(plan->columns.begin(), plan->columns.end(), is_key)) {
+        std::vector<std::string> names;
+        for (const TransformPlan::Column& column : plan->columns) names.push_back(column.output);
+        return Fail(ErrorCode::kInvalidArgument,
+                    fmt::format("key column '{}' is not among the SELECT's columns ({})", key,
+                                fmt::join(names, ", ")));
+      }
+    }
+  }
   // A new table takes the columns of the SELECT, with the declared type of the column each comes
   // from (so a TIMESTAMP stays one), none for an expression.
   std::vector<std::string> definition;
@@ -107,7 +124,7 @@ Result<std::int64_t> RunTransform(const TransformConfig& c) {
   if (c.target.mode == "partition") {
     // Rows outside the run's interval would survive the next rerun's delete and be duplicated.
     const std::string outside =
-        fmt::format("SELECT count(*) FROM ({}) WHERE NOT ({})", Trimmed(sql),
+        fmt::format("SELECT count(*) FROM ({}) WHERE NOT coalesce({}, false)", Trimmed(sql),
                     writer->InIntervalSql(QuoteIdentifier(c.target.partition_column)));
     auto stmt = writer->connection().Prepare(outside);
     if (!stmt) return std::unexpected(stmt.error());
@@ -118,11 +135,31 @@ Result<std::int64_t> RunTransform(const TransformConfig& c) {
     }
     if (std::int64_t n = sqlite3_column_int64(stmt->get(), 0); n > 0) {
       return Fail(ErrorCode::kInvalidArgument,
-                  fmt::format("{} rows have {} outside the run's interval [{}, {}); mode "
+                  fmt::format("{} rows have {} outside the run's interval [{}, {}) (or not a "
+                              "time); mode "
                               "partition writes only the interval's rows (filter with "
                               ":data_interval_start and :data_interval_end)",
                               n, c.target.partition_column, c.target.interval_start,
                               c.target.interval_end));
+    }
+  }
+  if (c.target.mode == "upsert") {
+    std::vector<std::string> null_key;
+    for (const std::string& key : c.target.key) {
+      null_key.push_back(QuoteIdentifier(key) + " IS NULL");
+    }
+    // NULLs never conflict under a unique index: such rows would be added again on each run.
+    auto stmt = writer->connection().Prepare(fmt::format(
+        "SELECT count(*) FROM ({}) WHERE {}", Trimmed(sql), fmt::join(null_key, " OR ")));
+    if (!stmt) return std::unexpected(stmt.error());
+    if (auto ok = bind(stmt->get()); !ok) return std::unexpected(ok.error());
+    if (sqlite3_step(stmt->get()) != SQLITE_ROW) {
+      return std::unexpected(SqlError(db, "the SQL failed"));
+    }
+    if (std::int64_t n = sqlite3_column_int64(stmt->get(), 0); n > 0) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{} rows have a NULL in the key ({}), so they cannot be upserted", n,
+                              fmt::join(c.target.key, ", ")));
     }
   }
   auto written = writer->connection().Exec(writer->InsertSql(columns, select), bind);

@@ -283,7 +283,8 @@ class Validator {
       std::string failing =
           fmt::format("typeof({}) NOT IN ('integer', 'real') OR {}", column,
                       bounds.empty() ? "false" : fmt::format("{}", fmt::join(bounds, " OR ")));
-      if (check.contains("min") && check["min"].is_string()) {
+      if ((check.contains("min") && check["min"].is_string()) ||
+          (check.contains("max") && check["max"].is_string())) {
         failing = fmt::format("{}", fmt::join(bounds, " OR "));  // text bounds: dates, names
       }
       r->threshold = std::nullopt;
@@ -625,8 +626,7 @@ class Validator {
           // An empty sample is an empty BLOB, not NULL (a null pointer would bind NULL).
           static const double kNone = 0;
           const double* data = p.profile.numbers.empty() ? &kNone : p.profile.numbers.data();
-          sqlite3_bind_blob64(s, 5, data, p.profile.numbers.size() * sizeof(double),
-                              SQLITE_STATIC);
+          sqlite3_bind_blob64(s, 5, data, p.profile.numbers.size() * sizeof(double), SQLITE_STATIC);
         } else {
           json list = json::array();
           for (const auto& [v, n] : p.profile.counts) list.push_back({v, n});

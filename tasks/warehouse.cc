@@ -81,6 +81,10 @@ Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Result<Connection> Connection::Open(const std::filesystem::path& path, bool read_only) {
   Connection connection;
+  if (!read_only && path.has_parent_path()) {
+    std::error_code ec;  // a warehouse in a folder that is not there yet: the folder is made
+    std::filesystem::create_directories(path.parent_path(), ec);
+  }
   int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path.c_str(), &connection.db_, flags, nullptr) != SQLITE_OK) {
     return Fail(read_only ? ErrorCode::kNotFound : ErrorCode::kIo,
@@ -216,7 +220,8 @@ Result<ReadOnlyQuery> PrepareReadOnly(const Connection& connection, std::string_
 
 Result<std::string> RunScratchStatements(const Connection& connection, std::string_view sql,
                                          const std::map<std::string, std::string>& bindings,
-                                         std::vector<std::string>* tables) {
+                                         std::vector<std::string>* tables,
+                                         std::vector<std::string>* parameters) {
   sqlite3* db = connection.get();
   std::string_view rest = sql;
   for (int n = 1;; ++n) {
@@ -246,6 +251,11 @@ Result<std::string> RunScratchStatements(const Connection& connection, std::stri
           connection.LastError(fmt::format("statement {} of the script does not prepare", n)));
     }
     if (auto ok = BindParameters(stmt.get(), bindings); !ok) return std::unexpected(ok.error());
+    for (int i = 1; i <= sqlite3_bind_parameter_count(stmt.get()); ++i) {
+      if (const char* name = sqlite3_bind_parameter_name(stmt.get(), i)) {
+        parameters->push_back(std::string(name).substr(1));
+      }
+    }
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     }
     if (rc != SQLITE_DONE) {

@@ -95,10 +95,12 @@ struct ReadOnlyQuery {
 
 // Runs the scratch statements of a `script: true` transform: every statement of `sql` but the
 // last, which may read and may create, fill and drop TEMP tables and views, nothing else. Returns
-// the last statement (the SELECT, for PrepareReadOnly) and appends the tables the others read.
+// the last statement (the SELECT, for PrepareReadOnly) and appends the tables the others read
+// and the :names they bind (without the colon).
 [[nodiscard]] Result<std::string> RunScratchStatements(
     const Connection& connection, std::string_view sql,
-    const std::map<std::string, std::string>& bindings, std::vector<std::string>* tables);
+    const std::map<std::string, std::string>& bindings, std::vector<std::string>* tables,
+    std::vector<std::string>* parameters);
 
 // One task's write into its table, inside one IMMEDIATE transaction.
 class Writer {

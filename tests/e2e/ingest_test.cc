@@ -420,7 +420,7 @@ TEST_CASE("lineage: an ingested table comes from its CSV file, and a join's colu
 // the attempt records only the file it read: the lineage of the second day's version does not
 // reach the first day's file, whose rows it holds.
 TEST_CASE("after two daily partition loads, the table's lineage reaches both days' files",
-          "[e2e][ingest][!mayfail]") {
+          "[e2e][ingest]") {
   PartitionFixture weir;
   REQUIRE(weir.Run("ing", "2026-01-10").exit_code == 0);
   REQUIRE(weir.Run("ing", "2026-01-11").exit_code == 0);
@@ -434,7 +434,7 @@ TEST_CASE("after two daily partition loads, the table's lineage reaches both day
 // weir creates a missing warehouse file, but not the folder it is to be in: SQLite's "unable to
 // open database file" fails the task.
 TEST_CASE("a warehouse in a folder that does not exist yet is created with its folder",
-          "[e2e][ingest][!mayfail]") {
+          "[e2e][ingest]") {
   Fixture weir("dags/w.yaml", R"(dag: w
 warehouse: out/wh.db
 tasks:
@@ -453,8 +453,7 @@ tasks:
 
 // `weir validate` accepts a quarantine table that is `into` itself; the run then fails with
 // "the SQL does not prepare: no such column: source".
-TEST_CASE("a quarantine_table that is the ingest's own table is a load error",
-          "[e2e][ingest][!mayfail]") {
+TEST_CASE("a quarantine_table that is the ingest's own table is a load error", "[e2e][ingest]") {
   Fixture weir("dags/q.yaml", R"(dag: q
 tasks:
   load:

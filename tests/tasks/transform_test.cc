@@ -109,6 +109,8 @@ TEST_CASE("a script runs TEMP scratch statements, then its final SELECT; it may 
   auto plan = PlanTransform(c);
   REQUIRE(plan);
   CHECK(plan->tables == std::vector<std::string>{"raw"});  // read through the scratch tables
+  REQUIRE(plan->columns.size() == 2);
+  CHECK(plan->columns[0].table.empty());  // a TEMP table's column: no column lineage
   REQUIRE(RunTransform(c));
   CHECK(w.Rows("SELECT * FROM clean ORDER BY 1") == "u1|3|\nu3|7|\n");
   CHECK(w.Rows("SELECT name FROM sqlite_master WHERE name IN ('big', 'de')").empty());
@@ -208,6 +210,29 @@ TEST_CASE("upsert replaces rows by key; partition replaces only the run's interv
   next.bindings["data_interval_end"] = "\"2026-01-17T00:00:00Z\"";
   REQUIRE(RunTransform(next));
   CHECK(w.Rows("SELECT user FROM daily ORDER BY 1") == "u1|\nu2|\nu3|\nu4|\n");
+}
+
+TEST_CASE("partition refuses NULL partition values and upsert refuses NULL keys", "[tasks]") {
+  Warehouse w;
+  w.Sql("INSERT INTO raw VALUES ('u5', 1, 'DE', NULL), (NULL, 2, 'FR', '2026-01-15T12:00:00Z')");
+  TransformConfig partition = w.Config("SELECT user, event_ts FROM raw", "partition");
+  partition.target.partition_column = "event_ts";
+  auto refused = RunTransform(partition);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("outside the run's interval") != std::string::npos);
+
+  TransformConfig upsert = w.Config("SELECT user, amount FROM raw", "upsert");
+  upsert.target.key = {"user"};
+  auto null_key = RunTransform(upsert);
+  REQUIRE_FALSE(null_key);
+  CHECK(null_key.error().message ==
+        "1 rows have a NULL in the key (user), so they cannot be upserted");
+  upsert.target.key = {"sku"};
+  auto unknown = RunTransform(upsert);
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().message ==
+        "key column 'sku' is not among the SELECT's columns (user, amount)");
+  CHECK(w.Rows("SELECT name FROM sqlite_master WHERE name = 'clean'").empty());
 }
 
 TEST_CASE("a transform that fails half way leaves the warehouse as it was", "[tasks]") {

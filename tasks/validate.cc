@@ -104,22 +104,16 @@ class Validator {
     auto rows = Scalar("SELECT count(*) FROM " + table_);
     if (!rows) return std::unexpected(rows.error());
     rows_ = static_cast<std::int64_t>(*rows);
-    std::vector<CheckResult> results;
+    std::vector<CheckResult> results(checks.size());  // sized once: per-row checks point in
     for (std::size_t i = 0; i < checks.size(); ++i) {
       const json& check = checks[i];
-      CheckResult r;
+      CheckResult& r = results[i];
       r.check = Text(check, "check");
       r.severity = Text(check, "severity", "error");
       if (check.contains("column")) r.column = Text(check, "column");
-      // A check that cannot be evaluated (its SQL does not prepare, a column is not numeric)
-      // fails, and says why.
-      if (auto ok = Evaluate(check, &r); !ok) {
-        r.passed = false;
-        r.observed.reset();
-        r.detail = "could not be evaluated: " + ok.error().message;
-      }
-      results.push_back(std::move(r));
+      if (auto ok = Evaluate(check, &r); !ok) CouldNotEvaluate(&r, ok.error());
     }
+    CountPerRow();
     if (auto ok = SaveProfiles(); !ok) return std::unexpected(ok.error());
     return results;
   }
@@ -173,33 +167,82 @@ class Validator {
     return rows.dump(-1, ' ', false, json::error_handler_t::replace);
   }
 
+  // A check that cannot be evaluated (its SQL does not prepare, a column is not numeric) fails,
+  // and says why.
+  static void CouldNotEvaluate(CheckResult* r, const Error& error) {
+    r->passed = false;
+    r->observed.reset();
+    r->detail = "could not be evaluated: " + error.message;
+  }
+
   // A per-row check: `failing` is the SQL condition of a failing row among `considered` rows.
+  // Its rows are counted later, in one scan of the table for all per-row checks.
   Result<void> PerRow(const json& check, CheckResult* r, const std::string& considered,
                       const std::string& failing, const std::string& what) {
-    auto counts = db_->Prepare(fmt::format(
-        "SELECT count(*), coalesce(sum(CASE WHEN {} THEN 1 ELSE 0 END), 0) FROM {} WHERE {}",
-        failing, table_, considered));
-    if (!counts) return std::unexpected(counts.error());
-    if (sqlite3_step(counts->get()) != SQLITE_ROW) {
-      return std::unexpected(db_->LastError("the check failed"));
+    pending_.push_back({&check, r, considered, failing, what});
+    return {};
+  }
+
+  // Counts the rows of every per-row check in one scan; when that scan cannot run (a check names
+  // a column that is not there), each check is counted alone, so that only the bad one fails.
+  void CountPerRow() {
+    if (pending_.empty()) return;
+    std::vector<std::string> sums;
+    for (const PendingRow& p : pending_) {
+      sums.push_back(fmt::format("coalesce(sum(CASE WHEN {} THEN 1 ELSE 0 END), 0)", p.considered));
+      sums.push_back(fmt::format("coalesce(sum(CASE WHEN ({}) AND ({}) THEN 1 ELSE 0 END), 0)",
+                                 p.considered, p.failing));
     }
-    r->total = sqlite3_column_int64(counts->get(), 0);
-    r->failing_count = sqlite3_column_int64(counts->get(), 1);
-    const double mostly = Number(check, "mostly", 1.0);
-    const double passing =
-        r->total == 0 ? 1.0 : 1.0 - static_cast<double>(r->failing_count) / r->total;
+    auto all = db_->Prepare(fmt::format("SELECT {} FROM {}", fmt::join(sums, ", "), table_));
+    if (all && sqlite3_step(all->get()) == SQLITE_ROW) {
+      for (std::size_t i = 0; i < pending_.size(); ++i) {
+        Finish(pending_[i], sqlite3_column_int64(all->get(), 2 * i),
+               sqlite3_column_int64(all->get(), 2 * i + 1));
+      }
+    } else {
+      for (const PendingRow& p : pending_) {
+        auto counts = db_->Prepare(fmt::format(
+            "SELECT coalesce(sum(CASE WHEN {0} THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN "
+            "({0}) AND ({1}) THEN 1 ELSE 0 END), 0) FROM {2}",
+            p.considered, p.failing, table_));
+        if (!counts) {
+          CouldNotEvaluate(p.result, counts.error());
+        } else if (sqlite3_step(counts->get()) != SQLITE_ROW) {
+          CouldNotEvaluate(p.result, db_->LastError("the check failed"));
+        } else {
+          Finish(p, sqlite3_column_int64(counts->get(), 0), sqlite3_column_int64(counts->get(), 1));
+        }
+      }
+    }
+    pending_.clear();
+  }
+
+  struct PendingRow {
+    const json* check;
+    CheckResult* result;
+    std::string considered, failing, what;
+  };
+
+  void Finish(const PendingRow& p, std::int64_t total, std::int64_t failing) {
+    CheckResult* r = p.result;
+    r->total = total;
+    r->failing_count = failing;
+    const double mostly = Number(*p.check, "mostly", 1.0);
+    const double passing = total == 0 ? 1.0 : 1.0 - static_cast<double>(failing) / total;
     r->observed = passing;
     r->threshold = mostly;
     r->passed = passing >= mostly;
-    r->detail = fmt::format("{} of {} rows {}{}", r->failing_count, r->total, what,
-                            check.contains("mostly") ? fmt::format(" (mostly {})", mostly) : "");
-    if (r->failing_count > 0) {
-      auto sample =
-          Sample(fmt::format("SELECT * FROM {} WHERE ({}) AND ({})", table_, considered, failing));
-      if (!sample) return std::unexpected(sample.error());
+    r->detail = fmt::format("{} of {} rows {}{}", failing, total, p.what,
+                            p.check->contains("mostly") ? fmt::format(" (mostly {})", mostly) : "");
+    if (failing > 0) {
+      auto sample = Sample(
+          fmt::format("SELECT * FROM {} WHERE ({}) AND ({})", table_, p.considered, p.failing));
+      if (!sample) {
+        CouldNotEvaluate(r, sample.error());
+        return;
+      }
       r->failing_rows = std::move(*sample);
     }
-    return {};
   }
 
   Result<void> Evaluate(const json& check, CheckResult* r) {
@@ -668,6 +711,7 @@ class Validator {
   std::optional<Connection> db_;
   std::int64_t rows_ = 0;
   std::vector<SavedProfile> profiles_;
+  std::vector<PendingRow> pending_;  // per-row checks to count in one scan
 };
 
 }  // namespace

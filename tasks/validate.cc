@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -186,6 +187,7 @@ class Validator {
   // Counts the rows of every per-row check in one scan; when that scan cannot run (a check names
   // a column that is not there), each check is counted alone, so that only the bad one fails.
   void CountPerRow() {
+    CountNative();
     if (pending_.empty()) return;
     std::vector<std::string> sums;
     for (const PendingRow& p : pending_) {
@@ -217,10 +219,111 @@ class Validator {
     pending_.clear();
   }
 
+  // How a per-row check is counted without SQL, when its semantics allow: read the column and
+  // test each value in C++, in one scan for all such checks.
+  struct Native {
+    enum class Kind { kNone, kNotNull, kBetween, kInSetText, kRegex } kind = Kind::kNone;
+    std::string column;
+    std::optional<double> min, max;
+    bool strict_min = false, strict_max = false;
+    std::set<std::string, std::less<>> values;
+    std::shared_ptr<RE2> re;
+  };
+
+  // Whether `column` of the table has TEXT affinity (its declared type holds CHAR, CLOB or TEXT
+  // and not INT), as SQLite decides it.
+  bool TextAffinity(const std::string& column) {
+    auto info = db_->Prepare("SELECT upper(type) FROM pragma_table_info(?1) WHERE name = ?2");
+    if (!info) return false;
+    sqlite3_bind_text(info->get(), 1, c_.table.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(info->get(), 2, column.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(info->get()) != SQLITE_ROW) return false;
+    std::string type = reinterpret_cast<const char*>(sqlite3_column_text(info->get(), 0));
+    return type.find("INT") == std::string::npos &&
+           (type.find("CHAR") != std::string::npos || type.find("CLOB") != std::string::npos ||
+            type.find("TEXT") != std::string::npos);
+  }
+
+  // Counts the checks that have a native form in one read of their columns, and takes them off
+  // `pending_`. If the read cannot run (a column is not there), they stay for the SQL count,
+  // which says which one is wrong.
+  void CountNative() {
+    std::vector<std::string> columns;
+    std::vector<std::size_t> natives;
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      const Native& n = pending_[i].native;
+      if (n.kind == Native::Kind::kNone) continue;
+      natives.push_back(i);
+      if (std::find(columns.begin(), columns.end(), n.column) == columns.end()) {
+        columns.push_back(n.column);
+      }
+    }
+    if (natives.empty()) return;
+    std::vector<std::string> quoted;
+    for (const std::string& c : columns) quoted.push_back(QuoteIdentifier(c));
+    auto read = db_->Prepare(fmt::format("SELECT {} FROM {}", fmt::join(quoted, ", "), table_));
+    if (!read) return;
+    std::vector<int> at(natives.size());
+    for (std::size_t k = 0; k < natives.size(); ++k) {
+      at[k] = static_cast<int>(
+          std::find(columns.begin(), columns.end(), pending_[natives[k]].native.column) -
+          columns.begin());
+    }
+    std::vector<std::int64_t> considered(natives.size(), 0), failing(natives.size(), 0);
+    sqlite3_stmt* stmt = read->get();
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      for (std::size_t k = 0; k < natives.size(); ++k) {
+        const Native& n = pending_[natives[k]].native;
+        const int type = sqlite3_column_type(stmt, at[k]);
+        if (n.kind == Native::Kind::kNotNull) {
+          ++considered[k];
+          failing[k] += type == SQLITE_NULL;
+          continue;
+        }
+        if (type == SQLITE_NULL) continue;
+        ++considered[k];
+        bool bad = false;
+        switch (n.kind) {
+          case Native::Kind::kBetween: {
+            if (type != SQLITE_INTEGER && type != SQLITE_FLOAT) {
+              bad = true;
+              break;
+            }
+            const double v = sqlite3_column_double(stmt, at[k]);
+            bad = (n.min && (n.strict_min ? v <= *n.min : v < *n.min)) ||
+                  (n.max && (n.strict_max ? v >= *n.max : v > *n.max));
+            break;
+          }
+          case Native::Kind::kInSetText:
+          case Native::Kind::kRegex: {
+            std::string_view text(reinterpret_cast<const char*>(sqlite3_column_text(stmt, at[k])),
+                                  sqlite3_column_bytes(stmt, at[k]));
+            bad = n.kind == Native::Kind::kInSetText
+                      ? n.values.find(text) == n.values.end()
+                      : !RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *n.re);
+            break;
+          }
+          default:
+            break;
+        }
+        failing[k] += bad;
+      }
+    }
+    if (rc != SQLITE_DONE) return;
+    for (std::size_t k = 0; k < natives.size(); ++k) {
+      Finish(pending_[natives[k]], considered[k], failing[k]);
+    }
+    for (auto it = natives.rbegin(); it != natives.rend(); ++it) {
+      pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(*it));
+    }
+  }
+
   struct PendingRow {
     const json* check;
     CheckResult* result;
     std::string considered, failing, what;
+    Native native;
   };
 
   void Finish(const PendingRow& p, std::int64_t total, std::int64_t failing) {
@@ -265,7 +368,9 @@ class Validator {
       return {};
     }
     if (kind == "not_null") {
-      return PerRow(check, r, "true", column + " IS NULL", "are NULL");
+      auto ok = PerRow(check, r, "true", column + " IS NULL", "are NULL");
+      pending_.back().native = {.kind = Native::Kind::kNotNull, .column = r->column};
+      return ok;
     }
     if (kind == "unique") {
       std::vector<std::string> columns;
@@ -335,14 +440,33 @@ class Validator {
           check, r, column + " IS NOT NULL", failing,
           fmt::format("are outside [{}, {}]", check.contains("min") ? check["min"].dump() : "-inf",
                       check.contains("max") ? check["max"].dump() : "inf"));
+      const bool numeric = (!check.contains("min") || check["min"].is_number()) &&
+                           (!check.contains("max") || check["max"].is_number());
+      if (numeric) {
+        Native& n = pending_.back().native;
+        n = {.kind = Native::Kind::kBetween, .column = r->column};
+        if (check.contains("min")) n.min = check["min"].get<double>();
+        if (check.contains("max")) n.max = check["max"].get<double>();
+        n.strict_min = check.value("strict_min", strict);
+        n.strict_max = check.value("strict_max", strict);
+      }
       return ok;
     }
     if (kind == "in_set") {
       std::vector<std::string> values;
       for (const json& v : check["values"]) values.push_back(Literal(v));
-      return PerRow(check, r, column + " IS NOT NULL",
-                    fmt::format("{} NOT IN ({})", column, fmt::join(values, ", ")),
-                    fmt::format("are not in the set of {} values", values.size()));
+      auto ok = PerRow(check, r, column + " IS NOT NULL",
+                       fmt::format("{} NOT IN ({})", column, fmt::join(values, ", ")),
+                       fmt::format("are not in the set of {} values", values.size()));
+      // Strings against a TEXT column compare as text, byte for byte, as SQL's IN does there.
+      const bool strings = std::all_of(check["values"].begin(), check["values"].end(),
+                                       [](const json& v) { return v.is_string(); });
+      if (strings && TextAffinity(r->column)) {
+        Native& n = pending_.back().native;
+        n = {.kind = Native::Kind::kInSetText, .column = r->column};
+        for (const json& v : check["values"]) n.values.insert(v.get<std::string>());
+      }
+      return ok;
     }
     if (kind == "regex") {
       const std::string pattern = Text(check, "pattern");
@@ -351,9 +475,13 @@ class Validator {
         return Fail(ErrorCode::kInvalidArgument,
                     fmt::format("bad pattern '{}': {}", Printable(pattern), re.error()));
       }
-      return PerRow(check, r, column + " IS NOT NULL",
-                    fmt::format("NOT regexp({}, CAST({} AS TEXT))", Literal(pattern), column),
-                    fmt::format("do not match {}", Printable(pattern, 40)));
+      auto ok = PerRow(check, r, column + " IS NOT NULL",
+                       fmt::format("NOT regexp({}, CAST({} AS TEXT))", Literal(pattern), column),
+                       fmt::format("do not match {}", Printable(pattern, 40)));
+      pending_.back().native = {.kind = Native::Kind::kRegex,
+                                .column = r->column,
+                                .re = std::make_shared<RE2>(pattern, RE2::Quiet)};
+      return ok;
     }
     if (kind == "freshness") return Freshness(check, r, column);
     if (kind == "schema") return Schema(check, r);

@@ -1,5 +1,6 @@
 #include "tasks/http_fetch.h"
 
+#include <date/date.h>
 #include <fmt/format.h>
 #include <httplib.h>
 
@@ -7,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <sstream>
 #include <thread>
 
 #include "common/strings.h"
@@ -85,7 +87,8 @@ Try GetOne(const Url& url, const httplib::Headers& headers, const HttpRequest& r
           *location = response.get_header_value("Location");
         }
         if (response.has_header("Retry-After")) {
-          t.retry_after = std::atof(response.get_header_value("Retry-After").c_str());
+          t.retry_after = RetryAfterSeconds(response.get_header_value("Retry-After"),
+                                            std::chrono::system_clock::now());
         }
         return true;
       },
@@ -147,6 +150,18 @@ Try GetOnce(const Url& url, const httplib::Headers& headers, const HttpRequest& 
 }
 
 }  // namespace
+
+double RetryAfterSeconds(std::string_view value, std::chrono::system_clock::time_point now) {
+  if (!value.empty() && std::all_of(value.begin(), value.end(), ::isdigit)) {
+    return std::atof(std::string(value).c_str());
+  }
+  std::istringstream in{std::string(value)};
+  date::sys_seconds at;
+  in >> date::parse("%a, %d %b %Y %H:%M:%S GMT", at);
+  if (in.fail()) return -1;
+  auto wait = at - std::chrono::time_point_cast<std::chrono::seconds>(now);
+  return std::max<double>(0, static_cast<double>(wait.count()));
+}
 
 Result<std::string> HttpGet(const HttpRequest& request) {
   auto url = SplitUrl(request.url);

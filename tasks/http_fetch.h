@@ -5,8 +5,10 @@
 #ifndef WEIR_TASKS_HTTP_FETCH_H_
 #define WEIR_TASKS_HTTP_FETCH_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,6 +29,10 @@ struct HttpRequest {
 // how many tries were made, a deadline passed, the size cap exceeded, a header's environment
 // variable unset, a malformed URL.
 [[nodiscard]] Result<std::string> HttpGet(const HttpRequest& request);
+
+// A Retry-After value in seconds from `now`: delay-seconds ("120") or an HTTP-date
+// ("Wed, 21 Oct 2026 07:28:00 GMT", RFC 9110; 0 once past); -1 when it is neither.
+double RetryAfterSeconds(std::string_view value, std::chrono::system_clock::time_point now);
 
 }  // namespace weir::tasks
 

@@ -40,7 +40,9 @@ std::map<std::string, std::string> SqlBindings(const dags::Dag& dag,
       std::string param = name.substr(7);
       const dags::Value* declared = dag.params.Find(param);
       nlohmann::json typed = value;
-      if (declared != nullptr && !declared->is_string() && !declared->is_null()) {
+      if (declared != nullptr && declared->is_null() && value.empty()) {
+        typed = nullptr;  // a param without a value binds as NULL, not as ''
+      } else if (declared != nullptr && !declared->is_string() && !declared->is_null()) {
         typed = nlohmann::json::parse(value, nullptr, false);
         if (typed.is_discarded()) typed = value;
       }

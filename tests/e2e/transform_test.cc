@@ -113,5 +113,22 @@ TEST_CASE("transform config errors are load errors with file:line:col", "[e2e][t
   }
 }
 
+TEST_CASE("a param whose default is null binds as NULL until a trigger gives it a value",
+          "[e2e][transform]") {
+  testing::Project weir;
+  weir.dir.Write("dags/p.yaml", R"(dag: p
+params: { maybe: null }
+tasks:
+  t:
+    kind: transform
+    sql: SELECT typeof(:maybe) AS type, :maybe AS value
+    into: out
+)");
+  REQUIRE(weir({"run", "p", "--date", "2026-01-10"}).exit_code == 0);
+  CHECK(Query(weir.dir / "home" / "warehouse.db", "SELECT * FROM out") == "null|NULL|\n");
+  REQUIRE(weir({"run", "p", "--date", "2026-01-11", "--param", "maybe=x"}).exit_code == 0);
+  CHECK(Query(weir.dir / "home" / "warehouse.db", "SELECT * FROM out") == "text|x|\n");
+}
+
 }  // namespace
 }  // namespace weir

@@ -3,6 +3,7 @@
 // from the environment, and the URLs and servers it must give up on.
 #include "tasks/http_fetch.h"
 
+#include <date/date.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -166,6 +167,31 @@ TEST_CASE("a 429 with Retry-After: 0 is retried at once, not after the backoff",
   REQUIRE(body);
   CHECK(*body == kRowsJson);
   CHECK(server.Requests() == std::vector<std::string>{"/flaky", "/flaky", "/flaky"});
+  CHECK(SecondsSince(start) < 2);
+}
+
+TEST_CASE("Retry-After is read as seconds or as an HTTP-date", "[http]") {
+  using std::chrono::system_clock;
+  const system_clock::time_point now =
+      date::sys_days{date::year{2026} / 10 / 21} + std::chrono::hours(7) + std::chrono::minutes(28);
+  CHECK(RetryAfterSeconds("120", now) == 120);
+  CHECK(RetryAfterSeconds("0", now) == 0);
+  CHECK(RetryAfterSeconds("Wed, 21 Oct 2026 07:28:30 GMT", now) == 30);
+  CHECK(RetryAfterSeconds("Wed, 21 Oct 2026 07:00:00 GMT", now) == 0);  // past: at once
+  CHECK(RetryAfterSeconds("soon", now) == -1);
+  CHECK(RetryAfterSeconds("-5", now) == -1);
+  CHECK(RetryAfterSeconds("", now) == -1);
+}
+
+TEST_CASE("a Retry-After given as an HTTP-date in the past is retried at once", "[http]") {
+  StubServer server;
+  HttpRequest request = Fast(server.Url("/flaky-date"));
+  request.backoff_seconds = 3;  // were the date not understood, this would take 9 s
+  const auto start = std::chrono::steady_clock::now();
+  auto body = HttpGet(request);
+  INFO((body ? "" : body.error().message));
+  REQUIRE(body);
+  CHECK(server.Requests().size() == 3);
   CHECK(SecondsSince(start) < 2);
 }
 

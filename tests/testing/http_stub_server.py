@@ -10,6 +10,7 @@ are counted per path (query excluded); the paths it answers:
   /csv               the same rows as CSV
   /fail              500, always
   /flaky             429 with Retry-After: 0 for the first two requests, then /json's body
+  /flaky-date        the same, with Retry-After as an HTTP-date in the past
   /hang              reads the request and never answers
   /endless           200, then 64 KiB chunks as fast as it can, forever
   /trickle           200, then one byte every 20 ms, forever
@@ -69,6 +70,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/flaky":
             if seen <= 2:
                 self.answer(429, b"slow down", [("Retry-After", "0")])
+            else:
+                self.answer(200, ROWS_JSON)
+        elif path == "/flaky-date":
+            if seen <= 2:
+                self.answer(429, b"slow down", [("Retry-After", "Thu, 01 Jan 1970 00:00:00 GMT")])
             else:
                 self.answer(200, ROWS_JSON)
         elif path == "/hang":

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/testing/sqlite.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weir::tasks {
@@ -23,17 +24,6 @@ struct Place {
     place = DatasetPlace{dir / "dags" / "team", dir / "dags", dir / "home" / "warehouse.db", true};
   }
 };
-
-void Sql(const fs::path& db, const std::string& sql) {
-  sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
-  char* error = nullptr;
-  int rc = sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, &error);
-  INFO((error ? error : ""));
-  sqlite3_free(error);
-  sqlite3_close(handle);
-  REQUIRE(rc == SQLITE_OK);
-}
 
 std::string Sha256Sum(const fs::path& file) {
   std::string command = "sha256sum '" + file.string() + "'";
@@ -145,11 +135,11 @@ TEST_CASE("a table's fingerprint covers its schema and rows, not their insertion
           "[tasks]") {
   Place p;
   fs::path db = p.dir / "home" / "warehouse.db";
-  Sql(db,
-      "CREATE TABLE a (user TEXT, amount INTEGER, score REAL, raw BLOB);"
-      "INSERT INTO a VALUES ('u1', 3, 0.5, x'00ff'), ('u2', NULL, 1e300, NULL);"
-      "CREATE TABLE b (user TEXT, amount INTEGER, score REAL, raw BLOB);"
-      "INSERT INTO b VALUES ('u2', NULL, 1e300, NULL), ('u1', 3, 0.5, x'00ff');");
+  testing::ExecSql(db,
+                   "CREATE TABLE a (user TEXT, amount INTEGER, score REAL, raw BLOB);"
+                   "INSERT INTO a VALUES ('u1', 3, 0.5, x'00ff'), ('u2', NULL, 1e300, NULL);"
+                   "CREATE TABLE b (user TEXT, amount INTEGER, score REAL, raw BLOB);"
+                   "INSERT INTO b VALUES ('u2', NULL, 1e300, NULL), ('u1', 3, 0.5, x'00ff');");
   auto a = TakeFingerprint(*ResolveDataset("warehouse://a", p.place));
   auto b = TakeFingerprint(*ResolveDataset("warehouse://b", p.place));
   REQUIRE(a);
@@ -159,14 +149,14 @@ TEST_CASE("a table's fingerprint covers its schema and rows, not their insertion
   CHECK(a->schema_json == R"([{"name":"user","type":"TEXT"},{"name":"amount","type":"INTEGER"},)"
                           R"({"name":"score","type":"REAL"},{"name":"raw","type":"BLOB"}])");
 
-  Sql(db, "UPDATE b SET amount = 4 WHERE user = 'u1'");
+  testing::ExecSql(db, "UPDATE b SET amount = 4 WHERE user = 'u1'");
   auto changed = TakeFingerprint(*ResolveDataset("warehouse://b", p.place));
   REQUIRE(changed);
   CHECK(changed->fingerprint != a->fingerprint);
   // The same text in a column of another type is other content.
-  Sql(db,
-      "CREATE TABLE c (v TEXT); INSERT INTO c VALUES ('1');"
-      "CREATE TABLE d (v INTEGER); INSERT INTO d VALUES (1);");
+  testing::ExecSql(db,
+                   "CREATE TABLE c (v TEXT); INSERT INTO c VALUES ('1');"
+                   "CREATE TABLE d (v INTEGER); INSERT INTO d VALUES (1);");
   CHECK(TakeFingerprint(*ResolveDataset("warehouse://c", p.place))->fingerprint !=
         TakeFingerprint(*ResolveDataset("warehouse://d", p.place))->fingerprint);
 

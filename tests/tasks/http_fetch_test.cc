@@ -20,6 +20,7 @@
 #include "common/hash.h"
 #include "common/strings.h"
 #include "tasks/ingest.h"
+#include "tests/testing/sqlite.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weir::tasks {
@@ -354,22 +355,6 @@ TEST_CASE("a refused connection is retried, then reported with the URL", "[http]
 
 // ---- Through ingest ----------------------------------------------------------------------------
 
-std::string Rows(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  std::string out;
-  auto collect = [](void* sink, int n, char** values, char**) {
-    auto* s = static_cast<std::string*>(sink);
-    for (int i = 0; i < n; ++i) *s += std::string(values[i] ? values[i] : "NULL") + "|";
-    *s += "\n";
-    return 0;
-  };
-  int rc = sqlite3_exec(handle, sql.c_str(), collect, &out, nullptr);
-  sqlite3_close(handle);
-  REQUIRE(rc == SQLITE_OK);
-  return out;
-}
-
 IngestConfig HttpIngest(const TempDir& dir, const std::string& url, const std::string& body) {
   IngestConfig c;
   c.task = "load_api";
@@ -399,7 +384,7 @@ TEST_CASE("an http source's rows land in the table, from a JSON array, JSON line
     INFO((report ? "" : report.error().message));
     REQUIRE(report);
     CHECK(report->rows_written == 2);
-    CHECK(Rows(c.warehouse, "SELECT id, typeof(id), name FROM api_rows ORDER BY id") ==
+    CHECK(testing::Query(c.warehouse, "SELECT id, typeof(id), name FROM api_rows ORDER BY id") ==
           "1|integer|ada|\n2|integer|grace, \"amazing\"|\n");
     if (!text.empty()) {
       CHECK(report->source_fingerprint == "sha256:" + Sha256Hex(text));

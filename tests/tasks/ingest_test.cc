@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/sqlite.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weir::tasks {
@@ -65,17 +66,6 @@ std::string Query(const std::filesystem::path& db, const std::string& sql) {
   sqlite3_close(handle);
   REQUIRE(rc == SQLITE_DONE);
   return out;
-}
-
-void Exec(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
-  char* error = nullptr;
-  int rc = sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, &error);
-  INFO((error ? error : ""));
-  sqlite3_free(error);
-  sqlite3_close(handle);
-  REQUIRE(rc == SQLITE_OK);
 }
 
 // Every object's schema and every table's rows, typed: equal dumps mean an unchanged database.
@@ -648,13 +638,14 @@ struct SqliteFixture : Fixture {
   std::filesystem::path source = dir / "source.db";
 
   SqliteFixture() {
-    Exec(source,
-         "CREATE TABLE events (id INTEGER, country TEXT, amount REAL, ts TEXT);"
-         "INSERT INTO events VALUES (1, 'DE', 2.5, '2026-01-15T10:00:00Z'),"
-         " (2, 'FR', 1, '2026-01-15T11:00:00Z'), (3, 'DE', NULL, '2026-01-16T09:00:00+01:00'),"
-         " (4, 'DE'' OR ''1''=''1', 9, '2026-01-16T10:00:00Z');"
-         "CREATE TABLE countries (code TEXT, name TEXT);"
-         "INSERT INTO countries VALUES ('DE', 'Germany'), ('FR', 'France');");
+    testing::ExecSql(
+        source,
+        "CREATE TABLE events (id INTEGER, country TEXT, amount REAL, ts TEXT);"
+        "INSERT INTO events VALUES (1, 'DE', 2.5, '2026-01-15T10:00:00Z'),"
+        " (2, 'FR', 1, '2026-01-15T11:00:00Z'), (3, 'DE', NULL, '2026-01-16T09:00:00+01:00'),"
+        " (4, 'DE'' OR ''1''=''1', 9, '2026-01-16T10:00:00Z');"
+        "CREATE TABLE countries (code TEXT, name TEXT);"
+        "INSERT INTO countries VALUES ('DE', 'Germany'), ('FR', 'France');");
   }
 
   IngestConfig Select(const std::string& sql, const std::string& country = "\"DE\"") const {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "tests/testing/sqlite.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weir::testing {
@@ -49,38 +50,6 @@ struct Project {
   }
   std::filesystem::path Db() const { return dir / "home" / "weir.db"; }
 };
-
-// The rows `sql` returns from `db`, each value followed by '|', one row a line.
-inline std::string Query(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  std::string out;
-  auto collect = [](void* sink, int n, char** values, char**) {
-    auto* s = static_cast<std::string*>(sink);
-    for (int i = 0; i < n; ++i) *s += std::string(values[i] ? values[i] : "NULL") + "|";
-    *s += "\n";
-    return 0;
-  };
-  int rc = sqlite3_exec(handle, sql.c_str(), collect, &out, nullptr);
-  sqlite3_close(handle);
-  REQUIRE(rc == SQLITE_OK);
-  return out;
-}
-
-// Every row of every table and the schema version: equal dumps mean an unchanged database.
-inline std::string DumpEveryTable(const std::filesystem::path& db) {
-  if (!std::filesystem::exists(db)) return "<no database>";
-  std::string out = Query(db, "PRAGMA user_version");
-  std::string tables = Query(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1");
-  std::size_t pos = 0;
-  while (pos < tables.size()) {
-    std::size_t end = tables.find("|\n", pos);
-    std::string table = tables.substr(pos, end - pos);
-    pos = end + 2;
-    out += "## " + table + "\n" + Query(db, "SELECT * FROM \"" + table + "\" ORDER BY 1, 2");
-  }
-  return out;
-}
 
 inline int CountLines(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));

@@ -193,17 +193,6 @@ std::string OneOf(const Value& v, std::string_view key, const std::vector<std::s
   return "";
 }
 
-void UnknownKeys(const Value& map, const std::vector<std::string>& allowed, std::string_view what,
-                 std::vector<Diagnostic>* errors) {
-  for (const auto& [key, value] : map.AsMap()) {
-    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    auto hint = ClosestMatch(key, allowed);
-    errors->push_back(
-        {value.key_loc, fmt::format("unknown key '{}' in {}{}", Printable(key), what,
-                                    hint ? fmt::format(" (did you mean '{}'?)", *hint) : "")});
-  }
-}
-
 void PositiveInt(const Value* v, std::string_view key, std::vector<Diagnostic>* errors) {
   if (v != nullptr && (v->type() != Value::Type::kInt || v->AsInt() <= 0)) {
     Add(errors, *v, fmt::format("'{}' must be a positive whole number", key));
@@ -317,7 +306,7 @@ void ValidateIngest(const Value& config, std::vector<Diagnostic>* errors) {
         }
       }
     }
-    UnknownKeys(*source, keys, fmt::format("a {} source", format), errors);
+    CheckKnownKeys(*source, keys, fmt::format("a {} source", format), errors);
     if (csv) ValidateCsvOptions(*source, errors);
   }
   const Value* columns = config.Find("columns");
@@ -404,7 +393,7 @@ void ValidateCheck(const Value& check, std::vector<Diagnostic>* errors) {
   for (const auto& [n, keys] : kChecks) {
     if (n == kind) allowed.insert(allowed.end(), keys.begin(), keys.end());
   }
-  UnknownKeys(check, allowed, fmt::format("a {} check", kind), errors);
+  CheckKnownKeys(check, allowed, fmt::format("a {} check", kind), errors);
   if (const Value* severity = check.Find("severity")) {
     OneOf(*severity, "severity", {"error", "warn"}, errors);
   }
@@ -527,7 +516,7 @@ void ValidateCheck(const Value& check, std::vector<Diagnostic>* errors) {
         Add(errors, *reference,
             "'reference' must be previous, {table: NAME} or {sql: \"SELECT ...\"}");
       } else {
-        UnknownKeys(*reference, {"table", "column", "sql"}, "a drift reference", errors);
+        CheckKnownKeys(*reference, {"table", "column", "sql"}, "a drift reference", errors);
         const Value* table = reference->Find("table");
         const Value* sql = reference->Find("sql");
         if ((table == nullptr) == (sql == nullptr)) {
@@ -604,6 +593,17 @@ void ValidateKindConfig(std::string_view kind, const Value& config,
   if (kind == "ingest") ValidateIngest(config, errors);
   if (kind == "transform") ValidateTransform(config, errors);
   if (kind == "validate") ValidateValidate(config, errors);
+}
+
+void CheckKnownKeys(const Value& map, const std::vector<std::string>& allowed,
+                    std::string_view what, std::vector<Diagnostic>* errors) {
+  for (const auto& [key, value] : map.AsMap()) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    auto hint = ClosestMatch(key, allowed);
+    errors->push_back(
+        {value.key_loc, fmt::format("unknown key '{}' in {}{}", Printable(key), what,
+                                    hint ? fmt::format(" (did you mean '{}'?)", *hint) : "")});
+  }
 }
 
 bool IsShellText(std::string_view kind, std::string_view key) {

@@ -23,6 +23,11 @@ const std::vector<std::string>& KindKeys(std::string_view kind);
 void ValidateKindConfig(std::string_view kind, const Value& config,
                         std::vector<Diagnostic>* errors);
 
+// Appends "unknown key 'K' in WHAT (did you mean ...?)" for each key of `map` not in
+// `allowed`, at the key's position. The loader checks the DAG's own keys with it too.
+void CheckKnownKeys(const Value& map, const std::vector<std::string>& allowed,
+                    std::string_view what, std::vector<Diagnostic>* errors);
+
 // Whether the string at `path` ("script") of a kind's config is run by a shell, so that params
 // rendered into it must be shell-quoted.
 bool IsShellText(std::string_view kind, std::string_view key);

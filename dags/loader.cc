@@ -336,14 +336,7 @@ class DagBuilder {
   }
 
   void CheckKeys(const Value& map, const std::vector<std::string>& allowed, std::string_view what) {
-    for (const auto& [key, value] : map.AsMap()) {
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      auto hint = ClosestMatch(key, allowed);
-      SourceLocation key_loc = value.key_loc;
-      errors_->push_back(
-          {key_loc, fmt::format("unknown key '{}' in {}{}", Printable(key), what,
-                                hint ? fmt::format(" (did you mean '{}'?)", *hint) : "")});
-    }
+    CheckKnownKeys(map, allowed, what, errors_);
   }
 
   std::optional<std::string> String(const Value* v, std::string_view key) {

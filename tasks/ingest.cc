@@ -484,7 +484,9 @@ std::string SourceName(const IngestSource& s) {
 class Ingest {
  public:
   explicit Ingest(const IngestConfig& config)
-      : c_(config), where_(fmt::format("ingest {}: {}", config.task, SourceName(config.source))) {}
+      : c_(config),
+        source_name_(SourceName(config.source)),
+        where_(fmt::format("ingest {}: {}", config.task, source_name_)) {}
 
   Result<IngestReport> Run() {
     if (auto ok = OpenSource(); !ok) return std::unexpected(ok.error());
@@ -533,7 +535,7 @@ class Ingest {
       report_.source_fingerprint = "sha256:" + Sha256Hex(body);
       report_.source_bytes = static_cast<std::int64_t>(body.size());
     }
-    const std::string name = SourceName(s);
+    const std::string& name = source_name_;
     if (s.format == "csv" || (s.format == "http" && s.body == "csv")) {
       CsvOptions options{
           .delimiter = s.delimiter, .quote = s.quote, .max_field_bytes = s.max_field_bytes};
@@ -693,7 +695,7 @@ class Ingest {
       // A rerun replaces what an earlier read of the same source put there.
       auto cleared = writer_->connection().Exec(
           fmt::format("DELETE FROM {} WHERE source = ?1", table), [&](sqlite3_stmt* stmt) {
-            sqlite3_bind_text(stmt, 1, SourceName(c_.source).c_str(), -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(stmt, 1, source_name_.c_str(), -1, SQLITE_STATIC);
             return Result<void>{};
           });
       if (!cleared) return Fail(cleared.error().code, where_ + ": " + cleared.error().message);
@@ -778,8 +780,7 @@ class Ingest {
     ++report_.rows_rejected;
     if (c_.on_bad_row != "quarantine") return {};
     sqlite3_stmt* stmt = quarantine_.get();
-    const std::string source = SourceName(c_.source);
-    sqlite3_bind_text(stmt, 1, source.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 1, source_name_.c_str(), -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, row.line);
     sqlite3_bind_text(stmt, 3, reason.c_str(), -1, SQLITE_TRANSIENT);
     // A raw record that is not UTF-8 is kept as a BLOB, byte for byte.
@@ -802,6 +803,8 @@ class Ingest {
   }
 
   const IngestConfig& c_;
+  const std::string
+      source_name_;  // the file as in the DAG, or the URL: in messages and the quarantine
   const std::string where_;
   std::unique_ptr<RowSource> source_;
   std::vector<KeptRow> sample_;

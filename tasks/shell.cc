@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 namespace weir::tasks {
-namespace {
 
 Result<std::string> RenderText(const dags::Value& value, const dags::TemplateContext& context,
                                dags::Quoting quoting, std::string_view key) {
@@ -18,8 +17,6 @@ Result<std::string> RenderText(const dags::Value& value, const dags::TemplateCon
   }
   return rendered;
 }
-
-}  // namespace
 
 Result<void> BuildShellCommand(const dags::Dag& dag, const dags::TaskSpec& task,
                                const dags::TemplateContext& context, Command* command) {

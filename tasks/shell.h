@@ -10,6 +10,11 @@
 
 namespace weir::tasks {
 
+// One config string rendered for the run; errors name the key ("'cwd': unknown variable ...").
+[[nodiscard]] Result<std::string> RenderText(const dags::Value& value,
+                                             const dags::TemplateContext& context,
+                                             dags::Quoting quoting, std::string_view key);
+
 // Fills argv, cwd and the task's own env entries (appended to `command->env`).
 [[nodiscard]] Result<void> BuildShellCommand(const dags::Dag& dag, const dags::TaskSpec& task,
                                              const dags::TemplateContext& context,

@@ -68,26 +68,12 @@ std::string Variable(const dags::TemplateContext& context, const std::string& na
   return it == context.variables.end() ? "" : it->second;
 }
 
-Result<std::string> Render(const dags::Value& value, const dags::TemplateContext& context,
-                           std::string_view key) {
-  auto parsed = dags::Template::Parse(value.ToText());
-  if (!parsed) {
-    return Fail(ErrorCode::kInvalidArgument, fmt::format("'{}': {}", key, parsed.error().message));
-  }
-  auto rendered = parsed->Render(context, dags::Quoting::kNone);
-  if (!rendered) {
-    return Fail(ErrorCode::kInvalidArgument,
-                fmt::format("'{}': {}", key, rendered.error().message));
-  }
-  return rendered;
-}
-
 // A config tree with every string rendered, as JSON.
 Result<nlohmann::json> RenderTree(const dags::Value& value, const dags::TemplateContext& context,
                                   const std::string& key) {
   switch (value.type()) {
     case dags::Value::Type::kString:
-      return Render(value, context, key);
+      return RenderText(value, context, dags::Quoting::kNone, key);
     case dags::Value::Type::kList: {
       nlohmann::json out = nlohmann::json::array();
       for (std::size_t i = 0; i < value.AsList().size(); ++i) {
@@ -253,13 +239,7 @@ Result<void> CommandFactory::BuildTransform(const dags::Dag& dag, const dags::Ta
                            {"key", transform.target.key},
                            {"partition_column", transform.target.partition_column},
                            {"bindings", transform.bindings}};
-  spec.config_json = config.dump();
-  spec.config_hash = "sha256:" + Sha256Hex(spec.config_json);
-  spec.kind_version = "transform/1";
-  spec.builtin = "transform";
-  spec.builtin_config = TransformConfigToJson(transform);
-  command->argv = {options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec)};
-  command->cwd = dag_dir.string();
+  RunBuiltin("transform", config.dump(), TransformConfigToJson(transform), dag, &spec, command);
   return {};
 }
 
@@ -275,7 +255,7 @@ Result<void> CommandFactory::BuildIngest(const dags::Dag& dag, const dags::TaskS
   auto text = [&](const char* key) -> Result<std::string> {
     const dags::Value* v = source.Find(key);
     if (v == nullptr) return std::string();
-    return Render(*v, context, std::string("source.") + key);
+    return RenderText(*v, context, dags::Quoting::kNone, std::string("source.") + key);
   };
   auto seconds = [&](const char* key, double* out) {
     if (const dags::Value* v = source.Find(key)) {
@@ -361,13 +341,7 @@ Result<void> CommandFactory::BuildIngest(const dags::Dag& dag, const dags::TaskS
   }
   config.update(hashed);
   config["into"] = into->uri;
-  spec.config_json = config.dump();
-  spec.config_hash = "sha256:" + Sha256Hex(spec.config_json);
-  spec.kind_version = "ingest/1";
-  spec.builtin = "ingest";
-  spec.builtin_config = IngestConfigToJson(ingest);
-  command->argv = {options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec)};
-  command->cwd = dag.file.parent_path().string();
+  RunBuiltin("ingest", config.dump(), IngestConfigToJson(ingest), dag, &spec, command);
   return {};
 }
 
@@ -375,7 +349,7 @@ Result<void> CommandFactory::BuildValidate(const dags::Dag& dag, const dags::Tas
                                            const dags::TemplateContext& context,
                                            Command* command) const {
   DatasetPlace place = PlaceOf(dag);
-  auto uri = Render(*task.config.Find("dataset"), context, "dataset");
+  auto uri = RenderText(*task.config.Find("dataset"), context, dags::Quoting::kNone, "dataset");
   if (!uri) return std::unexpected(uri.error());
   auto dataset = ResolveDataset(*uri, place);
   if (!dataset) return Fail(ErrorCode::kInvalidArgument, "'dataset': " + dataset.error().message);
@@ -397,14 +371,20 @@ Result<void> CommandFactory::BuildValidate(const dags::Dag& dag, const dags::Tas
   ManifestSpec spec;
   spec.inputs.push_back(*dataset);
   nlohmann::json config = {{"kind", task.kind}, {"dataset", dataset->uri}, {"checks", *checks}};
-  spec.config_json = config.dump();
-  spec.config_hash = "sha256:" + Sha256Hex(spec.config_json);
-  spec.kind_version = "validate/1";
-  spec.builtin = "validate";
-  spec.builtin_config = ValidateConfigToJson(validate);
-  command->argv = {options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(spec)};
-  command->cwd = dag.file.parent_path().string();
+  RunBuiltin("validate", config.dump(), ValidateConfigToJson(validate), dag, &spec, command);
   return {};
+}
+
+void CommandFactory::RunBuiltin(std::string_view kind, std::string config_json,
+                                std::string builtin_config, const dags::Dag& dag,
+                                ManifestSpec* spec, Command* command) const {
+  spec->config_json = std::move(config_json);
+  spec->config_hash = "sha256:" + Sha256Hex(spec->config_json);
+  spec->kind_version = std::string(kind) + "/1";
+  spec->builtin = kind;
+  spec->builtin_config = std::move(builtin_config);
+  command->argv = {options_.weir_binary.string(), "task", "run", "--spec", SpecToJson(*spec)};
+  command->cwd = dag.file.parent_path().string();
 }
 
 Result<void> CommandFactory::WrapForDatasets(const dags::Dag& dag, const dags::TaskSpec& task,

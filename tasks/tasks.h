@@ -49,6 +49,10 @@ class CommandFactory {
   Result<void> BuildTransform(const dags::Dag& dag, const dags::TaskSpec& task,
                               const dags::TemplateContext& context, Command* command) const;
   struct DatasetPlace PlaceOf(const dags::Dag& dag) const;
+  // Makes `command` run the built-in `kind` under `weir task run`: `config_json` is what its cache
+  // key covers, `builtin_config` what the child runs.
+  void RunBuiltin(std::string_view kind, std::string config_json, std::string builtin_config,
+                  const dags::Dag& dag, struct ManifestSpec* spec, Command* command) const;
   Result<void> WrapForDatasets(const dags::Dag& dag, const dags::TaskSpec& task,
                                const dags::TemplateContext& context,
                                const std::vector<std::string>& task_env, Command* command) const;

@@ -508,6 +508,10 @@ tasks:
     kind: ingest
     source: {format: sqlite, path: x.db, query: "SELECT * FROM t WHERE id = {{ params.id }}"}
     into: t
+  g:
+    kind: ingest
+    source: {format: http, url: "http://x/y", headers: {Authorization: WEIR_TOKEN}}
+    into: t
 )");
   Output validate = Weir(weir.dir, {"validate", "dags"});
   CHECK(validate.exit_code == 2);
@@ -523,10 +527,12 @@ tasks:
            "ing.yaml:28:49: params reach SQL only as bound parameters: write :name, not {{ "
            "params.name }}\n",
            "ing.yaml:28:49: param 'id' is not declared in 'params:'\n",
+           "ing.yaml:32:72: header 'Authorization': variables starting with WEIR_ are weir's own, "
+           "not passed to the task; use another name\n",
        }) {
     CHECK(Contains(validate.err, error));
   }
-  CHECK(Contains(validate.err, "10 errors in 1 file\n"));
+  CHECK(Contains(validate.err, "11 errors in 1 file\n"));
 
   Output run = weir.Run("ing", "2026-01-11");
   CHECK(run.exit_code == 2);

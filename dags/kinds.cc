@@ -5,6 +5,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/strings.h"
 #include "common/time.h"
@@ -563,10 +564,140 @@ void ValidateValidate(const Value& config, std::vector<Diagnostic>* errors) {
   for (const Value& check : checks->AsList()) ValidateCheck(check, errors);
 }
 
+// A column name, or a non-empty list of them when `list_ok`; returns the names (empty if bad).
+std::vector<std::string> ColumnNames(const Value& v, std::string_view key, bool list_ok,
+                                     std::vector<Diagnostic>* errors) {
+  std::vector<std::string> names;
+  if (v.is_string() && IsTableName(v.AsString())) return {v.AsString()};
+  bool ok = list_ok && v.is_list() && !v.AsList().empty();
+  for (const Value& item : ok ? v.AsList() : Value::List{}) {
+    ok = ok && item.is_string() && IsTableName(item.AsString());
+    if (ok) names.push_back(item.AsString());
+  }
+  if (!ok) {
+    Add(errors, v,
+        fmt::format("'{}' must be {}", key,
+                    list_ok ? "a column name or a list of them" : "a column name"));
+    return {};
+  }
+  return names;
+}
+
+// `labels:` or `events:` of a feature task; returns the number of entity columns (0 if bad).
+std::size_t ValidateFeatureSide(const Value& config, std::string_view side,
+                                std::vector<Diagnostic>* errors) {
+  const Value* map = config.Find(side);
+  const bool events = side == "events";
+  const std::string shape = fmt::format("{{table: NAME, entity: [COLUMN...], timestamp: COLUMN{}}}",
+                                        events ? ", available_at: COLUMN" : "");
+  if (map == nullptr || !map->is_map()) {
+    Add(errors, map == nullptr ? config : *map,
+        fmt::format("a feature task needs '{}': {}", side, shape));
+    return 0;
+  }
+  std::vector<std::string> keys = {"table", "entity", "timestamp"};
+  if (events) keys.push_back("available_at");
+  CheckKnownKeys(*map, keys, fmt::format("'{}'", side), errors);
+  std::size_t entities = 0;
+  for (const std::string& key : keys) {
+    const Value* v = map->Find(key);
+    if (v == nullptr) {
+      if (key != "available_at")
+        Add(errors, *map, fmt::format("'{}' needs '{}': {}", side, key, shape));
+      continue;
+    }
+    if (key == "table") {
+      if (!v->is_string() || !IsTableName(v->AsString())) {
+        Add(errors, *v, "'table' must be a table name");
+      }
+    } else {
+      auto names = ColumnNames(*v, key, key == "entity", errors);
+      if (key == "entity") entities = names.size();
+    }
+  }
+  return entities;
+}
+
+// `feature`: point-in-time aggregates of events, one row per label (tasks/feature.h).
+void ValidateFeature(const Value& config, std::vector<Diagnostic>* errors) {
+  const std::size_t label_entities = ValidateFeatureSide(config, "labels", errors);
+  const std::size_t event_entities = ValidateFeatureSide(config, "events", errors);
+  if (label_entities > 0 && event_entities > 0 && label_entities != event_entities) {
+    Add(errors, *config.Find("events")->Find("entity"),
+        fmt::format("events name {} entity columns and labels {}: they are matched in order",
+                    event_entities, label_entities));
+  }
+  if (const Value* as_of = config.Find("as_of")) {
+    if (!as_of->is_map()) {
+      Add(errors, *as_of, "'as_of' must be a map: {boundary: exclusive|inclusive, delay: 0s}");
+    } else {
+      CheckKnownKeys(*as_of, {"boundary", "delay"}, "'as_of'", errors);
+      if (const Value* boundary = as_of->Find("boundary")) {
+        OneOf(*boundary, "boundary", {"exclusive", "inclusive"}, errors);
+      }
+      DurationValue(as_of->Find("delay"), "delay", errors);
+    }
+  }
+  static const std::vector<std::string> kAggs = {
+      "count", "sum", "avg", "min", "max", "first", "last", "count_distinct", "stddev"};
+  const Value* features = config.Find("features");
+  if (features == nullptr || !features->is_list() || features->AsList().empty()) {
+    Add(errors, features == nullptr ? config : *features,
+        "a feature task needs 'features': a non-empty list of {name, agg, column, window}");
+  } else {
+    std::set<std::string> names;
+    for (const Value& f : features->AsList()) {
+      if (!f.is_map()) {
+        Add(errors, f, "each feature must be a map such as {name: n_7d, agg: count, window: 7d}");
+        continue;
+      }
+      CheckKnownKeys(f, {"name", "agg", "column", "window"}, "a feature", errors);
+      const Value* name = f.Find("name");
+      if (name == nullptr || !name->is_string() || !IsTableName(name->AsString())) {
+        Add(errors, name == nullptr ? f : *name,
+            "a feature needs 'name': its column name (letters, digits and '_')");
+      } else if (!names.insert(name->AsString()).second) {
+        Add(errors, *name, fmt::format("feature '{}' is named twice", name->AsString()));
+      }
+      const Value* agg = f.Find("agg");
+      std::string kind;
+      if (agg == nullptr) {
+        Add(errors, f, fmt::format("a feature needs 'agg': one of {}", fmt::join(kAggs, ", ")));
+      } else {
+        kind = OneOf(*agg, "agg", kAggs, errors);
+      }
+      if (const Value* column = f.Find("column")) {
+        ColumnNames(*column, "column", /*list_ok=*/false, errors);
+      } else if (!kind.empty() && kind != "count") {
+        Add(errors, f,
+            fmt::format("a {} feature needs 'column': the events column it reads", kind));
+      }
+      if (const Value* window = f.Find("window")) {
+        DurationValue(window, "window", errors);
+        if (window->is_string() && ParseDuration(window->AsString()) &&
+            ParseDuration(window->AsString())->count() == 0) {
+          Add(errors, *window, "'window' must be longer than 0 (leave it out for all history)");
+        }
+      }
+    }
+  }
+  ValidateWrite(config, "feature", errors);
+  const Value* into = config.Find("into");
+  for (const char* side : {"labels", "events"}) {
+    const Value* map = config.Find(side);
+    const Value* table = map != nullptr && map->is_map() ? map->Find("table") : nullptr;
+    if (into != nullptr && table != nullptr && into->is_string() && table->is_string() &&
+        into->AsString() == table->AsString()) {
+      Add(errors, *into, fmt::format("'into' must differ from the {} table", side));
+    }
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& KnownKinds() {
-  static const std::vector<std::string> kKinds = {"shell", "ingest", "transform", "validate"};
+  static const std::vector<std::string> kKinds = {"shell", "ingest", "transform", "feature",
+                                                  "validate"};
   return kKinds;
 }
 
@@ -579,11 +710,14 @@ const std::vector<std::string>& KindKeys(std::string_view kind) {
       "source", "columns", "infer_rows", "on_bad_row",      "quarantine_table",
       "into",   "mode",    "key",        "partition_column"};
   static const std::vector<std::string> kValidate = {"dataset", "checks"};
+  static const std::vector<std::string> kFeature = {
+      "labels", "events", "as_of", "features", "into", "mode", "key", "partition_column"};
   static const std::vector<std::string> kNone;
   if (kind == "shell") return kShell;
   if (kind == "validate") return kValidate;
   if (kind == "ingest") return kIngest;
   if (kind == "transform") return kTransform;
+  if (kind == "feature") return kFeature;
   return kNone;
 }
 
@@ -593,6 +727,7 @@ void ValidateKindConfig(std::string_view kind, const Value& config,
   if (kind == "ingest") ValidateIngest(config, errors);
   if (kind == "transform") ValidateTransform(config, errors);
   if (kind == "validate") ValidateValidate(config, errors);
+  if (kind == "feature") ValidateFeature(config, errors);
 }
 
 void CheckKnownKeys(const Value& map, const std::vector<std::string>& allowed,

@@ -16,6 +16,7 @@
 
 #include "common/hash.h"
 #include "tasks/datasets.h"
+#include "tasks/feature.h"
 #include "tasks/ingest.h"
 #include "tasks/transform.h"
 #include "tasks/validate.h"
@@ -293,6 +294,49 @@ class ValidateBuiltin : public Builtin {
   ValidateConfig c_;
 };
 
+class FeatureBuiltin : public Builtin {
+ public:
+  explicit FeatureBuiltin(FeatureConfig config) : c_(std::move(config)) {}
+
+  Result<void> Plan(ManifestSpec* spec) override {
+    auto plan = PlanFeatures(c_);
+    if (!plan) return std::unexpected(plan.error());
+    plan_ = std::move(*plan);
+    for (const std::string& table : plan_.tables) {
+      spec->inputs.push_back({c_.table_uri_prefix + table, c_.warehouse, table});
+    }
+    return {};
+  }
+
+  std::vector<ResolvedDataset> KeptInputs() const override {
+    return KeptTable(c_.target, c_.table_uri_prefix, c_.warehouse);
+  }
+
+  Result<std::string> Run(Manifest* manifest) override {
+    const auto started = std::chrono::steady_clock::now();
+    auto report = RunFeatures(c_);
+    if (!report) return std::unexpected(report.error());
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::string into_uri = c_.table_uri_prefix + c_.target.into;
+    for (const FeaturePlan::Column& c : plan_.columns) {
+      manifest->columns.push_back(
+          {into_uri, c.output, c_.table_uri_prefix + c.table, c.column, c.transformation});
+    }
+    manifest->metrics = {
+        {"labels", report->labels}, {"events", report->events}, {"entities", report->entities}};
+    return fmt::format(
+        "feature {}: {} features for {} labels from {} events of {} entities into {} (mode {}), "
+        "in {:.2f}s",
+        c_.task, c_.features.size(), report->labels, report->events, report->entities,
+        c_.target.into, c_.target.mode, seconds);
+  }
+
+ private:
+  FeatureConfig c_;
+  FeaturePlan plan_;
+};
+
 Result<std::unique_ptr<Builtin>> MakeBuiltin(const ManifestSpec& spec) {
   if (spec.builtin == "transform") {
     auto config = TransformConfigFromJson(spec.builtin_config);
@@ -303,6 +347,11 @@ Result<std::unique_ptr<Builtin>> MakeBuiltin(const ManifestSpec& spec) {
     auto config = IngestConfigFromJson(spec.builtin_config);
     if (!config) return std::unexpected(config.error());
     return std::make_unique<IngestBuiltin>(std::move(*config));
+  }
+  if (spec.builtin == "feature") {
+    auto config = FeatureConfigFromJson(spec.builtin_config);
+    if (!config) return std::unexpected(config.error());
+    return std::make_unique<FeatureBuiltin>(std::move(*config));
   }
   if (spec.builtin == "validate") {
     auto config = ValidateConfigFromJson(spec.builtin_config);

@@ -13,6 +13,7 @@
 #include "common/hash.h"
 #include "common/time.h"
 #include "tasks/datasets.h"
+#include "tasks/feature.h"
 #include "tasks/ingest.h"
 #include "tasks/shell.h"
 #include "tasks/transform.h"
@@ -157,6 +158,10 @@ Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec
     }
   } else if (task.kind == "validate") {
     if (auto ok = BuildValidate(dag, task, context, &command); !ok) {
+      return std::unexpected(ok.error());
+    }
+  } else if (task.kind == "feature") {
+    if (auto ok = BuildFeature(dag, task, context, &command); !ok) {
       return std::unexpected(ok.error());
     }
   } else {
@@ -372,6 +377,65 @@ Result<void> CommandFactory::BuildValidate(const dags::Dag& dag, const dags::Tas
   spec.inputs.push_back(*dataset);
   nlohmann::json config = {{"kind", task.kind}, {"dataset", dataset->uri}, {"checks", *checks}};
   RunBuiltin("validate", config.dump(), ValidateConfigToJson(validate), dag, &spec, command);
+  return {};
+}
+
+Result<void> CommandFactory::BuildFeature(const dags::Dag& dag, const dags::TaskSpec& task,
+                                          const dags::TemplateContext& context,
+                                          Command* command) const {
+  FeatureConfig feature;
+  feature.task = task.id;
+  auto side = [](const dags::Value& map, FeatureConfig::Side* out) {
+    out->table = map.Find("table")->AsString();
+    const dags::Value& entity = *map.Find("entity");
+    if (entity.is_string()) {
+      out->entity = {entity.AsString()};
+    } else {
+      for (const dags::Value& column : entity.AsList()) out->entity.push_back(column.AsString());
+    }
+    out->timestamp = map.Find("timestamp")->AsString();
+    if (const dags::Value* available = map.Find("available_at")) {
+      out->available_at = available->AsString();
+    }
+  };
+  side(*task.config.Find("labels"), &feature.labels);
+  side(*task.config.Find("events"), &feature.events);
+  if (const dags::Value* as_of = task.config.Find("as_of")) {
+    if (const dags::Value* boundary = as_of->Find("boundary")) {
+      feature.inclusive = boundary->AsString() == "inclusive";
+    }
+    if (const dags::Value* delay = as_of->Find("delay")) {
+      feature.delay_ms = ParseDuration(delay->AsString())->count();
+    }
+  }
+  for (const dags::Value& f : task.config.Find("features")->AsList()) {
+    FeatureSpec spec{.name = f.Find("name")->AsString(), .agg = f.Find("agg")->AsString()};
+    if (const dags::Value* column = f.Find("column")) spec.column = column->AsString();
+    if (const dags::Value* window = f.Find("window")) {
+      spec.window_ms = ParseDuration(window->AsString())->count();
+    }
+    feature.features.push_back(std::move(spec));
+  }
+  feature.target = TargetOf(task, context);
+  DatasetPlace place = PlaceOf(dag);
+  feature.warehouse = place.warehouse;
+  feature.table_uri_prefix = WarehouseUriPrefix(place);
+
+  ManifestSpec spec;
+  auto into = ResolveDataset("warehouse://" + feature.target.into, place);
+  if (!into) return std::unexpected(into.error());
+  spec.outputs.push_back(*into);
+  // What the cache key covers: the config without the run's own identity; the interval only
+  // where it selects the labels.
+  nlohmann::json hashed = nlohmann::json::parse(FeatureConfigToJson(feature));
+  for (const char* own : {"task", "warehouse", "table_uri_prefix"}) hashed.erase(own);
+  if (feature.target.mode != "partition") {
+    hashed.erase("interval_start");
+    hashed.erase("interval_end");
+  }
+  hashed["kind"] = task.kind;
+  hashed["into"] = into->uri;
+  RunBuiltin("feature", hashed.dump(), FeatureConfigToJson(feature), dag, &spec, command);
   return {};
 }
 

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -69,42 +70,56 @@ struct Try {
 };
 
 // One request to `url`, redirects not followed; `location` gets a redirect's target.
-Try GetOne(const Url& url, const httplib::Headers& headers, const HttpRequest& request,
-           Clock::time_point deadline, std::string* location) {
+Try SendOne(const Url& url, const httplib::Headers& headers, const HttpRequest& request,
+            Clock::time_point deadline, std::string* location) {
   const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::duration<double>(request.timeout_seconds));
   httplib::Client client(url.origin);
   client.set_follow_location(false);
   client.set_connection_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
   client.set_read_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
+  client.set_write_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
   Try t;
   bool late = false, too_big = false;
-  auto result = client.Get(
-      url.target, headers,
-      [&](const httplib::Response& response) {
-        t.status = response.status;
-        if (response.status >= 300 && response.status < 400 && response.has_header("Location")) {
-          *location = response.get_header_value("Location");
-        }
-        if (response.has_header("Retry-After")) {
-          t.retry_after = RetryAfterSeconds(response.get_header_value("Retry-After"),
-                                            std::chrono::system_clock::now());
-        }
-        return true;
-      },
-      [&](const char* data, std::size_t size) {
-        if (Clock::now() > deadline) {
-          late = true;
-          return false;
-        }
-        if (t.status < 200 || t.status >= 300) return true;  // an error page is not kept
-        if (static_cast<std::int64_t>(t.body.size() + size) > request.max_bytes) {
-          too_big = true;
-          return false;
-        }
-        t.body.append(data, size);
-        return true;
-      });
+  std::string error_page;  // the start of a non-2xx body, for the message
+  httplib::Request req;
+  req.method = request.method;
+  req.path = url.target;
+  req.headers = headers;
+  if (request.method == "POST") {
+    req.body = request.body;
+    req.set_header("Content-Type", request.content_type);
+  }
+  req.response_handler = [&](const httplib::Response& response) {
+    t.status = response.status;
+    if (response.status >= 300 && response.status < 400 && response.has_header("Location")) {
+      *location = response.get_header_value("Location");
+    }
+    if (response.has_header("Retry-After")) {
+      t.retry_after = RetryAfterSeconds(response.get_header_value("Retry-After"),
+                                        std::chrono::system_clock::now());
+    }
+    return true;
+  };
+  req.content_receiver = [&](const char* data, std::size_t size, std::uint64_t, std::uint64_t) {
+    if (Clock::now() > deadline) {
+      late = true;
+      return false;
+    }
+    if (t.status < 200 || t.status >= 300) {
+      error_page.append(
+          data, std::min<std::size_t>(size, 200 - std::min<std::size_t>(200, error_page.size())));
+      return true;
+    }
+    if (static_cast<std::int64_t>(t.body.size() + size) > request.max_bytes) {
+      too_big = true;
+      return false;
+    }
+    t.body.append(data, size);
+    return true;
+  };
+  auto result = client.send(req);
+  const std::string page = error_page.empty() ? "" : ": " + Printable(error_page, 200);
   if (too_big) {
     t.error = fmt::format("the body is larger than max_bytes ({} bytes)", request.max_bytes);
   } else if (late || (!result && Clock::now() > deadline)) {
@@ -113,26 +128,31 @@ Try GetOne(const Url& url, const httplib::Headers& headers, const HttpRequest& r
   } else if (!result) {
     t.error = httplib::to_string(result.error());
     t.retryable = true;
-  } else if (t.status == 429 || t.status >= 500) {
-    t.error = fmt::format("HTTP {}", t.status);
+  } else if (t.status == 408 || t.status == 409 || t.status == 429 || t.status >= 500) {
+    t.error = fmt::format("HTTP {}{}", t.status, page);
     t.retryable = true;
   } else if (t.status < 200 || t.status >= 300) {
-    t.error = fmt::format("HTTP {}", t.status);
+    t.error = fmt::format("HTTP {}{}", t.status, page);
   }
   return t;
 }
 
 // One try: the request and the redirects it leads to (at most 5), all before one deadline.
 // Headers (tokens, from the environment) go only to the origin they were configured for.
-Try GetOnce(const Url& url, const httplib::Headers& headers, const HttpRequest& request) {
+Try SendOnce(const Url& url, const httplib::Headers& headers, const HttpRequest& request) {
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            std::chrono::duration<double>(request.timeout_seconds));
   Url at = url;
   for (int hop = 0;; ++hop) {
     std::string location;
     const bool same_origin = at.origin == url.origin;
-    Try t = GetOne(at, same_origin ? headers : httplib::Headers{}, request, deadline, &location);
+    Try t = SendOne(at, same_origin ? headers : httplib::Headers{}, request, deadline, &location);
     if (location.empty() || t.status < 300 || t.status >= 400) return t;
+    if (request.method != "GET") {
+      t.error = fmt::format("HTTP {} redirects a {} to {}, which weir does not follow", t.status,
+                            request.method, Printable(location));
+      return t;
+    }
     if (hop == 5) {
       t.error = "more than 5 redirects";
       return t;
@@ -163,7 +183,7 @@ double RetryAfterSeconds(std::string_view value, std::chrono::system_clock::time
   return std::max<double>(0, static_cast<double>(wait.count()));
 }
 
-Result<std::string> HttpGet(const HttpRequest& request) {
+Result<std::string> HttpFetch(const HttpRequest& request) {
   auto url = SplitUrl(request.url);
   if (!url) return std::unexpected(url.error());
   httplib::Headers headers;
@@ -171,21 +191,24 @@ Result<std::string> HttpGet(const HttpRequest& request) {
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr) {
       return Fail(ErrorCode::kInvalidArgument,
-                  fmt::format("GET {}: header {} comes from ${}, which is not set", request.url,
-                              name, variable));
+                  fmt::format("{} {}: header {} comes from ${}, which is not set", request.method,
+                              request.url, name, variable));
     }
     headers.emplace(name, value);
   }
+  for (const auto& [name, value] : request.header_values) headers.emplace(name, value);
+  std::minstd_rand jitter(std::random_device{}());
   double backoff = request.backoff_seconds;
   for (int attempt = 1;; ++attempt) {
-    Try t = GetOnce(*url, headers, request);
+    Try t = SendOnce(*url, headers, request);
     if (t.error.empty()) return std::move(t.body);
     if (!t.retryable || attempt > request.retries) {
       return Fail(t.retryable ? ErrorCode::kUnavailable : ErrorCode::kInvalidArgument,
-                  fmt::format("GET {}: {} ({} {})", request.url, t.error, attempt,
+                  fmt::format("{} {}: {} ({} {})", request.method, request.url, t.error, attempt,
                               attempt == 1 ? "try" : "tries"));
     }
-    double wait = t.retry_after >= 0 ? std::min(t.retry_after, 60.0) : backoff;
+    const double jittered = backoff * std::uniform_real_distribution<double>(0.75, 1.25)(jitter);
+    double wait = t.retry_after >= 0 ? std::min(t.retry_after, 60.0) : jittered;
     std::this_thread::sleep_for(std::chrono::duration<double>(wait));
     backoff *= 2;
   }

@@ -524,7 +524,7 @@ class Ingest {
     for (const auto& [name, type] : c_.columns) declared.push_back(name);
     std::string body;
     if (s.format == "http") {
-      auto fetched = HttpGet(HttpRequest{.url = s.url,
+      auto fetched = HttpFetch(HttpRequest{.url = s.url,
                                          .headers = s.headers,
                                          .timeout_seconds = s.timeout_seconds,
                                          .retries = s.retries,

@@ -1,4 +1,4 @@
-// HttpGet and the http source of ingest against a stand-in remote API on loopback
+// HttpFetch and the http source of ingest against a stand-in remote API on loopback
 // (tests/testing/http_stub_server.py): retries, Retry-After, the deadline, the size cap, headers
 // from the environment, and the URLs and servers it must give up on.
 #include "tasks/http_fetch.h"
@@ -100,7 +100,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 TEST_CASE("a GET returns the body of a 2xx answer after one request", "[http]") {
   StubServer server;
-  auto body = HttpGet(Fast(server.Url("/json")));
+  auto body = HttpFetch(Fast(server.Url("/json")));
   INFO((body ? "" : body.error().message));
   REQUIRE(body);
   CHECK(*body == kRowsJson);
@@ -113,7 +113,7 @@ TEST_CASE("a header takes its value from an environment variable; an unset one i
   ScopedEnv token("WEIR_TEST_HTTP_TOKEN", "Bearer s3cret");
   HttpRequest request = Fast(server.Url("/echo?header=Authorization"));
   request.headers = {{"Authorization", "WEIR_TEST_HTTP_TOKEN"}};
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   INFO((body ? "" : body.error().message));
   REQUIRE(body);
   CHECK(*body == "Bearer s3cret");
@@ -121,7 +121,7 @@ TEST_CASE("a header takes its value from an environment variable; an unset one i
   ::unsetenv("WEIR_TEST_HTTP_UNSET");
   request.headers = {{"Authorization", "WEIR_TEST_HTTP_TOKEN"},
                      {"X-Api-Key", "WEIR_TEST_HTTP_UNSET"}};
-  auto unset = HttpGet(request);
+  auto unset = HttpFetch(request);
   REQUIRE_FALSE(unset);
   CHECK(unset.error().code == ErrorCode::kInvalidArgument);
   CHECK(unset.error().message == "GET " + request.url +
@@ -135,26 +135,26 @@ TEST_CASE("a 5xx that never ends fails after retries + 1 tries, naming the statu
   StubServer server;
   HttpRequest request = Fast(server.Url("/fail"));
   request.retries = 3;
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   REQUIRE_FALSE(body);
   CHECK(body.error().code == ErrorCode::kUnavailable);
-  CHECK(body.error().message == "GET " + request.url + ": HTTP 500 (4 tries)");
+  CHECK(body.error().message == "GET " + request.url + ": HTTP 500: internal error (4 tries)");
   CHECK(server.Requests().size() == 4);
 
   request.retries = 0;
-  body = HttpGet(request);
+  body = HttpFetch(request);
   REQUIRE_FALSE(body);
-  CHECK(body.error().message == "GET " + request.url + ": HTTP 500 (1 try)");
+  CHECK(body.error().message == "GET " + request.url + ": HTTP 500: internal error (1 try)");
   CHECK(server.Requests().size() == 5);
 }
 
 TEST_CASE("a 4xx other than 429 is not retried", "[http]") {
   StubServer server;
   HttpRequest request = Fast(server.Url("/no/such/path"));
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   REQUIRE_FALSE(body);
   CHECK(body.error().code == ErrorCode::kInvalidArgument);
-  CHECK(body.error().message == "GET " + request.url + ": HTTP 404 (1 try)");
+  CHECK(body.error().message == "GET " + request.url + ": HTTP 404: no such path (1 try)");
   CHECK(server.Requests().size() == 1);
 }
 
@@ -163,7 +163,7 @@ TEST_CASE("a 429 with Retry-After: 0 is retried at once, not after the backoff",
   HttpRequest request = Fast(server.Url("/flaky"));
   request.backoff_seconds = 3;  // were Retry-After ignored, this would take 9 s
   const auto start = std::chrono::steady_clock::now();
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   INFO((body ? "" : body.error().message));
   REQUIRE(body);
   CHECK(*body == kRowsJson);
@@ -189,7 +189,7 @@ TEST_CASE("a Retry-After given as an HTTP-date in the past is retried at once", 
   HttpRequest request = Fast(server.Url("/flaky-date"));
   request.backoff_seconds = 3;  // were the date not understood, this would take 9 s
   const auto start = std::chrono::steady_clock::now();
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   INFO((body ? "" : body.error().message));
   REQUIRE(body);
   CHECK(server.Requests().size() == 3);
@@ -202,7 +202,7 @@ TEST_CASE("a server that never answers is cut by the timeout, and each try is cu
   request.timeout_seconds = 0.3;
   request.retries = 1;
   const auto start = std::chrono::steady_clock::now();
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   const double took = SecondsSince(start);
   REQUIRE_FALSE(body);
   CHECK(body.error().code == ErrorCode::kUnavailable);
@@ -216,7 +216,7 @@ TEST_CASE("a server that never answers is cut by the timeout, and each try is cu
 TEST_CASE("a body without end is cut by max_bytes, and not retried", "[http]") {
   StubServer server;
   HttpRequest request = Fast(server.Url("/endless"));
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   REQUIRE_FALSE(body);
   CHECK(body.error().code == ErrorCode::kInvalidArgument);
   CHECK(body.error().message ==
@@ -230,7 +230,7 @@ TEST_CASE("a body that trickles without end is cut by the deadline", "[http]") {
   request.timeout_seconds = 0.3;
   request.retries = 0;
   const auto start = std::chrono::steady_clock::now();
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   const double took = SecondsSince(start);
   REQUIRE_FALSE(body);
   CHECK(body.error().message ==
@@ -243,14 +243,14 @@ TEST_CASE("a body of exactly max_bytes is read whole; one byte more is refused",
   StubServer server;
   HttpRequest request = Fast(server.Url("/large?bytes=3000000"));
   request.max_bytes = 3'000'000;
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   INFO((body ? "" : body.error().message));
   REQUIRE(body);
   CHECK(body->size() == 3'000'000);
   CHECK(body->find_first_not_of('x') == std::string::npos);
 
   request.max_bytes = 2'999'999;
-  body = HttpGet(request);
+  body = HttpFetch(request);
   REQUIRE_FALSE(body);
   CHECK(body.error().message ==
         "GET " + request.url + ": the body is larger than max_bytes (2999999 bytes) (1 try)");
@@ -269,7 +269,7 @@ TEST_CASE("a malformed URL is an error at once, without retries", "[http]") {
     HttpRequest request = Fast(url);
     request.backoff_seconds = 5;  // a retry would show in the time taken
     const auto start = std::chrono::steady_clock::now();
-    auto body = HttpGet(request);
+    auto body = HttpFetch(request);
     REQUIRE_FALSE(body);
     CHECK(body.error().code == ErrorCode::kInvalidArgument);
     CHECK(body.error().message == message);
@@ -296,7 +296,7 @@ TEST_CASE("a URL with a bad port or host is an error at once (bug: a huge port t
     HttpRequest request = Fast(url);
     request.backoff_seconds = 5;
     const auto start = std::chrono::steady_clock::now();
-    auto body = HttpGet(request);
+    auto body = HttpFetch(request);
     REQUIRE_FALSE(body);
     CHECK(body.error().code == ErrorCode::kInvalidArgument);
     CHECK(body.error().message == message);
@@ -305,7 +305,7 @@ TEST_CASE("a URL with a bad port or host is an error at once (bug: a huge port t
   // An IPv6 literal with a port passes (nothing listens on port 1: refused, not malformed).
   HttpRequest request = Fast("http://[::1]:1/x");
   request.retries = 0;
-  auto refused = HttpGet(request);
+  auto refused = HttpFetch(request);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == ErrorCode::kUnavailable);
 }
@@ -316,7 +316,7 @@ TEST_CASE("a redirect is followed, with the request's headers", "[http]") {
   HttpRequest request =
       Fast(server.Url("/redirect?to=") + server.Url("/echo?header=Authorization"));
   request.headers = {{"Authorization", "WEIR_TEST_HTTP_TOKEN"}};
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   INFO((body ? "" : body.error().message));
   REQUIRE(body);
   CHECK(*body == "Bearer s3cret");
@@ -331,7 +331,7 @@ TEST_CASE("a redirect to another origin does not carry the request's headers the
       Fast(api.Url("/redirect?to=") + elsewhere.Url("/echo?header=Authorization"));
   request.headers = {{"Authorization", "WEIR_TEST_HTTP_TOKEN"}};
   request.retries = 0;
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   REQUIRE_FALSE(body);  // the echo answers 404: no Authorization reached it
   CHECK(body.error().message.find("HTTP 404") != std::string::npos);
   REQUIRE(elsewhere.Requests().size() == 1);
@@ -346,7 +346,7 @@ TEST_CASE("a refused connection is retried, then reported with the URL", "[http]
   }
   HttpRequest request = Fast(url);
   request.retries = 1;
-  auto body = HttpGet(request);
+  auto body = HttpFetch(request);
   REQUIRE_FALSE(body);
   CHECK(body.error().code == ErrorCode::kUnavailable);
   CHECK(body.error().message.starts_with("GET " + url + ": "));
@@ -402,7 +402,7 @@ TEST_CASE("an http source that fails names the task and the URL, and writes noth
   REQUIRE_FALSE(report);
   CHECK(report.error().code == ErrorCode::kUnavailable);
   CHECK(report.error().message.starts_with("ingest load_api: "));
-  CHECK(report.error().message.ends_with("GET " + c.source.url + ": HTTP 500 (2 tries)"));
+  CHECK(report.error().message.ends_with("GET " + c.source.url + ": HTTP 500: internal error (2 tries)"));
   CHECK_FALSE(std::filesystem::exists(c.warehouse));
 
   // A body that is not what `body:` says is an error too, before anything is written.

@@ -159,6 +159,15 @@ struct QualityOptions {
 };
 int RunQuality(const Context& context, const QualityOptions& options);
 
+// `weir vectors search INDEX --text T`: the chunks nearest to T (vectors_command.cc).
+struct VectorsOptions {
+  std::string index;  // the index file
+  std::string text;
+  int k = 5;
+  std::string format = "text";  // text | json
+};
+int RunVectorsSearch(const VectorsOptions& options);
+
 // `weir explain RUN TASK`: why it ran or was cached (explain_command.cc).
 int RunExplain(const Context& context, const std::string& run_id, const std::string& task_id);
 

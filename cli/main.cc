@@ -204,6 +204,20 @@ int main(int argc, char** argv) {
   quality->add_option("--format", quality_options.format, "text (a table) or json");
   add_common(quality);
 
+  VectorsOptions vectors_options;
+  CLI::App* vectors =
+      app.add_subcommand("vectors", "Look into the vector indexes embed tasks wrote");
+  vectors->require_subcommand(1);
+  CLI::App* vectors_search =
+      vectors->add_subcommand("search", "The chunks nearest to a text, with their scores");
+  vectors_search
+      ->add_option("index", vectors_options.index, "The index file (its .manifest.json beside it)")
+      ->required();
+  vectors_search->add_option("--text", vectors_options.text, "The text to look for")->required();
+  vectors_search->add_option("-k", vectors_options.k, "How many chunks (default 5)");
+  vectors_search->add_option("--format", vectors_options.format, "text (a table) or json (lines)");
+  add_common(vectors_search);
+
   LineageOptions lineage_options;
   CLI::App* lineage = app.add_subcommand("lineage", "What a dataset was built from, or fed");
   lineage->require_subcommand(1);
@@ -292,6 +306,7 @@ int main(int argc, char** argv) {
   if (*audit) return RunAudit(context, audit_options);
   if (*explain) return RunExplain(context, explain_run, explain_task);
   if (*quality) return RunQuality(context, quality_options);
+  if (*vectors_search) return RunVectorsSearch(vectors_options);
   for (CLI::App* sub : lineage_commands) {
     if (*sub) {
       lineage_options.mode = sub->get_name();

@@ -693,11 +693,128 @@ void ValidateFeature(const Value& config, std::vector<Diagnostic>* errors) {
   }
 }
 
+// `embed`: chunks of a table's texts, their vectors and a FAISS index (tasks/embed.h).
+void ValidateEmbed(const Value& config, std::vector<Diagnostic>* errors) {
+  const Value* source = config.Find("source");
+  if (source == nullptr || !source->is_map()) {
+    Add(errors, source == nullptr ? config : *source,
+        "an embed task needs 'source': {table: NAME, id: COLUMN, text: COLUMN}");
+  } else {
+    CheckKnownKeys(*source, {"table", "id", "text"}, "'source'", errors);
+    for (const char* key : {"table", "id", "text"}) {
+      const Value* v = source->Find(key);
+      if (v == nullptr || !v->is_string() || !IsTableName(v->AsString())) {
+        Add(errors, v == nullptr ? *source : *v,
+            fmt::format("'source' needs '{}': a {} name", key,
+                        std::string_view(key) == "table" ? "table" : "column"));
+      }
+    }
+  }
+  if (const Value* chunk = config.Find("chunk")) {
+    if (!chunk->is_map()) {
+      Add(errors, *chunk, "'chunk' must be a map: {unit: chars|words, size: 800, overlap: 100}");
+    } else {
+      CheckKnownKeys(*chunk, {"unit", "size", "overlap"}, "'chunk'", errors);
+      if (const Value* unit = chunk->Find("unit")) OneOf(*unit, "unit", {"chars", "words"}, errors);
+      PositiveInt(chunk->Find("size"), "size", errors);
+      const Value* size = chunk->Find("size");
+      const std::int64_t units =
+          size != nullptr && size->type() == Value::Type::kInt ? size->AsInt() : 800;
+      if (const Value* overlap = chunk->Find("overlap");
+          overlap != nullptr && (overlap->type() != Value::Type::kInt || overlap->AsInt() < 0 ||
+                                 overlap->AsInt() >= units)) {
+        Add(errors, *overlap, "'overlap' must be a whole number from 0 to below 'size'");
+      }
+    }
+  }
+  const Value* provider = config.Find("provider");
+  if (provider == nullptr || !provider->is_map()) {
+    Add(errors, provider == nullptr ? config : *provider,
+        "an embed task needs 'provider': {kind: hash, dim: 256} or {kind: openai, base_url: ..., "
+        "model: ...}");
+  } else if (const Value* kind = provider->Find("kind"); kind == nullptr) {
+    Add(errors, *provider, "'provider' needs 'kind': hash or openai");
+  } else if (std::string k = OneOf(*kind, "kind", {"hash", "openai"}, errors); k == "hash") {
+    CheckKnownKeys(*provider, {"kind", "dim"}, "a hash provider", errors);
+    if (const Value* dim = provider->Find("dim");
+        dim != nullptr &&
+        (dim->type() != Value::Type::kInt || dim->AsInt() < 2 || dim->AsInt() > 65536)) {
+      Add(errors, *dim, "'dim' must be a whole number from 2 to 65536");
+    }
+  } else if (k == "openai") {
+    CheckKnownKeys(*provider,
+                   {"kind", "base_url", "model", "api_key_env", "batch", "batch_chars",
+                    "max_concurrency", "dimensions", "timeout", "retries", "backoff"},
+                   "an openai provider", errors);
+    const Value* url = provider->Find("base_url");
+    if (url == nullptr || !url->is_string() ||
+        !(url->AsString().starts_with("http://") || url->AsString().starts_with("https://"))) {
+      Add(errors, url == nullptr ? *provider : *url,
+          "an openai provider needs 'base_url': http://HOST:PORT (weir adds /v1/embeddings)");
+    }
+    const Value* model = provider->Find("model");
+    if (model == nullptr || !model->is_string() || model->AsString().empty()) {
+      Add(errors, model == nullptr ? *provider : *model,
+          "an openai provider needs 'model': the model name the server knows");
+    }
+    if (const Value* key = provider->Find("api_key_env");
+        key != nullptr && (!key->is_string() || !IsEnvName(key->AsString()) ||
+                           key->AsString().starts_with("WEIR_"))) {
+      Add(errors, *key,
+          "'api_key_env' must name the environment variable that holds the key (not a WEIR_ "
+          "one), so that the key stays out of the DAG file");
+    }
+    for (auto [key, max] : {std::pair{"batch", 2048}, std::pair{"max_concurrency", 64},
+                            std::pair{"dimensions", 65536}, std::pair{"batch_chars", 1 << 30}}) {
+      if (const Value* v = provider->Find(key);
+          v != nullptr && (v->type() != Value::Type::kInt || v->AsInt() < 1 || v->AsInt() > max)) {
+        Add(errors, *v, fmt::format("'{}' must be a whole number from 1 to {}", key, max));
+      }
+    }
+    if (const Value* r = provider->Find("retries");
+        r != nullptr && (r->type() != Value::Type::kInt || r->AsInt() < 0 || r->AsInt() > 20)) {
+      Add(errors, *r, "'retries' must be a whole number from 0 to 20");
+    }
+    DurationValue(provider->Find("timeout"), "timeout", errors);
+    DurationValue(provider->Find("backoff"), "backoff", errors);
+  }
+  const Value* into = config.Find("into");
+  if (into == nullptr || !into->is_string() || !IsTableName(into->AsString())) {
+    Add(errors, into == nullptr ? config : *into,
+        "an embed task needs 'into': the table of chunks and vectors it writes");
+  } else if (source != nullptr && source->is_map() && source->Find("table") != nullptr &&
+             source->Find("table")->is_string() &&
+             source->Find("table")->AsString() == into->AsString()) {
+    Add(errors, *into, "'into' must differ from the source table");
+  }
+  if (const Value* index = config.Find("index")) {
+    if (!index->is_map()) {
+      Add(errors, *index, "'index' must be a map: {path: FILE, factory: HNSW32, metric: ip}");
+    } else {
+      CheckKnownKeys(*index, {"path", "factory", "metric"}, "'index'", errors);
+      const Value* path = index->Find("path");
+      if (path == nullptr || !path->is_string() || path->AsString().empty()) {
+        Add(errors, path == nullptr ? *index : *path,
+            "'index' needs 'path': the index file, relative to the DAG's folder");
+      } else if (auto uri = ParseDatasetUri("file:" + path->AsString()); !uri) {
+        Add(errors, *path, uri.error().message);
+      }
+      if (const Value* factory = index->Find("factory");
+          factory != nullptr && (!factory->is_string() || factory->AsString().empty())) {
+        Add(errors, *factory,
+            "'factory' must be a FAISS index_factory string such as HNSW32 or Flat");
+      }
+      if (const Value* metric = index->Find("metric"))
+        OneOf(*metric, "metric", {"ip", "l2"}, errors);
+    }
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& KnownKinds() {
-  static const std::vector<std::string> kKinds = {"shell", "ingest", "transform", "feature",
-                                                  "validate"};
+  static const std::vector<std::string> kKinds = {"shell",   "ingest", "transform",
+                                                  "feature", "embed",  "validate"};
   return kKinds;
 }
 
@@ -712,12 +829,14 @@ const std::vector<std::string>& KindKeys(std::string_view kind) {
   static const std::vector<std::string> kValidate = {"dataset", "checks"};
   static const std::vector<std::string> kFeature = {
       "labels", "events", "as_of", "features", "into", "mode", "key", "partition_column"};
+  static const std::vector<std::string> kEmbed = {"source", "chunk", "provider", "into", "index"};
   static const std::vector<std::string> kNone;
   if (kind == "shell") return kShell;
   if (kind == "validate") return kValidate;
   if (kind == "ingest") return kIngest;
   if (kind == "transform") return kTransform;
   if (kind == "feature") return kFeature;
+  if (kind == "embed") return kEmbed;
   return kNone;
 }
 
@@ -728,6 +847,7 @@ void ValidateKindConfig(std::string_view kind, const Value& config,
   if (kind == "transform") ValidateTransform(config, errors);
   if (kind == "validate") ValidateValidate(config, errors);
   if (kind == "feature") ValidateFeature(config, errors);
+  if (kind == "embed") ValidateEmbed(config, errors);
 }
 
 void CheckKnownKeys(const Value& map, const std::vector<std::string>& allowed,

@@ -525,11 +525,11 @@ class Ingest {
     std::string body;
     if (s.format == "http") {
       auto fetched = HttpFetch(HttpRequest{.url = s.url,
-                                         .headers = s.headers,
-                                         .timeout_seconds = s.timeout_seconds,
-                                         .retries = s.retries,
-                                         .backoff_seconds = s.backoff_seconds,
-                                         .max_bytes = s.max_bytes});
+                                           .headers = s.headers,
+                                           .timeout_seconds = s.timeout_seconds,
+                                           .retries = s.retries,
+                                           .backoff_seconds = s.backoff_seconds,
+                                           .max_bytes = s.max_bytes});
       if (!fetched) return Fail(fetched.error().code, where_ + ": " + fetched.error().message);
       body = std::move(*fetched);
       report_.source_fingerprint = "sha256:" + Sha256Hex(body);

@@ -16,6 +16,7 @@
 
 #include "common/hash.h"
 #include "tasks/datasets.h"
+#include "tasks/embed.h"
 #include "tasks/feature.h"
 #include "tasks/ingest.h"
 #include "tasks/transform.h"
@@ -294,6 +295,41 @@ class ValidateBuiltin : public Builtin {
   ValidateConfig c_;
 };
 
+class EmbedBuiltin : public Builtin {
+ public:
+  explicit EmbedBuiltin(EmbedConfig config) : c_(std::move(config)) {}
+
+  Result<void> Plan(ManifestSpec* /*spec*/) override { return PlanEmbed(c_); }
+
+  Result<std::string> Run(Manifest* manifest) override {
+    const std::string source = c_.table_uri_prefix + c_.table;
+    for (const Fingerprint& read : manifest->reads) {
+      if (read.uri == source) c_.source_version = read.fingerprint;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto report = RunEmbed(c_);
+    if (!report) return std::unexpected(report.error());
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::string into = c_.table_uri_prefix + c_.into;
+    manifest->columns.push_back({into, "doc_id", source, c_.id_column, "identity"});
+    manifest->columns.push_back({into, "text", source, c_.text_column, "chunk"});
+    manifest->columns.push_back({into, "embedding", source, c_.text_column, "embedding"});
+    manifest->metrics = {{"documents", report->documents},
+                         {"chunks", report->chunks},
+                         {"reused", report->reused},
+                         {"embedded", report->embedded}};
+    return fmt::format(
+        "embed {}: {} chunks of {} documents into {}: {} reused, {} embedded by {}{}, in {:.2f}s",
+        c_.task, report->chunks, report->documents, c_.into, report->reused, report->embedded,
+        c_.provider.kind == "hash" ? "the hash provider" : c_.provider.model,
+        c_.index_path.empty() ? "" : "; index " + c_.index_path.filename().string(), seconds);
+  }
+
+ private:
+  EmbedConfig c_;
+};
+
 class FeatureBuiltin : public Builtin {
  public:
   explicit FeatureBuiltin(FeatureConfig config) : c_(std::move(config)) {}
@@ -347,6 +383,11 @@ Result<std::unique_ptr<Builtin>> MakeBuiltin(const ManifestSpec& spec) {
     auto config = IngestConfigFromJson(spec.builtin_config);
     if (!config) return std::unexpected(config.error());
     return std::make_unique<IngestBuiltin>(std::move(*config));
+  }
+  if (spec.builtin == "embed") {
+    auto config = EmbedConfigFromJson(spec.builtin_config);
+    if (!config) return std::unexpected(config.error());
+    return std::make_unique<EmbedBuiltin>(std::move(*config));
   }
   if (spec.builtin == "feature") {
     auto config = FeatureConfigFromJson(spec.builtin_config);

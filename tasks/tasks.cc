@@ -13,6 +13,7 @@
 #include "common/hash.h"
 #include "common/time.h"
 #include "tasks/datasets.h"
+#include "tasks/embed.h"
 #include "tasks/feature.h"
 #include "tasks/ingest.h"
 #include "tasks/shell.h"
@@ -158,6 +159,10 @@ Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec
     }
   } else if (task.kind == "validate") {
     if (auto ok = BuildValidate(dag, task, context, &command); !ok) {
+      return std::unexpected(ok.error());
+    }
+  } else if (task.kind == "embed") {
+    if (auto ok = BuildEmbed(dag, task, context, &command); !ok) {
       return std::unexpected(ok.error());
     }
   } else if (task.kind == "feature") {
@@ -377,6 +382,83 @@ Result<void> CommandFactory::BuildValidate(const dags::Dag& dag, const dags::Tas
   spec.inputs.push_back(*dataset);
   nlohmann::json config = {{"kind", task.kind}, {"dataset", dataset->uri}, {"checks", *checks}};
   RunBuiltin("validate", config.dump(), ValidateConfigToJson(validate), dag, &spec, command);
+  return {};
+}
+
+Result<void> CommandFactory::BuildEmbed(const dags::Dag& dag, const dags::TaskSpec& task,
+                                        const dags::TemplateContext& /*context*/,
+                                        Command* command) const {
+  EmbedConfig embed;
+  embed.task = task.id;
+  const dags::Value& source = *task.config.Find("source");
+  embed.table = source.Find("table")->AsString();
+  embed.id_column = source.Find("id")->AsString();
+  embed.text_column = source.Find("text")->AsString();
+  if (const dags::Value* chunk = task.config.Find("chunk")) {
+    if (const dags::Value* unit = chunk->Find("unit")) embed.chunk.unit = unit->AsString();
+    if (const dags::Value* size = chunk->Find("size"))
+      embed.chunk.size = static_cast<int>(size->AsInt());
+    if (const dags::Value* overlap = chunk->Find("overlap")) {
+      embed.chunk.overlap = static_cast<int>(overlap->AsInt());
+    } else {
+      embed.chunk.overlap = std::min(embed.chunk.overlap, embed.chunk.size / 2);
+    }
+  }
+  const dags::Value& provider = *task.config.Find("provider");
+  ProviderConfig& p = embed.provider;
+  p.kind = provider.Find("kind")->AsString();
+  auto text = [&](const char* key, std::string* out) {
+    if (const dags::Value* v = provider.Find(key)) *out = v->AsString();
+  };
+  auto number = [&](const char* key, auto* out) {
+    if (const dags::Value* v = provider.Find(key))
+      *out = static_cast<std::decay_t<decltype(*out)>>(v->AsInt());
+  };
+  auto seconds = [&](const char* key, double* out) {
+    if (const dags::Value* v = provider.Find(key)) {
+      *out = static_cast<double>(ParseDuration(v->AsString())->count()) / 1000;
+    }
+  };
+  number("dim", &p.dim);
+  text("base_url", &p.base_url);
+  while (p.base_url.ends_with("/")) p.base_url.pop_back();
+  text("model", &p.model);
+  text("api_key_env", &p.api_key_env);
+  number("batch", &p.batch);
+  number("batch_chars", &p.batch_chars);
+  number("max_concurrency", &p.max_concurrency);
+  number("dimensions", &p.dimensions);
+  number("retries", &p.retries);
+  seconds("timeout", &p.timeout_seconds);
+  seconds("backoff", &p.backoff_seconds);
+  embed.into = task.config.Find("into")->AsString();
+  DatasetPlace place = PlaceOf(dag);
+  embed.warehouse = place.warehouse;
+  embed.table_uri_prefix = WarehouseUriPrefix(place);
+
+  ManifestSpec spec;
+  spec.inputs.push_back({embed.table_uri_prefix + embed.table, place.warehouse, embed.table});
+  auto into = ResolveDataset("warehouse://" + embed.into, place);
+  if (!into) return std::unexpected(into.error());
+  spec.outputs.push_back(*into);
+  if (const dags::Value* index = task.config.Find("index")) {
+    auto file = ResolveDataset("file:" + index->Find("path")->AsString(), place);
+    if (!file) return Fail(ErrorCode::kInvalidArgument, "'index.path': " + file.error().message);
+    embed.index_path = file->path;
+    if (const dags::Value* factory = index->Find("factory"))
+      embed.index.factory = factory->AsString();
+    if (const dags::Value* metric = index->Find("metric")) embed.index.metric = metric->AsString();
+    spec.outputs.push_back(*file);
+    auto manifest = ResolveDataset(file->uri + ".manifest.json", place);
+    if (!manifest) return std::unexpected(manifest.error());
+    spec.outputs.push_back(*manifest);
+  }
+  nlohmann::json hashed = nlohmann::json::parse(EmbedConfigToJson(embed));
+  for (const char* own : {"task", "warehouse", "table_uri_prefix", "index_path"}) hashed.erase(own);
+  hashed["kind"] = task.kind;
+  hashed["into"] = into->uri;
+  if (!embed.index_path.empty()) hashed["index"] = spec.outputs[1].uri;
+  RunBuiltin("embed", hashed.dump(), EmbedConfigToJson(embed), dag, &spec, command);
   return {};
 }
 

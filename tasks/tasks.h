@@ -46,6 +46,8 @@ class CommandFactory {
                            const dags::TemplateContext& context, Command* command) const;
   Result<void> BuildValidate(const dags::Dag& dag, const dags::TaskSpec& task,
                              const dags::TemplateContext& context, Command* command) const;
+  Result<void> BuildEmbed(const dags::Dag& dag, const dags::TaskSpec& task,
+                          const dags::TemplateContext& context, Command* command) const;
   Result<void> BuildFeature(const dags::Dag& dag, const dags::TaskSpec& task,
                             const dags::TemplateContext& context, Command* command) const;
   Result<void> BuildTransform(const dags::Dag& dag, const dags::TaskSpec& task,

@@ -467,7 +467,7 @@ TEST_CASE("params must be a map of identifiers to scalar defaults", "[dags]") {
         "dag.yaml:3:6: param 'x' must have a scalar default (text, number, boolean or null)");
 }
 
-TEST_CASE("plain scalars are typed by the YAML 1.2 core schema; quoted ones stay text", "[dags]") {
+TEST_CASE("plain scalars are typed by the YAML 1.2 core schema, quoted ones stay text", "[dags]") {
   LoadResult result = Load(WithTasks(
       "params:\n"
       "  int: -42\n  plus: +7\n  big: 99999999999999999999\n  hex: 0x10\n  under: 1_000\n"
@@ -682,7 +682,7 @@ TEST_CASE("columns count bytes on every error, also after non-ASCII text on the 
         "dag.yaml:2:19: invalid UTF-8; DAG files must be UTF-8 text");
 }
 
-TEST_CASE("more tasks than max_tasks are refused; the default limit is 100,000", "[dags]") {
+TEST_CASE("more tasks than max_tasks are refused, the default limit is 100,000", "[dags]") {
   CHECK(LoadOptions{}.max_tasks == 100'000);
   auto dag_with = [](int n) {
     std::string text = "dag: many\ntasks:\n";

@@ -70,7 +70,7 @@ struct Fixture : testing::Project {
   std::string Explain(const std::string& task) { return (*this)({"explain", RunId(), task}).out; }
 };
 
-TEST_CASE("unchanged inputs and config make a task cached; cache: false always runs",
+TEST_CASE("unchanged inputs and config make a task cached, cache: false always runs",
           "[e2e][cache]") {
   Fixture weir;
   CHECK(weir.Run() == "ingest\nfeatures\nreport\n");

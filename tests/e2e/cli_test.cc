@@ -110,7 +110,7 @@ tasks:
   CHECK(never.err.find("did not run (upstream_failed)") != std::string::npos);
 }
 
-TEST_CASE("params may come before the DAG id and be repeated; logs are found from anywhere",
+TEST_CASE("params may come before the DAG id and be repeated, logs are found from anywhere",
           "[e2e]") {
   TempDir dir;
   dir.Write("dags/p.yaml", R"(
@@ -399,7 +399,7 @@ tasks:
   CHECK_FALSE(std::filesystem::exists(dir / "home"));
 }
 
-TEST_CASE("weir dags pause shows in dags list and leaves an audit event; unpause undoes it",
+TEST_CASE("weir dags pause shows in dags list and leaves an audit event, unpause undoes it",
           "[e2e][dags]") {
   TempDir dir;
   dir.Write("dags/a.yaml", "dag: alpha\ntasks:\n  a: { kind: shell, command: [true] }\n");

@@ -270,7 +270,7 @@ tasks:
     into: s_good
 )";
 
-TEST_CASE("a sqlite source reads with one SELECT; a query that writes is refused",
+TEST_CASE("a sqlite source reads with one SELECT, a query that writes is refused",
           "[e2e][ingest]") {
   Fixture weir("dags/s.yaml", kSqliteDag);
   weir.dir.Write("dags/data/README", "the source database goes here\n");

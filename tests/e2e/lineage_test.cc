@@ -80,7 +80,7 @@ TEST_CASE("weir lineage traces a built file back to its source and a source forw
         "2|\n");
 }
 
-TEST_CASE("a rerun over a changed source makes new versions; the old ones keep their history",
+TEST_CASE("a rerun over a changed source makes new versions, the old ones keep their history",
           "[e2e][lineage]") {
   Fixture weir;
   REQUIRE(weir({"run", "lin", "--date", "2026-01-15"}).exit_code == 0);

@@ -130,7 +130,7 @@ tasks:
   CHECK(checked->out.find("4 events checked, 0 problems") != std::string::npos);
 }
 
-TEST_CASE("the OpenLineage export filters by run and time; bad flags change nothing",
+TEST_CASE("the OpenLineage export filters by run and time, bad flags change nothing",
           "[e2e][lineage][openlineage]") {
   Fixture weir;
   CHECK(weir({"lineage", "export", "--openlineage"}).out.empty());  // no database: no events
@@ -237,7 +237,7 @@ TEST_CASE("with OPENLINEAGE_URL, events reach the server as runs happen, through
   CHECK(accepted.find(R"(lin.features)") != std::string::npos);
 }
 
-TEST_CASE("an unreachable OPENLINEAGE_URL does not fail the run; it says what was not sent",
+TEST_CASE("an unreachable OPENLINEAGE_URL does not fail the run, it says what was not sent",
           "[e2e][lineage][openlineage]") {
   Fixture weir;
   std::string url;

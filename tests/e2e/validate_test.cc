@@ -263,7 +263,7 @@ tasks:
     into: after_errored
 )";
 
-TEST_CASE("a failed warn check leaves its task successful; a failed error check fails it, exit 1",
+TEST_CASE("a failed warn check leaves its task successful, a failed error check fails it, exit 1",
           "[e2e][validate]") {
   Fixture weir("dags/sev.yaml", kSeverityDag);
   weir.dir.Write("dags/data/t.csv", kRows);

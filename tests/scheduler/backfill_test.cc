@@ -101,7 +101,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "rerunning failed runs reruns only the failed tasks of failed runs; --rerun-all everything",
+    "rerunning failed runs reruns only the failed tasks of failed runs, --rerun-all everything",
     "[scheduler]") {
   Fixture f(kDaily);
   f.runner.exit_codes["load"] = {1};  // the first try of load fails, once

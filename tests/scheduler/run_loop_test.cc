@@ -261,7 +261,7 @@ tasks:
   CHECK(attempts->at(1).state == state::AttemptState::kRunning);
 }
 
-TEST_CASE("scheduled runs go first for slots; a backfill never starves them", "[scheduler]") {
+TEST_CASE("scheduled runs go first for slots, a backfill never starves them", "[scheduler]") {
   Fixture f(R"(
 dag: shared
 tasks:
@@ -296,7 +296,7 @@ tasks:
   CHECK(attempts->at(1).started_at <= backfilled->at(0).started_at);
 }
 
-TEST_CASE("pool slots bound the tasks of a pool; a pool with no slot runs none of them",
+TEST_CASE("pool slots bound the tasks of a pool, a pool with no slot runs none of them",
           "[scheduler]") {
   Fixture f(R"(
 dag: pooled

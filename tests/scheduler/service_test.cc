@@ -41,7 +41,7 @@ std::vector<std::string> Intervals(const dags::Dag& dag, std::optional<Timestamp
 
 using Lines = std::vector<std::string>;
 
-TEST_CASE("catchup creates every closed interval since start_date; without it, the latest",
+TEST_CASE("catchup creates every closed interval since start_date, without it, the latest",
           "[scheduler]") {
   auto dag = Parse(R"(
 dag: d

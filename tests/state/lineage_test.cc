@@ -166,7 +166,7 @@ TEST_CASE("a chain's lineage: reads resolve to the version written, walks go bot
   CHECK(by_run->writes.size() == 3);
 }
 
-TEST_CASE("a rerun over changed input makes new versions; old ones keep their provenance",
+TEST_CASE("a rerun over changed input makes new versions, old ones keep their provenance",
           "[state]") {
   Fixture f;
   std::string run1 = f.Run("build@1");

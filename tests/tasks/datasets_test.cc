@@ -169,7 +169,7 @@ TEST_CASE("a table's fingerprint covers its schema and rows, not their insertion
   CHECK(no_file.error().code == ErrorCode::kNotFound);
 }
 
-TEST_CASE("a manifest survives a round trip; a corrupt one is an error, a missing one none",
+TEST_CASE("a manifest survives a round trip, a corrupt one is an error, a missing one none",
           "[tasks]") {
   Place p;
   Manifest m;

@@ -107,7 +107,7 @@ TEST_CASE("a GET returns the body of a 2xx answer after one request", "[http]") 
   CHECK(server.Requests() == std::vector<std::string>{"/json"});
 }
 
-TEST_CASE("a header takes its value from an environment variable; an unset one is named",
+TEST_CASE("a header takes its value from an environment variable, an unset one is named",
           "[http]") {
   StubServer server;
   ScopedEnv token("WEIR_TEST_HTTP_TOKEN", "Bearer s3cret");
@@ -239,7 +239,7 @@ TEST_CASE("a body that trickles without end is cut by the deadline", "[http]") {
   CHECK(took < 2);
 }
 
-TEST_CASE("a body of exactly max_bytes is read whole; one byte more is refused", "[http]") {
+TEST_CASE("a body of exactly max_bytes is read whole, one byte more is refused", "[http]") {
   StubServer server;
   HttpRequest request = Fast(server.Url("/large?bytes=3000000"));
   request.max_bytes = 3'000'000;
@@ -402,7 +402,8 @@ TEST_CASE("an http source that fails names the task and the URL, and writes noth
   REQUIRE_FALSE(report);
   CHECK(report.error().code == ErrorCode::kUnavailable);
   CHECK(report.error().message.starts_with("ingest load_api: "));
-  CHECK(report.error().message.ends_with("GET " + c.source.url + ": HTTP 500: internal error (2 tries)"));
+  CHECK(report.error().message.ends_with("GET " + c.source.url +
+                                         ": HTTP 500: internal error (2 tries)"));
   CHECK_FALSE(std::filesystem::exists(c.warehouse));
 
   // A body that is not what `body:` says is an error too, before anything is written.

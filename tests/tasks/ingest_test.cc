@@ -193,7 +193,7 @@ TEST_CASE("a CSV without a header takes the declared columns in order, typed", "
 }
 
 TEST_CASE(
-    "declared columns pick and type header columns by name; a missing one is an error "
+    "declared columns pick and type header columns by name, a missing one is an error "
     "naming it",
     "[ingest]") {
   Fixture f;
@@ -347,7 +347,7 @@ TEST_CASE("a value after the sample that does not fit the inferred type is a bad
         "2|'key ''late'' is not among the columns found in the sample'|\n");
 }
 
-TEST_CASE("replace writes only this run's rows; append adds them", "[ingest]") {
+TEST_CASE("replace writes only this run's rows, append adds them", "[ingest]") {
   Fixture f;
   REQUIRE(RunIngest(f.Csv("id,name\n1,a\n2,b\n")));
   REQUIRE(RunIngest(f.Csv("id,name\n3,c\n")));

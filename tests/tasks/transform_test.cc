@@ -98,7 +98,7 @@ TEST_CASE("the plan of a join maps each output column to its table and column", 
   CHECK(plan->columns[3].table.empty());  // an aggregate
 }
 
-TEST_CASE("a script runs TEMP scratch statements, then its final SELECT; it may not write",
+TEST_CASE("a script runs TEMP scratch statements, then its final SELECT, it may not write",
           "[tasks]") {
   Warehouse w;
   TransformConfig c = w.Config(
@@ -180,7 +180,7 @@ TEST_CASE("replace and append write the selected rows with bound, typed paramete
   CHECK(w.Rows("SELECT * FROM clean ORDER BY 1") == "u1|3|\nu2|-5|\nu3|7|\n");
 }
 
-TEST_CASE("upsert replaces rows by key; partition replaces only the run's interval", "[tasks]") {
+TEST_CASE("upsert replaces rows by key, partition replaces only the run's interval", "[tasks]") {
   Warehouse w;
   TransformConfig upsert = w.Config("SELECT user, amount FROM raw", "upsert");
   upsert.target.key = {"user"};

@@ -85,7 +85,9 @@ Result<Connection> Connection::Open(const std::filesystem::path& path, bool read
     std::error_code ec;  // a warehouse in a folder that is not there yet: the folder is made
     std::filesystem::create_directories(path.parent_path(), ec);
   }
-  int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  // A connection is used by one thread: no per-call mutex.
+  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+              SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &connection.db_, flags, nullptr) != SQLITE_OK) {
     return Fail(read_only ? ErrorCode::kNotFound : ErrorCode::kIo,
                 fmt::format("cannot open {}: {}", path.string(), sqlite3_errmsg(connection.db_)));

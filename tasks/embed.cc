@@ -82,36 +82,59 @@ Result<void> WriteFile(const std::filesystem::path& path, std::string_view conte
   return {};
 }
 
-// Files written beside their final names and renamed into place by Publish; removed otherwise.
+// Files written beside their final names, then put in place together with the table: Publish
+// moves each into place and keeps what was there as a backup; Keep (once the table committed)
+// drops the backups. Anything else, a failed rename included, puts the earlier files back.
 class PendingFiles {
  public:
   std::filesystem::path Add(const std::filesystem::path& final_path) {
-    std::filesystem::path temp = final_path;
-    temp += fmt::format(".tmp-{}", ::getpid());
-    files_.emplace_back(temp, final_path);
-    return temp;
+    File f{final_path, final_path, final_path};
+    f.temp += fmt::format(".tmp-{}", ::getpid());
+    f.backup += fmt::format(".old-{}", ::getpid());
+    files_.push_back(f);
+    return f.temp;
   }
   Result<void> Publish() {
-    for (auto& [temp, final_path] : files_) {
+    for (File& f : files_) {
       std::error_code ec;
-      std::filesystem::rename(temp, final_path, ec);
-      if (ec) {
-        return Fail(ErrorCode::kIo, fmt::format("cannot rename {} to {}: {}", temp.string(),
-                                                final_path.string(), ec.message()));
+      if (std::filesystem::exists(f.final_path, ec)) {
+        std::filesystem::rename(f.final_path, f.backup, ec);
+        if (ec) return std::unexpected(Failed(f.final_path, f.backup, ec));
+        f.backed_up = true;
       }
+      std::filesystem::rename(f.temp, f.final_path, ec);
+      if (ec) return std::unexpected(Failed(f.temp, f.final_path, ec));
+      f.placed = true;
     }
-    files_.clear();
     return {};
   }
-  ~PendingFiles() {
-    for (auto& [temp, final_path] : files_) {
+  void Keep() {
+    for (File& f : files_) {
       std::error_code ec;
-      std::filesystem::remove(temp, ec);
+      if (f.backed_up) std::filesystem::remove(f.backup, ec);
+    }
+    files_.clear();
+  }
+  ~PendingFiles() {
+    for (File& f : files_) {
+      std::error_code ec;
+      if (f.placed) std::filesystem::remove(f.final_path, ec);
+      if (f.backed_up) std::filesystem::rename(f.backup, f.final_path, ec);
+      std::filesystem::remove(f.temp, ec);
     }
   }
 
  private:
-  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> files_;
+  struct File {
+    std::filesystem::path final_path, temp, backup;
+    bool backed_up = false, placed = false;
+  };
+  static Error Failed(const std::filesystem::path& from, const std::filesystem::path& to,
+                      const std::error_code& ec) {
+    return Error{ErrorCode::kIo, fmt::format("cannot rename {} to {}: {}", from.string(),
+                                             to.string(), ec.message())};
+  }
+  std::vector<File> files_;
 };
 
 struct Chunk {
@@ -132,6 +155,12 @@ struct Document {
 }  // namespace
 
 Result<std::vector<TextChunk>> ChunkText(std::string_view text, const ChunkOptions& options) {
+  if (options.size <= 0 || options.overlap < 0 || options.overlap >= options.size) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("chunk size {} and overlap {}: the size must be above 0 and the "
+                            "overlap from 0 to below it",
+                            options.size, options.overlap));
+  }
   auto starts = CodePoints(text);
   if (!starts) return std::unexpected(starts.error());
   const std::int64_t n = static_cast<std::int64_t>(starts->size()) - 1;
@@ -264,8 +293,9 @@ Result<EmbedReport> RunEmbed(const EmbedConfig& c) {
                                Printable(doc.id, 40)));
       }
       if (sqlite3_column_type(s, 2) != SQLITE_TEXT) {
-        return bad(fmt::format("{} is {}, not text", c.text_column,
-                               sqlite3_column_type(s, 2) == SQLITE_NULL ? "NULL" : "not TEXT"));
+        return bad(
+            fmt::format("{} is {}, not text", c.text_column,
+                        sqlite3_column_type(s, 2) == SQLITE_NULL ? "NULL" : "a number or a blob"));
       }
       const std::string_view text(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)),
                                   sqlite3_column_bytes(s, 2));
@@ -294,17 +324,18 @@ Result<EmbedReport> RunEmbed(const EmbedConfig& c) {
   // provider without `dimensions` learns its dimension from its first answer.
   EmbedReport report{.documents = static_cast<std::int64_t>(documents.size()),
                      .chunks = static_cast<std::int64_t>(chunks.size())};
-  auto embed_missing = [&](int reuse_dim) -> Result<void> {
+  // Vectors: a stored one of the same model and dimension, else the provider's. An openai
+  // provider without `dimensions` learns its dimension from its first answer; stored vectors of
+  // another dimension than that are then embedded again.
+  auto embed_missing = [&](int dim) -> Result<void> {
     std::vector<std::size_t> missing;
     std::vector<std::string_view> texts;
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       auto it = stored.find(chunks[i].sha256);
-      if (it != stored.end() && (reuse_dim == 0 || it->second.first == reuse_dim)) {
+      if (it != stored.end() && (dim == 0 || it->second.first == dim)) {
         chunks[i].vector = it->second.second;
         chunks[i].reused = true;
-      } else {
-        chunks[i].vector.clear();
-        chunks[i].reused = false;
+      } else if (chunks[i].vector.empty() || chunks[i].reused) {
         missing.push_back(i);
         texts.push_back(chunks[i].text);
       }
@@ -314,16 +345,17 @@ Result<EmbedReport> RunEmbed(const EmbedConfig& c) {
     if (!vectors) return std::unexpected(vectors.error());
     for (std::size_t k = 0; k < missing.size(); ++k) {
       chunks[missing[k]].vector = VectorBytes((*vectors)[k]);
+      chunks[missing[k]].reused = false;
     }
     return {};
   };
   if (auto ok = embed_missing(provider->dim()); !ok) return fail(ok.error());
   int dim = provider->dim();
   if (dim == 0 && !chunks.empty()) dim = static_cast<int>(chunks[0].vector.size() / 4);
-  // Reused vectors of another dimension than the provider's now: embed those again.
-  if (std::any_of(chunks.begin(), chunks.end(), [&](const Chunk& ch) {
-        return ch.vector.size() != static_cast<std::size_t>(dim) * 4;
-      })) {
+  const auto other_dim = [&](const Chunk& ch) {
+    return ch.vector.size() != static_cast<std::size_t>(dim) * sizeof(float);
+  };
+  if (std::any_of(chunks.begin(), chunks.end(), other_dim)) {
     if (auto ok = embed_missing(dim); !ok) return fail(ok.error());
   }
   for (const Chunk& ch : chunks) ++(ch.reused ? report.reused : report.embedded);
@@ -412,14 +444,18 @@ Result<EmbedReport> RunEmbed(const EmbedConfig& c) {
       return fail(ok.error());
     }
   }
-  if (auto ok = writer->Commit(); !ok) return fail(ok.error());
   if (auto ok = pending.Publish(); !ok) return fail(ok.error());
+  if (auto ok = writer->Commit(); !ok) return fail(ok.error());
+  pending.Keep();
   return report;
 }
 
 Result<std::vector<ChunkHit>> SearchChunks(const std::filesystem::path& index_path,
                                            std::string_view query, int k) {
   const std::filesystem::path manifest_path = IndexManifestPath(index_path);
+  if (std::error_code ec; !std::filesystem::is_regular_file(index_path, ec)) {
+    return Fail(ErrorCode::kNotFound, fmt::format("{} does not exist", index_path.string()));
+  }
   std::ifstream in(manifest_path, std::ios::binary);
   if (!in) {
     return Fail(ErrorCode::kNotFound,

@@ -74,7 +74,11 @@ class HashProvider : public EmbeddingProvider {
 class OpenAiProvider : public EmbeddingProvider {
  public:
   explicit OpenAiProvider(ProviderConfig c) : c_(std::move(c)), dim_(c_.dimensions) {}
-  std::string model() const override { return c_.model; }
+  // A requested dimension is part of the name: the same model asked for 256 values gives other
+  // vectors than asked for its own size.
+  std::string model() const override {
+    return c_.dimensions > 0 ? fmt::format("{}@{}", c_.model, c_.dimensions) : c_.model;
+  }
   int dim() const override { return dim_.load(); }
 
   Result<std::vector<std::vector<float>>> Embed(

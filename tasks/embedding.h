@@ -39,8 +39,9 @@ struct ProviderConfig {
 class EmbeddingProvider {
  public:
   virtual ~EmbeddingProvider() = default;
-  // What the vectors are named by: "weir-hash-v1" or the openai model. Stored with each vector,
-  // so that a vector is reused only for the same model and dimension.
+  // What the vectors are named by: "weir-hash-v1", or the openai model, followed by
+  // "@DIMENSIONS" when `dimensions` is set. Stored with each vector, so that a vector is reused
+  // only for the same model and dimension.
   virtual std::string model() const = 0;
   // The vector size; for openai without `dimensions`, 0 until the first answer tells it.
   virtual int dim() const = 0;

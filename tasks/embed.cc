@@ -14,6 +14,7 @@
 
 #include "common/hash.h"
 #include "common/strings.h"
+#include "tasks/datasets.h"
 #include "tasks/warehouse.h"
 
 namespace weir::tasks {
@@ -422,9 +423,9 @@ Result<EmbedReport> RunEmbed(const EmbedConfig& c) {
         !ok) {
       return fail(ok.error());
     }
-    std::ifstream in(index_temp, std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
+    // The same SHA-256 the task's lineage records for the index file.
+    auto index_fingerprint = TakeFingerprint(ResolvedDataset{.path = index_temp});
+    if (!index_fingerprint) return fail(index_fingerprint.error());
     json manifest = {
         {"format", "weir-vector-index/1"},
         {"factory", c.index.factory},
@@ -433,7 +434,7 @@ Result<EmbedReport> RunEmbed(const EmbedConfig& c) {
         {"ntotal", chunks.size()},
         {"model", model},
         {"provider", json::parse(ProviderConfigToJson(c.provider))},
-        {"index_sha256", "sha256:" + Sha256Hex(bytes.str())},
+        {"index_sha256", index_fingerprint->fingerprint},
         {"input", {{"dataset", c.table_uri_prefix + c.table}, {"version", c.source_version}}},
         {"table",
          {{"dataset", c.table_uri_prefix + c.into},

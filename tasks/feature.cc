@@ -6,14 +6,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
-#include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "common/strings.h"

@@ -373,32 +373,21 @@ class FeatureBuiltin : public Builtin {
   FeaturePlan plan_;
 };
 
+// The built-in `B` run with the config `parse` reads from `json`.
+template <typename B, typename Parse>
+Result<std::unique_ptr<Builtin>> Make(Parse parse, std::string_view json) {
+  auto config = parse(json);
+  if (!config) return std::unexpected(config.error());
+  return std::make_unique<B>(std::move(*config));
+}
+
 Result<std::unique_ptr<Builtin>> MakeBuiltin(const ManifestSpec& spec) {
-  if (spec.builtin == "transform") {
-    auto config = TransformConfigFromJson(spec.builtin_config);
-    if (!config) return std::unexpected(config.error());
-    return std::make_unique<TransformBuiltin>(std::move(*config));
-  }
-  if (spec.builtin == "ingest") {
-    auto config = IngestConfigFromJson(spec.builtin_config);
-    if (!config) return std::unexpected(config.error());
-    return std::make_unique<IngestBuiltin>(std::move(*config));
-  }
-  if (spec.builtin == "embed") {
-    auto config = EmbedConfigFromJson(spec.builtin_config);
-    if (!config) return std::unexpected(config.error());
-    return std::make_unique<EmbedBuiltin>(std::move(*config));
-  }
-  if (spec.builtin == "feature") {
-    auto config = FeatureConfigFromJson(spec.builtin_config);
-    if (!config) return std::unexpected(config.error());
-    return std::make_unique<FeatureBuiltin>(std::move(*config));
-  }
-  if (spec.builtin == "validate") {
-    auto config = ValidateConfigFromJson(spec.builtin_config);
-    if (!config) return std::unexpected(config.error());
-    return std::make_unique<ValidateBuiltin>(std::move(*config));
-  }
+  const std::string& config = spec.builtin_config;
+  if (spec.builtin == "transform") return Make<TransformBuiltin>(TransformConfigFromJson, config);
+  if (spec.builtin == "ingest") return Make<IngestBuiltin>(IngestConfigFromJson, config);
+  if (spec.builtin == "validate") return Make<ValidateBuiltin>(ValidateConfigFromJson, config);
+  if (spec.builtin == "feature") return Make<FeatureBuiltin>(FeatureConfigFromJson, config);
+  if (spec.builtin == "embed") return Make<EmbedBuiltin>(EmbedConfigFromJson, config);
   return Fail(ErrorCode::kInvalidArgument, fmt::format("unknown built-in kind '{}'", spec.builtin));
 }
 

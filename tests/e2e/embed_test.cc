@@ -15,15 +15,12 @@
 namespace weir {
 namespace {
 
+using testing::Contains;
 using testing::CountLines;
 using testing::DumpEveryTable;
 using testing::Output;
 using testing::Query;
 using testing::ReadFile;
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 constexpr const char* kDag = R"(dag: emb
 tasks:

@@ -9,13 +9,10 @@
 namespace weir {
 namespace {
 
+using testing::Contains;
 using testing::DumpEveryTable;
 using testing::Output;
 using testing::Query;
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 constexpr const char* kDag = R"(dag: feat
 tasks:

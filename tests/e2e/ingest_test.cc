@@ -12,15 +12,12 @@
 namespace weir {
 namespace {
 
+using testing::Contains;
 using testing::DumpEveryTable;
 using testing::Output;
 using testing::Query;
 using testing::ReadFile;
 using testing::Weir;
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 constexpr const char* kPartitionDag = R"(dag: ing
 schedule: "@daily"

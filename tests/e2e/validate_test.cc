@@ -13,6 +13,7 @@
 namespace weir {
 namespace {
 
+using testing::Contains;
 using testing::CountLines;
 using testing::DumpEveryTable;
 using testing::Output;
@@ -116,10 +117,6 @@ struct Fixture : testing::Project {
 struct ChecksFixture : Fixture {
   ChecksFixture() : Fixture("dags/checks.yaml", kChecksDag) { dir.Write("dags/data/t.csv", kRows); }
 };
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 TEST_CASE("every check passes on data that meets it, and reports what it observed",
           "[e2e][validate]") {

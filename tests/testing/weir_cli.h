@@ -51,6 +51,10 @@ struct Project {
   std::filesystem::path Db() const { return dir / "home" / "weir.db"; }
 };
 
+inline bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 inline int CountLines(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
 }

@@ -14,6 +14,14 @@ void InitCrypto() {
   (void)initialized;
 }
 
+// SHA-256, fetched from the provider once: looking it up for every record (as EVP_sha256() with
+// EVP_DigestInit_ex does) takes locks that cost more than hashing a short record.
+const EVP_MD* Sha256Md() {
+  InitCrypto();
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 std::string Hex(const unsigned char* digest, unsigned int length) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(length * 2, '0');
@@ -30,14 +38,13 @@ std::string Sha256Hex(std::string_view data) {
   InitCrypto();
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &length, Sha256Md(), nullptr);
   return Hex(digest, length);
 }
 
 Sha256::Sha256() {
-  InitCrypto();
   auto* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr);
   context_ = ctx;
 }
 
@@ -51,7 +58,7 @@ void Sha256::DigestAndReset(unsigned char out[32]) {
   auto* ctx = static_cast<EVP_MD_CTX*>(context_);
   unsigned int length = 0;
   EVP_DigestFinal_ex(ctx, out, &length);
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);  // again from the start
+  EVP_DigestInit_ex2(ctx, nullptr, nullptr);  // again from the start, with the same digest
 }
 
 std::string Sha256::HexDigest() {

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -13,9 +14,11 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/strings.h"
 #include "common/time.h"
 
@@ -137,24 +140,30 @@ class Values {
     return order < 0 ? -1 : order > 0 ? 1 : 0;
   }
 
-  // Appends a key under which equal values (as SQLite's = sees them: 1 = 1.0) are equal bytes.
+  // The integer a number equals (as SQLite's = sees them: 1 = 1.0), if any.
+  static std::optional<std::int64_t> AsInteger(const Cell& c) {
+    if (c.kind == Cell::Kind::kInteger) return c.integer;
+    if (c.kind == Cell::Kind::kReal && c.real >= -9.2e18 && c.real <= 9.2e18 &&
+        c.real == static_cast<double>(static_cast<std::int64_t>(c.real))) {
+      return static_cast<std::int64_t>(c.real);
+    }
+    return std::nullopt;
+  }
+
+  // Appends a key under which equal values (as SQLite's = sees them) are equal bytes.
   void AppendKey(const Cell& c, std::string* key) const {
+    if (auto integer = AsInteger(c)) {
+      key->push_back('i');
+      key->append(reinterpret_cast<const char*>(&*integer), sizeof *integer);
+      return;
+    }
     switch (c.kind) {
       case Cell::Kind::kNull:
         key->push_back('n');
         return;
       case Cell::Kind::kReal:
-        if (c.real >= -9.2e18 && c.real <= 9.2e18 &&
-            c.real == static_cast<double>(static_cast<std::int64_t>(c.real))) {
-          AppendKey(Cell::Integer(static_cast<std::int64_t>(c.real)), key);
-          return;
-        }
         key->push_back('r');
         key->append(reinterpret_cast<const char*>(&c.real), sizeof c.real);
-        return;
-      case Cell::Kind::kInteger:
-        key->push_back('i');
-        key->append(reinterpret_cast<const char*>(&c.integer), sizeof c.integer);
         return;
       case Cell::Kind::kText:
       case Cell::Kind::kBlob:
@@ -162,6 +171,8 @@ class Values {
         key->append(reinterpret_cast<const char*>(&c.size), sizeof c.size);
         key->append(Bytes(c));
         return;
+      case Cell::Kind::kInteger:
+        return;  // handled above
     }
   }
 
@@ -192,7 +203,6 @@ std::optional<std::int64_t> MillisOf(const Cell& c, const Values& values) {
 // The events of every entity, sorted by (entity, event time, available_at, row): an event's
 // index is its rank, so "first" and "last" compare indexes.
 struct Events {
-  std::vector<std::int32_t> entity;
   std::vector<std::int64_t> ts, available;
   std::vector<std::vector<Cell>> columns;            // one per distinct feature column
   std::vector<std::vector<std::uint32_t>> distinct;  // per column: a dense id per distinct value
@@ -563,6 +573,19 @@ Result<Inspection> Inspect(const Connection& connection, const FeatureConfig& c)
   return in;
 }
 
+// Runs work(0) ... work(n - 1), on as many threads as there are cores (and work).
+void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& work) {
+  const std::size_t threads =
+      std::min<std::size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<std::size_t> next = 0;
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < n;) work(i);
+  };
+  std::vector<std::jthread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+}
+
 // ---- The task ------------------------------------------------------------------------------
 
 class FeatureRun {
@@ -584,7 +607,7 @@ class FeatureRun {
     if (auto ok = writer->Commit(); !ok) return Fail(ok.error().code, where() + ok.error().message);
     return FeatureReport{.labels = static_cast<std::int64_t>(label_cutoff_.size()),
                          .events = static_cast<std::int64_t>(events_.ts.size()),
-                         .entities = static_cast<std::int64_t>(entity_ids_.size())};
+                         .entities = entities_};
   }
 
  private:
@@ -597,7 +620,8 @@ class FeatureRun {
   }
 
   // The entity's id, made when `add` (events) or -1 for one no event has (labels). `row` names
-  // the row in an error about a NULL key.
+  // the row in an error about a NULL key. A key of one integer (the usual case) is looked up by
+  // its value; any other by its bytes, under which values SQLite's = finds equal are equal.
   Result<std::int32_t> EntityOf(sqlite3_stmt* stmt, int first, const FeatureConfig::Side& side,
                                 std::string_view name, std::int64_t row, bool add) {
     key_.clear();
@@ -608,14 +632,23 @@ class FeatureRun {
                                         fmt::format("entity column {} is NULL", side.entity[i])));
       }
       scratch_.Clear();
-      scratch_.AppendKey(scratch_.Read(stmt, column), &key_);
+      const Cell cell = scratch_.Read(stmt, column);
+      if (side.entity.size() == 1) {
+        if (auto integer = scratch_.AsInteger(cell)) return IdOf(&integer_ids_, *integer, add);
+      }
+      scratch_.AppendKey(cell, &key_);
     }
+    return IdOf(&other_ids_, key_, add);
+  }
+
+  template <typename Map, typename Key>
+  std::int32_t IdOf(Map* ids, const Key& key, bool add) {
     if (!add) {
-      auto it = entity_ids_.find(key_);
-      return it == entity_ids_.end() ? -1 : it->second;
+      auto it = ids->find(key);
+      return it == ids->end() ? -1 : it->second;
     }
-    auto [it, inserted] =
-        entity_ids_.try_emplace(key_, static_cast<std::int32_t>(entity_ids_.size()));
+    auto [it, inserted] = ids->try_emplace(key, entities_);
+    if (inserted) ++entities_;
     return it->second;
   }
 
@@ -653,19 +686,23 @@ class FeatureRun {
     std::vector<std::vector<Cell>> values(value_columns.size());
     auto ok = Scan(connection, where(), e.table, columns, "", {},
                    [&](sqlite3_stmt* stmt, std::int64_t row) -> Result<void> {
+                     // The entity's slot is fetched while the times are parsed: the lookup
+                     // is a cache miss more often than not.
+                     if (e.entity.size() == 1 && sqlite3_column_type(stmt, 1) == SQLITE_INTEGER) {
+                       integer_ids_.prefetch(sqlite3_column_int64(stmt, 1));
+                     }
+                     auto t = TimeOf(stmt, ts, "events", e.table, e.timestamp, row);
+                     Result<std::int64_t> avail = std::numeric_limits<std::int64_t>::min();
+                     if (!e.available_at.empty()) {
+                       avail = TimeOf(stmt, ts + 1, "events", e.table, e.available_at, row);
+                     }
                      auto id = EntityOf(stmt, 1, e, "events", row, /*add=*/true);
                      if (!id) return std::unexpected(id.error());
-                     auto t = TimeOf(stmt, ts, "events", e.table, e.timestamp, row);
                      if (!t) return std::unexpected(t.error());
-                     std::int64_t avail = std::numeric_limits<std::int64_t>::min();
-                     if (!e.available_at.empty()) {
-                       auto a = TimeOf(stmt, ts + 1, "events", e.table, e.available_at, row);
-                       if (!a) return std::unexpected(a.error());
-                       avail = *a;
-                     }
+                     if (!avail) return std::unexpected(avail.error());
                      entity.push_back(*id);
                      times.push_back(*t);
-                     available.push_back(avail);
+                     available.push_back(*avail);
                      for (std::size_t v = 0; v < values.size(); ++v) {
                        Cell cell = values_.Read(stmt, first_value + static_cast<int>(v));
                        if (numeric[v] && !cell.is_number() && cell.kind != Cell::Kind::kNull) {
@@ -681,23 +718,40 @@ class FeatureRun {
                    });
     if (!ok) return ok;
 
-    // Rank order: entity, time, available_at, row.
-    std::vector<std::uint32_t> order(times.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-      return std::tie(entity[a], times[a], available[a], a) <
-             std::tie(entity[b], times[b], available[b], b);
-    });
-    auto permute = [&](auto& from, auto& to) {
-      to.resize(order.size());
-      for (std::size_t i = 0; i < order.size(); ++i) to[i] = from[order[i]];
-      from = {};
+    // Rank order: entity, time, available_at, row. A counting sort by entity (stable: rows stay
+    // in order), then each entity's events by time, each entity's few in a run of their own.
+    const std::size_t n = times.size();
+    events_.begin.assign(static_cast<std::size_t>(entities_) + 1, 0);
+    for (std::int32_t id : entity) ++events_.begin[static_cast<std::size_t>(id) + 1];
+    std::partial_sum(events_.begin.begin(), events_.begin.end(), events_.begin.begin());
+    struct Rank {
+      std::int64_t ts, available;
+      std::uint32_t row;
+      bool operator<(const Rank& o) const {
+        return std::tie(ts, available, row) < std::tie(o.ts, o.available, o.row);
+      }
     };
-    permute(entity, events_.entity);
-    permute(times, events_.ts);
-    permute(available, events_.available);
+    std::vector<Rank> ranks(n);
+    std::vector<std::size_t> next(events_.begin.begin(), events_.begin.end() - 1);
+    for (std::uint32_t r = 0; r < n; ++r) {
+      ranks[next[static_cast<std::size_t>(entity[r])]++] = {times[r], available[r], r};
+    }
+    for (std::size_t k = 0; k + 1 < events_.begin.size(); ++k) {
+      std::sort(ranks.begin() + static_cast<std::ptrdiff_t>(events_.begin[k]),
+                ranks.begin() + static_cast<std::ptrdiff_t>(events_.begin[k + 1]));
+    }
+    events_.ts.resize(n);
+    events_.available.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      events_.ts[i] = ranks[i].ts;
+      events_.available[i] = ranks[i].available;
+    }
     events_.columns.resize(values.size());
-    for (std::size_t v = 0; v < values.size(); ++v) permute(values[v], events_.columns[v]);
+    for (std::size_t v = 0; v < values.size(); ++v) {
+      events_.columns[v].resize(n);
+      for (std::size_t i = 0; i < n; ++i) events_.columns[v][i] = values[v][ranks[i].row];
+      values[v] = {};
+    }
     column_index_.clear();
     for (std::size_t v = 0; v < value_columns.size(); ++v) column_index_[value_columns[v]] = v;
 
@@ -708,7 +762,7 @@ class FeatureRun {
       if (f.agg != "count_distinct") continue;
       const std::size_t v = column_index_.at(f.column);
       if (!events_.distinct[v].empty() || events_.ts.empty()) continue;
-      std::unordered_map<std::string, std::uint32_t> ids;
+      absl::flat_hash_map<std::string, std::uint32_t> ids;
       std::vector<std::uint32_t>& out = events_.distinct[v];
       out.reserve(events_.ts.size());
       for (const Cell& cell : events_.columns[v]) {
@@ -724,9 +778,6 @@ class FeatureRun {
       distinct_values_[v] = ids.size() + 1;
     }
 
-    events_.begin.assign(entity_ids_.size() + 1, events_.ts.size());
-    // Every entity has events (ids are made by events), so each gets its first one.
-    for (std::size_t i = events_.ts.size(); i-- > 0;) events_.begin[events_.entity[i]] = i;
     return {};
   }
 
@@ -780,76 +831,100 @@ class FeatureRun {
     }
   }
 
-  // For each window length, slides the window over each entity's events in cutoff order.
+  // For each window length, slides the window over each entity's events in cutoff order. The
+  // window lengths are independent of each other, so they are computed side by side.
   void Compute() {
     const std::size_t n_labels = label_cutoff_.size();
     const std::size_t n_events = events_.ts.size();
     results_.assign(c_.features.size(), std::vector<Cell>(n_labels));
     // Labels by (entity, cutoff, row).
-    std::vector<std::uint32_t> labels(n_labels);
-    std::iota(labels.begin(), labels.end(), 0);
-    std::sort(labels.begin(), labels.end(), [&](std::uint32_t a, std::uint32_t b) {
+    Slides slides{.labels = std::vector<std::uint32_t>(n_labels),
+                  .enter = std::vector<std::int64_t>(n_events),
+                  .entering = std::vector<std::uint32_t>(n_events)};
+    std::iota(slides.labels.begin(), slides.labels.end(), 0);
+    std::sort(slides.labels.begin(), slides.labels.end(), [&](std::uint32_t a, std::uint32_t b) {
       return std::tie(label_entity_[a], label_cutoff_[a], a) <
              std::tie(label_entity_[b], label_cutoff_[b], b);
     });
+    // Event e enters every window at enter[e], once it happened and is available; entering
+    // order is by entity, then enter time (leaving order is rank order: by time).
+    for (std::size_t e = 0; e < n_events; ++e) {
+      slides.enter[e] = std::max(events_.ts[e] + (c_.inclusive ? 0 : 1), events_.available[e]);
+    }
+    std::iota(slides.entering.begin(), slides.entering.end(), 0);
+    if (!c_.events.available_at.empty()) {
+      for (std::size_t k = 0; k + 1 < events_.begin.size(); ++k) {
+        std::stable_sort(
+            slides.entering.begin() + static_cast<std::ptrdiff_t>(events_.begin[k]),
+            slides.entering.begin() + static_cast<std::ptrdiff_t>(events_.begin[k + 1]),
+            [&](std::uint32_t a, std::uint32_t b) { return slides.enter[a] < slides.enter[b]; });
+      }
+    }
     std::map<std::int64_t, std::vector<std::size_t>> by_window;
     for (std::size_t f = 0; f < c_.features.size(); ++f) {
       by_window[c_.features[f].window_ms].push_back(f);
     }
-    constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-    for (const auto& [window, features] : by_window) {
-      std::vector<char> live(n_events, 0);
-      std::vector<std::unique_ptr<Aggregate>> aggs;
-      for (std::size_t f : features) aggs.push_back(Make(c_.features[f], live));
-      // Event e is in the window of cutoff c when enter[e] <= c <= leave[e].
-      std::vector<std::int64_t> enter(n_events), leave(n_events);
-      for (std::size_t e = 0; e < n_events; ++e) {
-        enter[e] = std::max(events_.ts[e] + (c_.inclusive ? 0 : 1), events_.available[e]);
-        leave[e] = window == 0 ? kNever : events_.ts[e] + window;
-      }
-      // Entering order: by entity, then enter time (leaving order is rank order: by time).
-      std::vector<std::uint32_t> entering(n_events);
-      std::iota(entering.begin(), entering.end(), 0);
-      if (!c_.events.available_at.empty()) {
-        for (std::size_t k = 0; k + 1 < events_.begin.size(); ++k) {
-          std::stable_sort(entering.begin() + static_cast<std::ptrdiff_t>(events_.begin[k]),
-                           entering.begin() + static_cast<std::ptrdiff_t>(events_.begin[k + 1]),
-                           [&](std::uint32_t a, std::uint32_t b) { return enter[a] < enter[b]; });
-        }
-      }
-      std::vector<Cell> empty;
-      for (auto& agg : aggs) empty.push_back(agg->Value());
+    const std::vector<std::pair<std::int64_t, std::vector<std::size_t>>> windows(by_window.begin(),
+                                                                                 by_window.end());
+    ParallelFor(windows.size(),
+                [&](std::size_t w) { Slide(slides, windows[w].first, windows[w].second); });
+  }
 
-      std::size_t i = 0;
-      while (i < n_labels) {
-        const std::int32_t entity = label_entity_[labels[i]];
-        if (entity < 0) {  // an entity without events
-          for (std::size_t a = 0; a < aggs.size(); ++a) results_[features[a]][labels[i]] = empty[a];
-          ++i;
-          continue;
-        }
-        const std::size_t end = events_.begin[entity + 1];
-        std::size_t in = events_.begin[entity], out = in;
-        for (; i < n_labels && label_entity_[labels[i]] == entity; ++i) {
-          const std::int64_t cutoff = label_cutoff_[labels[i]];
-          for (; in < end && enter[entering[in]] <= cutoff; ++in) {
-            const std::uint32_t e = entering[in];
-            if (enter[e] > leave[e]) continue;  // available only after it left every window
-            live[e] = 1;
-            for (auto& agg : aggs) agg->Add(e);
-          }
-          for (; out < end && leave[out] < cutoff; ++out) {
-            if (!live[out]) continue;
-            live[out] = 0;
-            for (auto& agg : aggs) agg->Remove(out);
-          }
-          for (std::size_t a = 0; a < aggs.size(); ++a) {
-            results_[features[a]][labels[i]] = aggs[a]->Value();
-          }
-        }
-        for (std::size_t e = events_.begin[entity]; e < end; ++e) live[e] = 0;
-        for (auto& agg : aggs) agg->Clear();
+  // What every window length shares.
+  struct Slides {
+    std::vector<std::uint32_t> labels;    // by (entity, cutoff, row)
+    std::vector<std::int64_t> enter;      // per event
+    std::vector<std::uint32_t> entering;  // events, by (entity, enter)
+  };
+
+  // The `features` of one window length. Writes only their columns of results_.
+  void Slide(const Slides& slides, std::int64_t window, const std::vector<std::size_t>& features) {
+    const std::size_t n_labels = slides.labels.size();
+    const std::size_t n_events = events_.ts.size();
+    const std::vector<std::uint32_t>& labels = slides.labels;
+    const std::vector<std::int64_t>& enter = slides.enter;
+    const std::vector<std::uint32_t>& entering = slides.entering;
+    constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+    std::vector<char> live(n_events, 0);
+    std::vector<std::unique_ptr<Aggregate>> aggs;
+    for (std::size_t f : features) aggs.push_back(Make(c_.features[f], live));
+    // Event e is in the window of cutoff c when enter[e] <= c <= leave[e].
+    std::vector<std::int64_t> leave(n_events);
+    for (std::size_t e = 0; e < n_events; ++e) {
+      leave[e] = window == 0 ? kNever : events_.ts[e] + window;
+    }
+    std::vector<Cell> empty;
+    for (auto& agg : aggs) empty.push_back(agg->Value());
+
+    std::size_t i = 0;
+    while (i < n_labels) {
+      const std::int32_t entity = label_entity_[labels[i]];
+      if (entity < 0) {  // an entity without events
+        for (std::size_t a = 0; a < aggs.size(); ++a) results_[features[a]][labels[i]] = empty[a];
+        ++i;
+        continue;
       }
+      const std::size_t end = events_.begin[entity + 1];
+      std::size_t in = events_.begin[entity], out = in;
+      for (; i < n_labels && label_entity_[labels[i]] == entity; ++i) {
+        const std::int64_t cutoff = label_cutoff_[labels[i]];
+        for (; in < end && enter[entering[in]] <= cutoff; ++in) {
+          const std::uint32_t e = entering[in];
+          if (enter[e] > leave[e]) continue;  // available only after it left every window
+          live[e] = 1;
+          for (auto& agg : aggs) agg->Add(e);
+        }
+        for (; out < end && leave[out] < cutoff; ++out) {
+          if (!live[out]) continue;
+          live[out] = 0;
+          for (auto& agg : aggs) agg->Remove(out);
+        }
+        for (std::size_t a = 0; a < aggs.size(); ++a) {
+          results_[features[a]][labels[i]] = aggs[a]->Value();
+        }
+      }
+      for (std::size_t e = events_.begin[entity]; e < end; ++e) live[e] = 0;
+      for (auto& agg : aggs) agg->Clear();
     }
   }
 
@@ -891,7 +966,9 @@ class FeatureRun {
   const FeatureConfig& c_;
   Values values_, scratch_;
   std::string key_;
-  std::unordered_map<std::string, std::int32_t> entity_ids_;
+  std::int32_t entities_ = 0;  // ids made so far
+  absl::flat_hash_map<std::int64_t, std::int32_t> integer_ids_;
+  absl::flat_hash_map<std::string, std::int32_t> other_ids_;
   Events events_;
   std::map<std::string, std::size_t> column_index_;
   std::vector<std::size_t> distinct_values_;

@@ -16,7 +16,6 @@
 #include <optional>
 #include <thread>
 #include <tuple>
-#include <unordered_map>
 
 #include "absl/container/flat_hash_map.h"
 #include "common/strings.h"

@@ -63,8 +63,8 @@ Result<Fingerprint> TableFingerprint(const ResolvedDataset& d) {
     return missing(fmt::format("{}: the SQLite file {} does not exist", d.uri, d.path.string()));
   }
   Db db;
-  if (sqlite3_open_v2(d.path.c_str(), &db.db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_open_v2(d.path.c_str(), &db.db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
     return Fail(ErrorCode::kIo, fmt::format("{}: cannot open {}: {}", d.uri, d.path.string(),
                                             sqlite3_errmsg(db.db_)));
   }

@@ -21,11 +21,6 @@ using state::DatasetVersionRecord;
 using state::LineageAttempt;
 using state::LineageGraph;
 
-std::string Json(const std::string& text) { return dags::Value::String(text).ToJson(); }
-std::string JsonOr(const std::optional<std::int64_t>& v) {
-  return v ? std::to_string(*v) : std::string("null");
-}
-
 // DATASET[@N]: the dataset as the store names it, and the version if one is given. An absolute
 // file path becomes file:PATH relative to the DAGs folder.
 std::pair<std::string, std::optional<int>> SplitTarget(const Context& context,
@@ -120,44 +115,7 @@ void PrintTree(const LineageGraph& g, std::int64_t root, state::LineageDirection
 }
 
 void PrintJson(const LineageGraph& g, std::optional<std::int64_t> root) {
-  std::vector<std::string> versions, attempts, reads, writes, columns;
-  for (const auto& v : g.versions) {
-    versions.push_back(fmt::format(
-        R"({{"id":{},"dataset":{},"version":{},"fingerprint":{},"schema":{},"rows":{},)"
-        R"("bytes":{},"written_by":{},"recorded_at":"{}"}})",
-        v.id, Json(v.uri), v.version, Json(v.fingerprint), v.schema_json, JsonOr(v.row_count),
-        JsonOr(v.bytes), JsonOr(v.attempt_id), FormatIso(v.recorded_at)));
-  }
-  for (const auto& a : g.attempts) {
-    const state::AttemptRecord& t = a.attempt;
-    attempts.push_back(fmt::format(
-        R"({{"id":{},"run":{},"dag":{},"task":{},"try":{},"state":"{}","exit_code":{},)"
-        R"("signal":{},"started_at":"{}","ended_at":{},"dag_file":{},"dag_hash":{},)"
-        R"("config_hash":{},"params":{},"interval_start":"{}","interval_end":"{}"}})",
-        t.id, Json(t.run_id), Json(a.dag_id), Json(t.task_id), t.try_number, state::Name(t.state),
-        JsonOr(t.exit_code ? std::optional<std::int64_t>(*t.exit_code) : std::nullopt),
-        JsonOr(t.signal ? std::optional<std::int64_t>(*t.signal) : std::nullopt),
-        FormatIso(t.started_at), t.ended_at ? Json(FormatIso(*t.ended_at)) : "null",
-        Json(a.dag_file), Json(a.dag_hash), a.config_hash.empty() ? "null" : Json(a.config_hash),
-        a.params_json, FormatIso(a.interval_start), FormatIso(a.interval_end)));
-  }
-  for (auto [a, v] : g.reads)
-    reads.push_back(fmt::format(R"({{"attempt":{},"version":{}}})", a, v));
-  for (auto [a, v] : g.writes) {
-    writes.push_back(fmt::format(R"({{"attempt":{},"version":{}}})", a, v));
-  }
-  for (const auto& c : g.columns) {
-    columns.push_back(fmt::format(
-        R"({{"output_version":{},"output_column":{},"input_version":{},"input_column":{},)"
-        R"("transformation":{}}})",
-        c.output_version_id, Json(c.output_column), c.input_version_id, Json(c.input_column),
-        Json(c.transformation)));
-  }
-  std::cout << fmt::format(
-      R"({{"root":{},"versions":[{}],"attempts":[{}],"reads":[{}],"writes":[{}],"columns":[{}]}})"
-      "\n",
-      JsonOr(root), fmt::join(versions, ","), fmt::join(attempts, ","), fmt::join(reads, ","),
-      fmt::join(writes, ","), fmt::join(columns, ","));
+  std::cout << state::LineageGraphToJson(g, root) << "\n";
 }
 
 std::string DotLabel(const std::string& text) {

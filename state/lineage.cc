@@ -1,6 +1,7 @@
 // The store's lineage: datasets, their versions, what each attempt read and wrote, and the
 // provenance graph walked from any version (docs/lineage.md).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <deque>
 #include <map>
@@ -411,6 +412,17 @@ Result<std::optional<DatasetVersionRecord>> Store::FindDatasetVersion(const std:
   return std::optional<DatasetVersionRecord>(std::move(rows->front()));
 }
 
+Result<std::vector<DatasetVersionRecord>> Store::DatasetVersions(const std::string& uri,
+                                                                 int limit) {
+  auto stmt = db_->Prepare(
+      fmt::format("SELECT {} FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
+                  "WHERE d.uri = ?1 ORDER BY v.version DESC LIMIT ?2",
+                  kVersionColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, uri).Bind(2, limit);
+  return CollectRows<DatasetVersionRecord>(**stmt, ReadVersion);
+}
+
 Result<std::vector<std::string>> Store::DatasetUris() {
   auto stmt = db_->Prepare("SELECT uri FROM datasets ORDER BY uri");
   if (!stmt) return std::unexpected(stmt.error());
@@ -590,6 +602,53 @@ Result<std::optional<AttemptCacheRecord>> Store::CacheRecord(std::int64_t attemp
   if (!built) return std::unexpected(built.error());
   record.reads = std::move(built->versions);
   return std::optional<AttemptCacheRecord>(std::move(record));
+}
+
+namespace {
+std::string Json(const std::string& text) { return dags::Value::String(text).ToJson(); }
+std::string JsonOr(const std::optional<std::int64_t>& v) {
+  return v ? std::to_string(*v) : std::string("null");
+}
+}  // namespace
+
+std::string LineageGraphToJson(const LineageGraph& g, std::optional<std::int64_t> root) {
+  std::vector<std::string> versions, attempts, reads, writes, columns;
+  for (const auto& v : g.versions) {
+    versions.push_back(fmt::format(
+        R"({{"id":{},"dataset":{},"version":{},"fingerprint":{},"schema":{},"rows":{},)"
+        R"("bytes":{},"written_by":{},"recorded_at":"{}"}})",
+        v.id, Json(v.uri), v.version, Json(v.fingerprint), v.schema_json, JsonOr(v.row_count),
+        JsonOr(v.bytes), JsonOr(v.attempt_id), FormatIso(v.recorded_at)));
+  }
+  for (const auto& a : g.attempts) {
+    const AttemptRecord& t = a.attempt;
+    attempts.push_back(fmt::format(
+        R"({{"id":{},"run":{},"dag":{},"task":{},"try":{},"state":"{}","exit_code":{},)"
+        R"("signal":{},"started_at":"{}","ended_at":{},"dag_file":{},"dag_hash":{},)"
+        R"("config_hash":{},"params":{},"interval_start":"{}","interval_end":"{}"}})",
+        t.id, Json(t.run_id), Json(a.dag_id), Json(t.task_id), t.try_number, Name(t.state),
+        JsonOr(t.exit_code ? std::optional<std::int64_t>(*t.exit_code) : std::nullopt),
+        JsonOr(t.signal ? std::optional<std::int64_t>(*t.signal) : std::nullopt),
+        FormatIso(t.started_at), t.ended_at ? Json(FormatIso(*t.ended_at)) : "null",
+        Json(a.dag_file), Json(a.dag_hash), a.config_hash.empty() ? "null" : Json(a.config_hash),
+        a.params_json, FormatIso(a.interval_start), FormatIso(a.interval_end)));
+  }
+  for (auto [a, v] : g.reads)
+    reads.push_back(fmt::format(R"({{"attempt":{},"version":{}}})", a, v));
+  for (auto [a, v] : g.writes) {
+    writes.push_back(fmt::format(R"({{"attempt":{},"version":{}}})", a, v));
+  }
+  for (const auto& c : g.columns) {
+    columns.push_back(fmt::format(
+        R"({{"output_version":{},"output_column":{},"input_version":{},"input_column":{},)"
+        R"("transformation":{}}})",
+        c.output_version_id, Json(c.output_column), c.input_version_id, Json(c.input_column),
+        Json(c.transformation)));
+  }
+  return fmt::format(
+      R"({{"root":{},"versions":[{}],"attempts":[{}],"reads":[{}],"writes":[{}],"columns":[{}]}})",
+      JsonOr(root), fmt::join(versions, ","), fmt::join(attempts, ","), fmt::join(reads, ","),
+      fmt::join(writes, ","), fmt::join(columns, ","));
 }
 
 }  // namespace weir::state

@@ -228,6 +228,14 @@ struct AuditQuery {
 
 enum class LineageDirection { kUpstream, kDownstream };
 
+// Which runs a listing shows, newest first (by interval start, then creation).
+struct RunQuery {
+  std::string dag_id;             // empty: every DAG
+  std::optional<RunState> state;  // none: any state
+  int limit = 25;
+  int offset = 0;  // runs skipped before the first one returned
+};
+
 struct AuditEvent {
   std::int64_t id = 0;
   Timestamp at;

@@ -29,6 +29,10 @@ struct StoreOptions {
   int busy_timeout_ms = 10'000;  // how long a write waits for another writer before failing
 };
 
+// A lineage graph as the JSON `weir lineage --format json` prints and the API serves: versions,
+// attempts, reads, writes and column edges, with `root` the version asked about (or null).
+std::string LineageGraphToJson(const LineageGraph& graph, std::optional<std::int64_t> root);
+
 class Store {
  public:
   // Opens the database at `path`, migrating its schema forward.
@@ -47,6 +51,15 @@ class Store {
   [[nodiscard]] Result<std::optional<RunRecord>> GetRun(const std::string& run_id);
   // Newest first (by interval start, then creation); all DAGs when `dag_id` is empty.
   [[nodiscard]] Result<std::vector<RunRecord>> ListRuns(const std::string& dag_id, int limit);
+  // One page of the runs `query` selects, and how many it selects in all.
+  [[nodiscard]] Result<std::vector<RunRecord>> ListRuns(const RunQuery& query);
+  [[nodiscard]] Result<std::int64_t> CountRuns(const RunQuery& query);
+  // How many runs, and how many task instances, there are in each state (states with none are
+  // absent).
+  struct StateCounts {
+    std::map<std::string, std::int64_t> runs, tasks;
+  };
+  [[nodiscard]] Result<StateCounts> CountStates();
   // How many runs of `kind` `dag_id` has for the interval starting at `start`.
   [[nodiscard]] Result<int> CountRuns(const std::string& dag_id, Timestamp start, RunKind kind);
   [[nodiscard]] Result<void> UpdateRun(const RunRecord& run);
@@ -154,6 +167,9 @@ class Store {
   // Version `version` of the dataset `uri` (its latest when nullopt); nullopt if there is none.
   [[nodiscard]] Result<std::optional<DatasetVersionRecord>> FindDatasetVersion(
       const std::string& uri, std::optional<int> version = std::nullopt);
+  // The versions of the dataset `uri`, newest first, at most `limit`.
+  [[nodiscard]] Result<std::vector<DatasetVersionRecord>> DatasetVersions(const std::string& uri,
+                                                                          int limit);
   // Every dataset URI recorded, sorted.
   [[nodiscard]] Result<std::vector<std::string>> DatasetUris();
   // The provenance of a version (upstream: the attempt that wrote it, what that attempt read,

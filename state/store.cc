@@ -227,6 +227,51 @@ Result<std::vector<RunRecord>> Store::ListRuns(const std::string& dag_id, int li
   return CollectRows<RunRecord>(**stmt, [](const Statement& s) { return ReadRun(s); });
 }
 
+namespace {
+constexpr const char* kRunFilter = "(?1 = '' OR dag_id = ?1) AND (?2 IS NULL OR state = ?2)";
+}  // namespace
+
+Result<std::vector<RunRecord>> Store::ListRuns(const RunQuery& query) {
+  auto stmt = db_->Prepare(fmt::format(
+      "SELECT {} FROM runs WHERE {} "
+      "ORDER BY interval_start_ms DESC, created_at_ms DESC, run_id DESC LIMIT ?3 OFFSET ?4",
+      kRunColumns, kRunFilter));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)
+      ->Bind(1, query.dag_id)
+      .Bind(2, query.state ? std::optional<std::string>(Name(*query.state)) : std::nullopt)
+      .Bind(3, query.limit)
+      .Bind(4, query.offset);
+  return CollectRows<RunRecord>(**stmt, [](const Statement& s) { return ReadRun(s); });
+}
+
+Result<std::int64_t> Store::CountRuns(const RunQuery& query) {
+  auto stmt = db_->Prepare(fmt::format("SELECT count(*) FROM runs WHERE {}", kRunFilter));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)
+      ->Bind(1, query.dag_id)
+      .Bind(2, query.state ? std::optional<std::string>(Name(*query.state)) : std::nullopt);
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  const std::int64_t count = (*stmt)->Int(0);
+  (*stmt)->Reset();
+  return count;
+}
+
+Result<Store::StateCounts> Store::CountStates() {
+  StateCounts counts;
+  for (auto [table, out] :
+       {std::pair{"runs", &counts.runs}, std::pair{"task_instances", &counts.tasks}}) {
+    auto stmt = db_->Prepare(fmt::format("SELECT state, count(*) FROM {} GROUP BY state", table));
+    if (!stmt) return std::unexpected(stmt.error());
+    auto rows = CollectRows<std::pair<std::string, std::int64_t>>(
+        **stmt, [](const Statement& s) { return std::make_pair(s.Text(0), s.Int(1)); });
+    if (!rows) return std::unexpected(rows.error());
+    out->insert(rows->begin(), rows->end());
+  }
+  return counts;
+}
+
 Result<int> Store::CountRuns(const std::string& dag_id, Timestamp start, RunKind kind) {
   auto stmt = db_->Prepare(
       "SELECT count(*) FROM runs WHERE dag_id = ?1 AND interval_start_ms = ?2 AND kind = ?3");

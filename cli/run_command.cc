@@ -20,64 +20,6 @@
 namespace weir::cli {
 namespace {
 
-struct Interval {
-  Timestamp start;
-  Timestamp end;
-};
-
-// The data interval asked for. With a cron schedule, --date D is the schedule's interval that
-// starts on local day D (so that a manual run of a day matches that day's scheduled run), and
-// no date is the latest interval that has closed. Without one, --date D is the local day D and
-// no date is yesterday. --start/--end are taken as given.
-Result<Interval> ResolveInterval(const RunOptions& options, const dags::Dag& dag, Timestamp now) {
-  if (options.start) {
-    auto start = ParseTimestamp(*options.start);
-    if (!start) return Fail(ErrorCode::kInvalidArgument, "--start: " + start.error().message);
-    auto end = ParseTimestamp(*options.end);
-    if (!end) return Fail(ErrorCode::kInvalidArgument, "--end: " + end.error().message);
-    if (*end <= *start) {
-      return Fail(ErrorCode::kInvalidArgument, fmt::format("--end ({}) must be after --start ({})",
-                                                           FormatIso(*end), FormatIso(*start)));
-    }
-    return Interval{*start, *end};
-  }
-  const dags::Schedule& schedule = dag.schedule;
-  const bool cron = schedule.kind() == dags::Schedule::Kind::kCron;
-  CivilDate day;
-  if (options.date) {
-    auto d = ParseDate(*options.date);
-    if (!d) return Fail(ErrorCode::kInvalidArgument, "--date: " + d.error().message);
-    day = *d;
-  } else if (cron) {
-    auto end = schedule.PreviousTick(now + Duration(1), dag.timezone);
-    auto start = end ? schedule.PreviousTick(*end, dag.timezone) : std::nullopt;
-    if (!start) {
-      return Fail(
-          ErrorCode::kInvalidArgument,
-          fmt::format("DAG '{}' has no closed interval yet; pass --date or --start/--end", dag.id));
-    }
-    return Interval{*start, *end};
-  } else {
-    auto today = LocalDate(now, dag.timezone);
-    if (!today) return std::unexpected(today.error());
-    day = AddDays(*today, -1);
-  }
-  auto midnight = StartOfLocalDay(day, dag.timezone);
-  if (!midnight) return std::unexpected(midnight.error());
-  auto next_midnight = StartOfLocalDay(AddDays(day, 1), dag.timezone);
-  if (!next_midnight) return std::unexpected(next_midnight.error());
-  if (!cron) return Interval{*midnight, *next_midnight};
-  auto start = schedule.NextTick(*midnight - Duration(1), dag.timezone);
-  auto end = start ? schedule.NextTick(*start, dag.timezone) : std::nullopt;
-  if (!start || !end || *start >= *next_midnight) {
-    return Fail(ErrorCode::kInvalidArgument,
-                fmt::format("--date {}: the schedule '{}' of DAG '{}' has no interval starting "
-                            "that day; pass --start and --end",
-                            FormatDate(day), schedule.text(), dag.id));
-  }
-  return Interval{*start, *end};
-}
-
 Result<std::vector<std::pair<std::string, std::string>>> SplitParams(
     const std::vector<std::string>& params) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -117,7 +59,8 @@ int RunRun(const Context& context, const RunOptions& options) {
   auto params = dags::ResolveParams(**dag, *overrides);
   if (!params) return Report(params.error());
   SystemClock& clock = SystemClock::Instance();
-  auto interval = ResolveInterval(options, **dag, clock.Now());
+  auto interval = scheduler::ResolveManualInterval(
+      **dag, {.date = options.date, .start = options.start, .end = options.end}, "--", clock.Now());
   if (!interval) return Report(interval.error());
 
   auto store = context.OpenStore(true);

@@ -67,6 +67,71 @@ std::pair<RunRecord, std::vector<TaskInstanceRecord>> NewRun(const dags::Dag& da
   return {std::move(run), std::move(tasks)};
 }
 
+Result<ManualInterval> ResolveManualInterval(const dags::Dag& dag, const IntervalChoice& options,
+                                             std::string_view prefix, Timestamp now) {
+  if (options.date && (options.start || options.end)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("{0}date cannot be combined with {0}start/{0}end", prefix));
+  }
+  if (options.start.has_value() != options.end.has_value()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("{0}start and {0}end go together", prefix));
+  }
+  if (options.start) {
+    auto start = ParseTimestamp(*options.start);
+    if (!start)
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}start: ", prefix) + start.error().message);
+    auto end = ParseTimestamp(*options.end);
+    if (!end)
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}end: ", prefix) + end.error().message);
+    if (*end <= *start) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{0}end ({1}) must be after {0}start ({2})", prefix, FormatIso(*end),
+                              FormatIso(*start)));
+    }
+    return ManualInterval{*start, *end};
+  }
+  const dags::Schedule& schedule = dag.schedule;
+  const bool cron = schedule.kind() == dags::Schedule::Kind::kCron;
+  CivilDate day;
+  if (options.date) {
+    auto d = ParseDate(*options.date);
+    if (!d)
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("{}date: ", prefix) + d.error().message);
+    day = *d;
+  } else if (cron) {
+    auto end = schedule.PreviousTick(now + Duration(1), dag.timezone);
+    auto start = end ? schedule.PreviousTick(*end, dag.timezone) : std::nullopt;
+    if (!start) {
+      return Fail(
+          ErrorCode::kInvalidArgument,
+          fmt::format("DAG '{0}' has no closed interval yet; pass {1}date or {1}start/{1}end",
+                      dag.id, prefix));
+    }
+    return ManualInterval{*start, *end};
+  } else {
+    auto today = LocalDate(now, dag.timezone);
+    if (!today) return std::unexpected(today.error());
+    day = AddDays(*today, -1);
+  }
+  auto midnight = StartOfLocalDay(day, dag.timezone);
+  if (!midnight) return std::unexpected(midnight.error());
+  auto next_midnight = StartOfLocalDay(AddDays(day, 1), dag.timezone);
+  if (!next_midnight) return std::unexpected(next_midnight.error());
+  if (!cron) return ManualInterval{*midnight, *next_midnight};
+  auto start = schedule.NextTick(*midnight - Duration(1), dag.timezone);
+  auto end = start ? schedule.NextTick(*start, dag.timezone) : std::nullopt;
+  if (!start || !end || *start >= *next_midnight) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("{0}date {1}: the schedule '{2}' of DAG '{3}' has no interval starting "
+                            "that day; pass {0}start and {0}end",
+                            prefix, FormatDate(day), schedule.text(), dag.id));
+  }
+  return ManualInterval{*start, *end};
+}
+
 Result<RunRecord> CreateRun(state::Store& store, const dags::Dag& dag, const RunRequest& request,
                             Timestamp now) {
   // An @once run may have an empty interval; every other run covers some time.

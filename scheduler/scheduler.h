@@ -134,6 +134,24 @@ struct RunRequest {
   bool no_cache = false;       // every task runs; none is `cached`
 };
 
+// The data interval a manual run asks for: a local day, or an explicit start and end.
+struct IntervalChoice {
+  std::optional<std::string> date;   // YYYY-MM-DD
+  std::optional<std::string> start;  // ISO 8601, with end
+  std::optional<std::string> end;
+};
+struct ManualInterval {
+  Timestamp start;
+  Timestamp end;
+};
+// With a cron schedule, `date` D is the schedule's interval that starts on local day D (so that
+// a manual run of a day matches that day's scheduled run), and no date the latest interval that
+// has closed by `now`. Without one, D is the local day D and no date yesterday. start and end
+// are taken as given. Errors name the fields as `prefix` + name ("--date", or "date").
+[[nodiscard]] Result<ManualInterval> ResolveManualInterval(const dags::Dag& dag,
+                                                           const IntervalChoice& choice,
+                                                           std::string_view prefix, Timestamp now);
+
 // Creates a run of `dag` with all its task instances pending, records the DAG version and an
 // audit event. Manual runs get ids "DAG@START~manual-N"; scheduled and backfill runs "DAG@START".
 [[nodiscard]] Result<state::RunRecord> CreateRun(state::Store& store, const dags::Dag& dag,

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <chrono>
+
 #include "common/process.h"
 #include "scheduler/operations.h"
 #include "state/state.h"
@@ -321,8 +323,13 @@ Result<void> SchedulerService::Run() {
   std::optional<AttemptOutcome> outcome;
   Result<void> result;
   while (!stop_requested_) {
+    const auto started = std::chrono::steady_clock::now();
     result = Tick(std::exchange(outcome, std::nullopt));
     if (!result) break;
+    if (options_.on_tick) {
+      options_.on_tick(
+          std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started));
+    }
     outcome = runner_.Wait(NextWake());
   }
   // Stopping: cancel what runs (the runs go back to the store as failed attempts, and the

@@ -37,6 +37,8 @@ struct SchedulerOptions {
   Duration lease_timeout = std::chrono::seconds(30);      // a lease from another host is free after
   std::string holder = "weir scheduler";                  // how the lease names this process
   int max_new_runs_per_pass = 1000;  // catchup creates at most this many runs per DAG per pass
+  // Told how long each pass took (wall time, for the scheduler tick latency metric).
+  std::function<void(Duration)> on_tick;
 };
 
 // Something worth a line in the scheduler's log: DAG files loaded, runs created, recovery.

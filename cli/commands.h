@@ -16,6 +16,7 @@
 #include "scheduler/scheduler.h"
 #include "state/state.h"
 #include "tasks/tasks.h"
+#include "webui/webui.h"
 
 namespace weir::cli {
 
@@ -125,6 +126,17 @@ int RunBackfill(const Context& context, const BackfillCommand& command);
 
 // `weir scheduler`: schedules until SIGINT or SIGTERM.
 int RunScheduler(const Context& context, std::optional<int> parallelism);
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";       // --host: a numeric IPv4 or IPv6 address
+  int port = 8080;                      // --port; 0: any free port
+  bool auth_reads = false;              // --auth-reads: reads need a token even from loopback
+  std::optional<int> parallelism;       // --parallelism
+  std::vector<webui::ApiToken> tokens;  // from WEIR_API_TOKENS (filled by RunServe)
+};
+// `weir serve`: the scheduler, the JSON API and the dashboard in one process, until SIGINT or
+// SIGTERM. Refuses a non-loopback address when no API token is configured.
+int RunServe(const Context& context, const ServeOptions& options);
 
 struct AuditOptions {
   std::optional<std::string> since;  // --since: a time, a day, or a duration back from now

@@ -133,6 +133,18 @@ int main(int argc, char** argv) {
                         "Tasks running at once (default: number of cores)");
   add_common(scheduler);
 
+  ServeOptions serve_options;
+  CLI::App* serve =
+      app.add_subcommand("serve", "Schedule and serve the dashboard and JSON API in one process");
+  serve->add_option("--host", serve_options.host,
+                    "Address to listen on (default 127.0.0.1; another needs WEIR_API_TOKENS)");
+  serve->add_option("--port", serve_options.port, "Port to listen on (default 8080; 0: any free)");
+  serve->add_flag("--auth-reads", serve_options.auth_reads,
+                  "Reads need a token too, even from this machine");
+  serve->add_option("--parallelism", serve_options.parallelism,
+                    "Tasks running at once (default: number of cores)");
+  add_common(serve);
+
   CLI::App* runs = app.add_subcommand("runs", "Inspect runs");
   runs->require_subcommand(1);
   add_common(runs);
@@ -293,6 +305,7 @@ int main(int argc, char** argv) {
   if (*pools_set) return RunPoolsSet(context, pool_name, pool_slots, pool_reason);
   if (*run) return RunRun(context, run_options);
   if (*scheduler) return RunScheduler(context, scheduler_parallelism);
+  if (*serve) return RunServe(context, serve_options);
   if (*backfill) return RunBackfill(context, backfill_command);
   if (*runs_list) return RunRunsList(context, runs_dag, runs_limit);
   if (*runs_show) return RunRunsShow(context, show_run);

@@ -13,6 +13,7 @@
 
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/weir_cli.h"
+#include "tests/testing/weir_process.h"
 
 extern char** environ;
 
@@ -23,76 +24,7 @@ using testing::Output;
 using testing::Query;
 using testing::TempDir;
 using testing::Weir;
-
-// A `weir scheduler` (or other long-running weir command) child whose stdout we read line by
-// line.
-class Scheduler {
- public:
-  // Runs `weir COMMAND --dags DIR/dags --home DIR/home EXTRA...` (default: the scheduler).
-  Scheduler(const TempDir& dir, std::vector<std::string> extra = {},
-            const std::string& command = "scheduler") {
-    std::vector<std::string> args = {
-        WEIR_BINARY, command, "--dags", (dir / "dags").string(), "--home", (dir / "home").string()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    int out[2];
-    REQUIRE(::pipe(out) == 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_addopen(&actions, 2, (dir / "stderr").c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addclose(&actions, out[0]);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    REQUIRE(posix_spawn(&pid_, WEIR_BINARY, &actions, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out[1]);
-    out_ = ::fdopen(out[0], "r");
-  }
-  ~Scheduler() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (out_ != nullptr) ::fclose(out_);
-  }
-
-  // The next line of output; empty at the end.
-  std::string NextLine() {
-    char* line = nullptr;
-    std::size_t size = 0;
-    ssize_t n = ::getline(&line, &size, out_);
-    std::string text = n > 0 ? std::string(line, static_cast<std::size_t>(n)) : std::string();
-    ::free(line);
-    return text;
-  }
-  // Reads lines until one contains `text`; false at the end of output.
-  bool WaitFor(const std::string& text) {
-    for (std::string line = NextLine(); !line.empty(); line = NextLine()) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-  // Sends `signal` and returns the exit code (or 128 + signal).
-  int Stop(int signal) {
-    ::kill(pid_, signal);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  int Wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-};
+using Scheduler = testing::WeirProcess;
 
 TEST_CASE("a second scheduler on the same database says who holds the lease and exits 2", "[e2e]") {
   TempDir dir;

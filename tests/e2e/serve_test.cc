@@ -1,0 +1,169 @@
+// `weir serve` as a whole binary: the scheduler and the API in one process, over a real socket.
+#include <httplib.h>
+
+#include <catch2/catch.hpp>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/weir_cli.h"
+#include "tests/testing/weir_process.h"
+
+namespace weir {
+namespace {
+
+using json = nlohmann::json;
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WeirProcess;
+
+constexpr const char* kToken = "e2e-token-0123456789";
+
+void WriteDag(const TempDir& dir) {
+  dir.Write("dags/hello.yaml",
+            "dag: hello\n"
+            "schedule: none\n"
+            "tasks:\n"
+            "  greet: { kind: shell, script: 'echo hello from {{ ds }}' }\n"
+            "  after: { kind: shell, script: 'true', deps: [greet] }\n");
+}
+
+// Starts `weir serve --port 0` and reads the port it reports.
+struct Server {
+  WeirProcess process;
+  int port = 0;
+
+  Server(const TempDir& dir, std::vector<std::string> extra = {},
+         std::vector<std::string> env = {std::string("WEIR_API_TOKENS=ci:") + kToken})
+      : process(dir, With(std::move(extra)), "serve", std::move(env)) {
+    const std::regex serving("on http://127\\.0\\.0\\.1:([0-9]+)/");
+    for (std::string line = process.NextLine(); !line.empty(); line = process.NextLine()) {
+      std::smatch m;
+      if (std::regex_search(line, m, serving)) {
+        port = std::stoi(m[1]);
+        break;
+      }
+    }
+    INFO(ReadFile(dir / "stderr"));
+    REQUIRE(port > 0);
+  }
+  static std::vector<std::string> With(std::vector<std::string> extra) {
+    extra.insert(extra.begin(), {"--port", "0", "--parallelism", "2"});
+    return extra;
+  }
+  httplib::Client Client() const {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(30, 0);
+    return client;
+  }
+};
+
+httplib::Headers Auth() { return {{"Authorization", std::string("Bearer ") + kToken}}; }
+
+TEST_CASE(
+    "weir serve schedules and answers: a run triggered over HTTP succeeds, and its log and the "
+    "metrics are served",
+    "[e2e][serve]") {
+  TempDir dir;
+  WriteDag(dir);
+  Server server(dir);
+  httplib::Client client = server.Client();
+
+  auto health = client.Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK(health->get_header_value("X-Content-Type-Options") == "nosniff");
+  CHECK(health->get_header_value("Content-Security-Policy").find("default-src 'self'") !=
+        std::string::npos);
+
+  auto refused =
+      client.Post("/api/v1/dags/hello/runs", R"({"date": "2026-03-01"})", "application/json");
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
+
+  auto triggered = client.Post("/api/v1/dags/hello/runs", Auth(), R"({"date": "2026-03-01"})",
+                               "application/json");
+  REQUIRE(triggered);
+  INFO(triggered->body);
+  REQUIRE(triggered->status == 201);
+  const std::string run_id = json::parse(triggered->body)["run_id"];
+  CHECK(run_id == "hello@2026-03-01T00:00:00Z~manual-1");
+  // The scheduler in the same process adopts the queued run and runs it.
+  REQUIRE(server.process.WaitFor(run_id + "  after  success"));
+
+  auto run = client.Get("/api/v1/runs/" + run_id);
+  REQUIRE(run);
+  json body = json::parse(run->body);
+  CHECK(body["state"] == "success");
+  CHECK(body["attempts"].size() == 2);
+  auto log = client.Get("/api/v1/runs/" + run_id + "/tasks/greet/logs");
+  REQUIRE(log);
+  CHECK(json::parse(log->body)["text"].get<std::string>().find("hello from 2026-03-01") !=
+        std::string::npos);
+
+  auto metrics = client.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->get_header_value("Content-Type").starts_with("text/plain"));
+  CHECK(testing::Contains(metrics->body, "weir_runs{state=\"success\"} 1"));
+  CHECK(testing::Contains(metrics->body, "weir_task_instances{state=\"success\"} 2"));
+  CHECK(testing::Contains(metrics->body, "weir_task_duration_seconds_count 2"));
+  CHECK(testing::Contains(metrics->body,
+                          "weir_http_requests_total{route=\"/api/v1/dags/{dag_id}/runs\","
+                          "status=\"201\"} 1"));
+  CHECK(testing::Contains(metrics->body, "weir_scheduler_tick_seconds_count"));
+
+  CHECK(server.process.Stop(SIGTERM) == 0);
+}
+
+TEST_CASE("weir serve streams run and task state changes as Server-Sent Events", "[e2e][serve]") {
+  TempDir dir;
+  WriteDag(dir);
+  Server server(dir);
+  httplib::Client watcher = server.Client();
+  std::string events;
+  std::promise<void> open;
+  std::thread trigger([&] {
+    open.get_future().wait();  // the stream's first bytes came: it is subscribed
+    httplib::Client client = server.Client();
+    client.Post("/api/v1/dags/hello/runs", Auth(), R"({"date": "2026-03-02"})", "application/json");
+  });
+  auto stream = watcher.Get("/api/v1/events", [&](const char* data, std::size_t size) {
+    if (events.empty()) open.set_value();
+    events.append(data, size);
+    return !testing::Contains(events, R"("state":"success","task_id":"after")");
+  });
+  trigger.join();
+  INFO(events);
+  CHECK(testing::Contains(events, "event: task\n"));
+  CHECK(testing::Contains(events, R"("task_id":"greet")"));
+  CHECK(testing::Contains(events, R"("state":"success")"));
+}
+
+TEST_CASE("weir serve refuses another address without a token, and malformed tokens",
+          "[e2e][serve]") {
+  TempDir dir;
+  WriteDag(dir);
+  {
+    WeirProcess open(dir, {"--host", "0.0.0.0", "--port", "0"}, "serve", {"WEIR_API_TOKENS="});
+    CHECK(open.Wait() == 2);
+    CHECK(testing::Contains(ReadFile(dir / "stderr"),
+                            "weir: --host 0.0.0.0 can be reached from other machines, and no API "
+                            "token is configured"));
+  }
+  {
+    WeirProcess bad(dir, {"--port", "0"}, "serve", {"WEIR_API_TOKENS=ci:short"});
+    CHECK(bad.Wait() == 2);
+    const std::string err = ReadFile(dir / "stderr");
+    CHECK(testing::Contains(err, "WEIR_API_TOKENS entry 1 ('ci'): the token is shorter than 16"));
+    CHECK_FALSE(testing::Contains(err, "short\n"));
+  }
+  {
+    WeirProcess name(dir, {"--host", "localhost", "--port", "0"}, "serve");
+    CHECK(name.Wait() == 2);
+  }
+}
+
+}  // namespace
+}  // namespace weir

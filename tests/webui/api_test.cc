@@ -1,0 +1,322 @@
+// The JSON API's answers, called directly over a real state database and a real DAG folder:
+// what each endpoint returns, who may change what, and that hostile or malformed requests get a
+// 4xx and change nothing. (Over HTTP, against `weir serve`, in tests/e2e/serve_test.cc.)
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "state/state.h"
+#include "tests/testing/sqlite.h"
+#include "tests/testing/temp_dir.h"
+#include "webui/webui.h"
+
+namespace weir::webui {
+namespace {
+
+using json = nlohmann::json;
+using testing::Query;
+using testing::TempDir;
+
+constexpr const char* kToken = "ci-token-0123456789";
+
+// A DAG folder with one daily DAG of two tasks, a store, and the API over both.
+struct Fixture {
+  TempDir dir;
+  ManualClock clock{FromMillis(1'800'000'000'000)};  // 2027-01-15T08:00:00Z
+  std::unique_ptr<Api> api;
+
+  Fixture(bool auth_reads = false) {
+    dir.Write("dags/daily.yaml",
+              "dag: daily\n"
+              "description: a small daily build\n"
+              "schedule: \"@daily\"\n"
+              "start_date: 2027-01-01\n"
+              "params: { min_events: 3 }\n"
+              "tasks:\n"
+              "  extract: { kind: shell, script: 'true' }\n"
+              "  load: { kind: shell, script: 'true', deps: [extract] }\n");
+    api = std::make_unique<Api>(ApiOptions{.state_path = dir / "home/weir.db",
+                                           .dags_dir = dir / "dags",
+                                           .tokens = {{"ci", kToken}},
+                                           .auth_reads = auth_reads},
+                                clock);
+  }
+
+  HttpResponse Send(std::string method, std::string target, std::string body = "",
+                    std::optional<std::string> token = std::nullopt, bool loopback = true) {
+    HttpRequest r;
+    r.method = std::move(method);
+    const std::size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    if (!body.empty()) r.headers.emplace_back("content-type", "application/json");
+    if (token) r.headers.emplace_back("authorization", "Bearer " + *token);
+    r.body = std::move(body);
+    r.from_loopback = loopback;
+    r.peer = loopback ? "127.0.0.1" : "192.0.2.7";
+    return api->Handle(r);
+  }
+  HttpResponse Post(std::string target, std::string body = "",
+                    std::optional<std::string> token = kToken) {
+    return Send("POST", std::move(target), std::move(body), std::move(token));
+  }
+
+  // The one value `sql` returns.
+  std::string Db(const std::string& sql) const {
+    std::string rows = Query(dir / "home/weir.db", sql);
+    return rows.substr(0, rows.find("|\n"));
+  }
+  void Exec(const std::string& sql) const { testing::ExecSql(dir / "home/weir.db", sql); }
+  // Every row of every table, to compare before and after a refused request.
+  std::string Snapshot() const { return testing::DumpEveryTable(dir / "home/weir.db"); }
+};
+
+json Body(const HttpResponse& r) {
+  INFO(r.body);
+  json j = json::parse(r.body, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+TEST_CASE("the DAG list shows each DAG's schedule, paused state and next run", "[webui]") {
+  Fixture f;
+  HttpResponse r = f.Send("GET", "/api/v1/dags");
+  REQUIRE(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  json dags = Body(r)["dags"];
+  REQUIRE(dags.size() == 1);
+  CHECK(dags[0]["dag_id"] == "daily");
+  CHECK(dags[0]["schedule"] == "@daily");
+  CHECK(dags[0]["paused"] == false);
+  CHECK(dags[0]["tasks"] == 2);
+  CHECK(dags[0]["next_run_at"] == "2027-01-16T00:00:00Z");
+
+  json dag = Body(f.Send("GET", "/api/v1/dags/daily"));
+  CHECK(dag["tasks"][1]["task_id"] == "load");
+  CHECK(dag["tasks"][1]["deps"] == json::array({"extract"}));
+  CHECK(dag["params"]["min_events"] == 3);
+  CHECK(f.Send("GET", "/api/v1/dags/nope").status == 404);
+  CHECK(f.Send("GET", "/healthz").status == 200);
+  CHECK(f.Send("GET", "/api/v2/dags").status == 404);
+}
+
+TEST_CASE("a trigger needs a known token, and its audit event names the token", "[webui]") {
+  Fixture f;
+  const std::string body = R"({"date": "2027-01-10", "params": {"min_events": 5}})";
+  REQUIRE(f.Send("GET", "/api/v1/dags").status == 200);  // creates the database
+  const std::string before = f.Snapshot();
+
+  HttpResponse none = f.Post("/api/v1/dags/daily/runs", body, std::nullopt);
+  CHECK(none.status == 401);
+  CHECK(none.headers.at(0).first == "WWW-Authenticate");
+  CHECK(f.Post("/api/v1/dags/daily/runs", body, "wrong-token-0123456789").status == 403);
+  CHECK(f.Post("/api/v1/dags/daily/runs", body, "").status == 401);
+  CHECK(f.Snapshot() == before);
+
+  HttpResponse ok = f.Post("/api/v1/dags/daily/runs", body);
+  REQUIRE(ok.status == 201);
+  json run = Body(ok);
+  CHECK(run["run_id"] == "daily@2027-01-10T00:00:00Z~manual-1");
+  CHECK(run["state"] == "queued");
+  CHECK(run["params"]["min_events"] == 5);
+  CHECK(f.Db("SELECT actor || ' ' || source || ' ' || action FROM audit_events") ==
+        "ci api trigger");
+  CHECK(f.Db("SELECT count(*) FROM task_instances WHERE state = 'pending'") == "2");
+}
+
+TEST_CASE("runs are listed newest first, a page at a time, filtered by state", "[webui]") {
+  Fixture f;
+  for (const char* day : {"2027-01-10", "2027-01-11", "2027-01-12"}) {
+    REQUIRE(f.Post("/api/v1/dags/daily/runs", fmt::format(R"({{"date": "{}"}})", day)).status ==
+            201);
+  }
+  f.Exec("UPDATE runs SET state = 'failed' WHERE run_id LIKE 'daily@2027-01-11%'");
+  json page = Body(f.Send("GET", "/api/v1/dags/daily/runs?limit=2"));
+  CHECK(page["total"] == 3);
+  REQUIRE(page["runs"].size() == 2);
+  CHECK(page["runs"][0]["interval_start"] == "2027-01-12T00:00:00Z");
+  CHECK(page["runs"][0]["task_states"]["load"] == "pending");
+  json next = Body(f.Send("GET", "/api/v1/dags/daily/runs?limit=2&offset=2"));
+  REQUIRE(next["runs"].size() == 1);
+  CHECK(next["runs"][0]["interval_start"] == "2027-01-10T00:00:00Z");
+  json failed = Body(f.Send("GET", "/api/v1/dags/daily/runs?state=failed"));
+  CHECK(failed["total"] == 1);
+
+  json run = Body(f.Send("GET", "/api/v1/runs/daily@2027-01-12T00:00:00Z~manual-1"));
+  CHECK(run["tasks"].size() == 2);
+  CHECK(f.Send("GET", "/api/v1/runs/nope").status == 404);
+
+  for (const char* bad : {"limit=0", "limit=501", "limit=ten", "offset=-1", "state=done",
+                          "limit=1&limit=2", "colour=red", "limit=%zz"}) {
+    INFO(bad);
+    HttpResponse r = f.Send("GET", std::string("/api/v1/dags/daily/runs?") + bad);
+    CHECK(r.status == 400);
+    CHECK_FALSE(Body(r)["error"].get<std::string>().empty());
+  }
+}
+
+TEST_CASE("an attempt's log is served by byte range, found by its row and never by a path",
+          "[webui]") {
+  Fixture f;
+  REQUIRE(f.Post("/api/v1/dags/daily/runs", R"({"date": "2027-01-10"})").status == 201);
+  const std::string run_id = "daily@2027-01-10T00:00:00Z~manual-1";
+  const auto log = f.dir.Write("home/logs/daily/x/extract.1.log", "line one\nline two\n");
+  auto store = state::Store::Open(f.dir / "home/weir.db");
+  REQUIRE(store);
+  auto tasks = (*store)->TaskInstances(run_id);
+  REQUIRE(tasks);
+  state::TaskInstanceRecord task = tasks->at(0);
+  task.state = state::TaskState::kRunning;
+  task.try_number = 1;
+  state::AttemptRecord attempt{.run_id = run_id,
+                               .task_id = "extract",
+                               .log_path = log.string(),
+                               .started_at = f.clock.Now()};
+  REQUIRE((*store)->BeginAttempt(task, attempt));
+
+  json all = Body(f.Send("GET", "/api/v1/runs/" + run_id + "/tasks/extract/logs"));
+  CHECK(all["text"] == "line one\nline two\n");
+  CHECK(all["size"] == 18);
+  CHECK(all["complete"] == false);
+  json tail =
+      Body(f.Send("GET", "/api/v1/runs/" + run_id + "/tasks/extract/logs?offset=9&length=4"));
+  CHECK(tail["text"] == "line");
+  CHECK(tail["next_offset"] == 13);
+  json past = Body(f.Send("GET", "/api/v1/runs/" + run_id + "/tasks/extract/logs?offset=999"));
+  CHECK(past["text"] == "");
+  CHECK(past["offset"] == 18);
+  CHECK(f.Send("GET", "/api/v1/runs/" + run_id + "/tasks/load/logs").status == 404);
+  CHECK(f.Send("GET", "/api/v1/runs/" + run_id + "/tasks/extract/logs?try=2").status == 404);
+  // Encoded path tricks are refused before anything is looked up.
+  for (const char* path :
+       {"/api/v1/runs/%2e%2e/tasks/extract/logs", "/api/v1/runs/..%2F..%2Fetc/tasks/x/logs",
+        "/api/v1/runs/a%00b/tasks/extract/logs", "/api/v1/runs/%ff/tasks/extract/logs",
+        "/api/v1/runs/x/tasks/%2E%2E/logs", "/api/v1/runs/x%5c..%5c/tasks/extract/logs"}) {
+    INFO(path);
+    CHECK(f.Send("GET", path).status == 400);
+  }
+}
+
+TEST_CASE("a token in the query string and hostile bodies are refused and change nothing",
+          "[webui]") {
+  Fixture f;
+  REQUIRE(f.Send("GET", "/api/v1/dags").status == 200);
+  const std::string before = f.Snapshot();
+  CHECK(f.Send("POST", std::string("/api/v1/dags/daily/runs?token=") + kToken, "{}").status == 400);
+  CHECK(f.Send("GET", std::string("/api/v1/dags?access_token=") + kToken).status == 400);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"/api/v1/dags/daily/runs", "{"},
+      {"/api/v1/dags/daily/runs", "[1, 2]"},
+      {"/api/v1/dags/daily/runs", R"({"date": "2027-02-30"})"},
+      {"/api/v1/dags/daily/runs", R"({"date": 20270110})"},
+      {"/api/v1/dags/daily/runs", R"({"date": "2027-01-10", "start": "2027-01-10T00:00:00Z"})"},
+      {"/api/v1/dags/daily/runs", R"({"start": "2027-01-10T00:00:00Z"})"},
+      {"/api/v1/dags/daily/runs", R"({"params": {"min_events": "many"}})"},
+      {"/api/v1/dags/daily/runs", R"({"params": {"min_event": 5}})"},
+      {"/api/v1/dags/daily/runs", R"({"params": {"min_events": [5]}})"},
+      {"/api/v1/dags/daily/runs", R"({"dates": "2027-01-10"})"},
+      {"/api/v1/dags/daily/backfills", R"({"from": "2027-01-10"})"},
+      {"/api/v1/dags/daily/backfills", R"({"from": "2027-01-10", "to": "2027-01-01"})"},
+      {"/api/v1/dags/daily/backfills",
+       R"({"from": "2027-01-10", "to": "2027-01-11", "rerun": "x"})"},
+      {"/api/v1/dags/daily/pause", R"({"reason": 5})"},
+      {"/api/v1/runs/nope/mark", R"({"state": "success"})"},
+      {"/api/v1/dags/nope/runs", "{}"},
+  };
+  for (const auto& [target, body] : bad) {
+    INFO(target << " " << body);
+    HttpResponse r = f.Post(target, body);
+    CHECK(r.status >= 400);
+    CHECK(r.status < 500);
+    CHECK(Body(r)["error"].get<std::string>().find('\n') == std::string::npos);
+  }
+  HttpRequest not_json;
+  not_json.method = "POST";
+  not_json.path = "/api/v1/dags/daily/runs";
+  not_json.body = "date=2027-01-10";
+  not_json.headers = {{"content-type", "application/x-www-form-urlencoded"},
+                      {"authorization", std::string("Bearer ") + kToken}};
+  CHECK(f.api->Handle(not_json).status == 400);
+  CHECK(f.Send("DELETE", "/api/v1/dags/daily", "", kToken).status == 405);
+  CHECK(f.Snapshot() == before);
+}
+
+TEST_CASE("reads from another machine, or with auth_reads, need a token", "[webui]") {
+  Fixture open;
+  CHECK(open.Send("GET", "/api/v1/dags", "", std::nullopt, /*loopback=*/false).status == 401);
+  CHECK(open.Send("GET", "/api/v1/dags", "", kToken, /*loopback=*/false).status == 200);
+  Fixture closed(/*auth_reads=*/true);
+  CHECK(closed.Send("GET", "/api/v1/dags").status == 401);
+  CHECK(closed.Send("GET", "/api/v1/dags", "", kToken).status == 200);
+}
+
+TEST_CASE("pause, backfill, clear and mark act through the scheduler's operations, audited",
+          "[webui]") {
+  Fixture f;
+  CHECK(Body(f.Post("/api/v1/dags/daily/pause", R"({"reason": "maintenance"})"))["paused"] == true);
+  CHECK(Body(f.Send("GET", "/api/v1/dags"))["dags"][0]["paused"] == true);
+  CHECK(Body(f.Post("/api/v1/dags/daily/unpause"))["paused"] == false);
+
+  json dry = Body(f.Post("/api/v1/dags/daily/backfills",
+                         R"({"from": "2027-01-01", "to": "2027-01-03", "dry_run": true})"));
+  CHECK(dry["runs"].size() == 3);
+  CHECK(f.Db("SELECT count(*) FROM runs") == "0");
+  HttpResponse applied =
+      f.Post("/api/v1/dags/daily/backfills", R"({"from": "2027-01-01", "to": "2027-01-03"})");
+  REQUIRE(applied.status == 201);
+  CHECK(Body(applied)["run_ids"].size() == 3);
+  CHECK(f.Db("SELECT count(*) FROM runs WHERE kind = 'backfill' AND state = 'queued'") == "3");
+
+  const std::string run_id = "daily@2027-01-01T00:00:00Z";
+  json marked =
+      Body(f.Post("/api/v1/runs/" + run_id + "/tasks/extract/mark", R"({"state": "failed"})"));
+  CHECK(marked["state"] == "failed");
+  CHECK(
+      f.Post("/api/v1/runs/" + run_id + "/tasks/extract/mark", R"({"state": "running"})").status ==
+      400);
+  json cleared = Body(f.Post("/api/v1/runs/" + run_id + "/tasks/extract/clear",
+                             R"({"downstream": true, "reason": "fixed the source"})"));
+  CHECK(cleared["cleared"] == json::array({"extract", "load"}));
+  CHECK(Body(f.Post("/api/v1/runs/" + run_id + "/mark", R"({"state": "success"})"))["state"] ==
+        "success");
+  CHECK(f.Db("SELECT state FROM runs WHERE run_id = '" + run_id + "'") == "success");
+  CHECK(
+      f.Db("SELECT group_concat(action, ',') FROM (SELECT action FROM audit_events ORDER BY id)") ==
+      "pause,unpause,backfill,mark,clear,mark");
+  CHECK(f.Db("SELECT count(*) FROM audit_events WHERE actor = 'ci' AND source = 'api'") == "6");
+  json audit = Body(f.Send("GET", "/api/v1/audit?limit=2"));
+  CHECK(audit["events"].size() == 2);
+  CHECK(audit["events"][0]["action"] == "mark");
+  CHECK(f.Send("GET", "/api/v1/audit?since=yesterday-ish").status == 400);
+}
+
+TEST_CASE("API tokens are parsed from name:token pairs and bad entries are named, not shown",
+          "[webui]") {
+  auto tokens = ParseApiTokens(" ci:0123456789abcdef , alice:fedcba9876543210,");
+  REQUIRE(tokens);
+  REQUIRE(tokens->size() == 2);
+  CHECK(tokens->at(1).name == "alice");
+  CHECK(tokens->at(1).token == "fedcba9876543210");
+  CHECK(ParseApiTokens("")->empty());
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"ci0123456789abcdef",
+       "WEIR_API_TOKENS entry 1: expected name:token (write name:token,name2:token2)"},
+      {":0123456789abcdef",
+       "WEIR_API_TOKENS entry 1: no name before ':' (write name:token,name2:token2)"},
+      {"ci:short-secret",
+       "WEIR_API_TOKENS entry 1 ('ci'): the token is shorter than 16 characters (write "
+       "name:token,name2:token2)"},
+      {"a:0123456789abcdef,a:fedcba9876543210",
+       "WEIR_API_TOKENS entry 2 ('a'): this name is given twice (write name:token,name2:token2)"},
+  };
+  for (const auto& [text, message] : bad) {
+    auto parsed = ParseApiTokens(text);
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().message == message);
+    CHECK(parsed.error().message.find("short-secret") == std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace weir::webui

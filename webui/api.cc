@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <charconv>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <utility>
 #include <variant>
 
@@ -26,6 +28,7 @@
 #include "scheduler/operations.h"
 #include "scheduler/scheduler.h"
 #include "state/state.h"
+#include "webui/assets.h"
 #include "webui/webui.h"
 
 namespace weir::webui {
@@ -313,6 +316,40 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(da, db, sizeof da) == 0;
 }
 
+constexpr std::string_view kSessionCookie = "weir_session";
+constexpr Duration kSessionLifetime = std::chrono::hours(12);
+
+// The value of cookie `name` in a Cookie header ("a=1; weir_session=XYZ").
+std::optional<std::string_view> CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const std::size_t end = header.find(';');
+    std::string_view pair = Trim(header.substr(0, end));
+    header = end == std::string_view::npos ? std::string_view() : header.substr(end + 1);
+    const std::size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+  }
+  return std::nullopt;
+}
+
+// `bytes` random bytes from OpenSSL's CSPRNG, as hex.
+std::string RandomHex(int bytes) {
+  std::vector<unsigned char> raw(static_cast<std::size_t>(bytes));
+  if (RAND_bytes(raw.data(), bytes) != 1) throw std::runtime_error("no random bytes");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) out += {kHex[c >> 4], kHex[c & 15]};
+  return out;
+}
+
+// Whether a browser sent the request from another site: its Origin (sent with every POST by
+// browsers) names another host than the one it asked.
+bool CrossSite(const HttpRequest& request) {
+  const std::string* origin = request.Header("origin");
+  if (origin == nullptr) return false;  // not a browser's cross-site request
+  const std::string* host = request.Header("host");
+  return host == nullptr || (*origin != "http://" + *host && *origin != "https://" + *host);
+}
+
 // The route template of a path, for metrics: ids become placeholders, and anything that is not
 // a route becomes "other", so that clients cannot mint new label values.
 std::string RouteName(const std::vector<std::string>& p) {
@@ -449,12 +486,57 @@ struct Api::Impl {
     return Fail(ErrorCode::kNotFound, fmt::format("no DAG '{}'", Printable(id, 80)));
   }
 
-  // The token's name when the request carries a known one; an answer (401, 403) otherwise.
-  std::variant<std::string, HttpResponse> Authenticate(const HttpRequest& request) {
+  // ---- Who is asking ----
+
+  // A dashboard session: signed in with a token, it acts as the token's name; its changes must
+  // carry its CSRF token.
+  struct Session {
+    std::string actor;
+    std::string csrf;
+    Timestamp expires;
+  };
+  std::mutex sessions_mutex;
+  std::map<std::string, Session, std::less<>> sessions;  // by cookie value
+
+  // The name of the token `given` is, if any (every token compared: no early exit by time).
+  std::optional<std::string> TokenName(std::string_view given) const {
+    std::optional<std::string> name;
+    for (const ApiToken& t : options.tokens) {
+      if (ConstantTimeEquals(given, t.token) && !name) name = t.name;
+    }
+    return name;
+  }
+
+  std::optional<Session> FindSession(const HttpRequest& request) {
+    const std::string* cookies = request.Header("cookie");
+    if (cookies == nullptr) return std::nullopt;
+    auto id = CookieValue(*cookies, kSessionCookie);
+    if (!id) return std::nullopt;
+    std::lock_guard lock(sessions_mutex);
+    auto it = sessions.find(*id);
+    if (it == sessions.end()) return std::nullopt;
+    if (it->second.expires <= clock.Now()) {
+      sessions.erase(it);
+      return std::nullopt;
+    }
+    return it->second;
+  }
+
+  // The actor of a request that carries a known bearer token, or a session cookie (with its
+  // CSRF token when `change`); an answer (401, 403) otherwise.
+  std::variant<std::string, HttpResponse> Authenticate(const HttpRequest& request, bool change) {
     const std::string* header = request.Header("authorization");
     if (header == nullptr) {
+      if (auto session = FindSession(request)) {
+        if (!change) return session->actor;
+        const std::string* csrf = request.Header("x-csrf-token");
+        if (csrf == nullptr || !ConstantTimeEquals(*csrf, session->csrf)) {
+          return ErrorAnswer(403, "the X-CSRF-Token header is missing or wrong for this session");
+        }
+        return session->actor;
+      }
       HttpResponse answer =
-          ErrorAnswer(401, "this needs a token: send 'Authorization: Bearer TOKEN'");
+          ErrorAnswer(401, "this needs a token: send 'Authorization: Bearer TOKEN', or sign in");
       answer.headers.emplace_back("WWW-Authenticate", "Bearer");
       return answer;
     }
@@ -464,13 +546,57 @@ struct Api::Impl {
       answer.headers.emplace_back("WWW-Authenticate", "Bearer");
       return answer;
     }
-    const std::string_view given = std::string_view(*header).substr(kBearer.size());
-    std::optional<std::string> name;
-    for (const ApiToken& t : options.tokens) {  // every token compared: no early exit by time
-      if (ConstantTimeEquals(given, t.token) && !name) name = t.name;
-    }
+    auto name = TokenName(std::string_view(*header).substr(kBearer.size()));
     if (!name) return ErrorAnswer(403, "the token is not one of the server's tokens");
     return *name;
+  }
+
+  // /api/v1/session: sign in with a token (a session cookie and its CSRF token), ask who is
+  // signed in, sign out.
+  HttpResponse SessionRoute(const HttpRequest& request, const std::vector<std::string>& path) {
+    if (path.size() == 3 && (request.method == "GET" || request.method == "HEAD")) {
+      auto session = FindSession(request);
+      if (!session) return Json(200, {{"actor", nullptr}, {"csrf", nullptr}});
+      return Json(200, {{"actor", session->actor}, {"csrf", session->csrf}});
+    }
+    if (request.method != "POST") return ErrorAnswer(405, "sign in with POST");
+    if (path.size() == 4 && path[3] == "logout") {
+      auto who = Authenticate(request, /*change=*/true);
+      if (auto* answer = std::get_if<HttpResponse>(&who)) return std::move(*answer);
+      if (const std::string* cookies = request.Header("cookie")) {
+        if (auto id = CookieValue(*cookies, kSessionCookie)) {
+          std::lock_guard lock(sessions_mutex);
+          sessions.erase(std::string(*id));
+        }
+      }
+      HttpResponse answer = Json(200, {{"signed_out", true}});
+      answer.headers.emplace_back(
+          "Set-Cookie",
+          fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", kSessionCookie));
+      return answer;
+    }
+    if (path.size() != 3) return ErrorAnswer(404, "no such API endpoint");
+    auto body = BodyObject(request);
+    if (!body) return ErrorAnswer(body.error());
+    if (auto ok = KnownFields(*body, {"token"}); !ok) return ErrorAnswer(ok.error());
+    auto token = Field<std::string>(*body, "token");
+    if (!token) return ErrorAnswer(token.error());
+    if (!*token || (*token)->empty()) return ErrorAnswer(400, "token is required");
+    auto name = TokenName(**token);
+    if (!name) return ErrorAnswer(403, "the token is not one of the server's tokens");
+    const std::string id = RandomHex(32), csrf = RandomHex(32);
+    {
+      std::lock_guard lock(sessions_mutex);
+      const Timestamp now = clock.Now();
+      std::erase_if(sessions, [&](const auto& entry) { return entry.second.expires <= now; });
+      sessions[id] = Session{*name, csrf, now + kSessionLifetime};
+    }
+    HttpResponse answer = Json(200, {{"actor", *name}, {"csrf", csrf}});
+    answer.headers.emplace_back(
+        "Set-Cookie",
+        fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", kSessionCookie, id,
+                    std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count()));
+    return answer;
   }
 
   HttpResponse Handle(const HttpRequest& request);
@@ -542,13 +668,29 @@ HttpResponse Api::Impl::Answer(const HttpRequest& request,
     if (!store) return ErrorAnswer(503, "the state database cannot be opened");
     return Json(200, {{"status", "ok"}});
   }
+  if (read && (path->empty() || (path->size() == 2 && (*path)[0] == "assets"))) {
+    // The dashboard: public files, like the login page of any site.
+    const Asset* asset = FindAsset(path->empty() ? "index.html" : (*path)[1]);
+    if (asset == nullptr) return ErrorAnswer(404, "no such file");
+    return HttpResponse{.status = 200,
+                        .content_type = std::string(ContentTypeOf(asset->name)),
+                        .body = std::string(asset->bytes),
+                        .headers = {{"Cache-Control", "no-cache"}}};
+  }
   const bool metrics = *path == std::vector<std::string>{"metrics"};
   if (!metrics && (path->size() < 2 || (*path)[0] != "api" || (*path)[1] != "v1")) {
     return ErrorAnswer(404, "no such page");
   }
+  if (!read && CrossSite(request)) {
+    return ErrorAnswer(403,
+                       "a change from another site is refused (its Origin is not this server)");
+  }
+  if (path->size() >= 3 && (*path)[0] == "api" && (*path)[1] == "v1" && (*path)[2] == "session") {
+    return SessionRoute(request, *path);
+  }
   std::string actor;
   if (!read || options.auth_reads || !request.from_loopback) {
-    auto who = Authenticate(request);
+    auto who = Authenticate(request, /*change=*/!read);
     if (auto* answer = std::get_if<HttpResponse>(&who)) return std::move(*answer);
     actor = std::get<std::string>(who);
   }
@@ -590,6 +732,12 @@ HttpResponse Api::Impl::Route(const HttpRequest& request, const std::vector<std:
     if (n == 3 && at(2) == "dataset") return GetDataset(**store, query);
     if (n == 3 && at(2) == "lineage") return GetLineage(**store, query);
     if (n == 3 && at(2) == "audit") return ListAudit(**store, query);
+    if (n == 3 && at(2) == "openapi.json") {
+      const Asset* document = FindAsset("openapi.json");
+      if (document == nullptr) return ErrorAnswer(404, "no OpenAPI document in this build");
+      return HttpResponse{
+          .status = 200, .content_type = "application/json", .body = std::string(document->bytes)};
+    }
     if (n == 3 && at(2) == "events" && options.telemetry != nullptr) {
       Telemetry* telemetry = options.telemetry;
       return HttpResponse{.status = 200,

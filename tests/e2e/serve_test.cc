@@ -1,12 +1,17 @@
 // `weir serve` as a whole binary: the scheduler and the API in one process, over a real socket.
 #include <httplib.h>
+#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
+#include "common/strings.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/weir_cli.h"
 #include "tests/testing/weir_process.h"
@@ -163,6 +168,49 @@ TEST_CASE("weir serve refuses another address without a token, and malformed tok
     WeirProcess name(dir, {"--host", "localhost", "--port", "0"}, "serve");
     CHECK(name.Wait() == 2);
   }
+}
+
+// Why the browser test cannot run here, or "" when it can.
+std::string MissingForBrowserTest(const std::filesystem::path& ui) {
+  if (!std::filesystem::exists("/usr/bin/chromium"))
+    return "no /usr/bin/chromium (apt install chromium)";
+  if (std::system("node --version >/dev/null 2>&1") != 0) return "no node (apt install nodejs)";
+  if (!std::filesystem::exists(ui / "node_modules/playwright-core/package.json")) {
+    return "no playwright-core in tests/e2e/ui/node_modules (dev/install-deps runs npm ci there)";
+  }
+  return "";
+}
+
+TEST_CASE(
+    "in headless Chromium the dashboard lists the DAGs, triggers a run whose grid cells turn "
+    "green without a reload, shows a log and the training set's lineage",
+    "[e2e][serve][ui]") {
+  const std::filesystem::path ui = std::filesystem::path(WEIR_SOURCE_DIR) / "tests/e2e/ui";
+  if (std::string missing = MissingForBrowserTest(ui); !missing.empty()) {
+    std::cout << "SKIPPED: " << missing << "\n";
+    return;
+  }
+  TempDir dir;
+  std::filesystem::copy(std::string(WEIR_SOURCE_DIR) + "/examples/dags", dir / "dags",
+                        std::filesystem::copy_options::recursive);
+  // The sample week up to the day before the one the browser triggers.
+  testing::Output backfill = testing::Weir(
+      dir, {"backfill", "user_training_set", "--dags", (dir / "dags").string(), "--home",
+            (dir / "home").string(), "--from", "2026-01-10", "--to", "2026-01-15"});
+  INFO(backfill.out << backfill.err);
+  REQUIRE(backfill.exit_code == 0);
+  Server server(dir);
+  const std::filesystem::path shots =
+      std::filesystem::path(WEIR_BINARY).parent_path() / "ui-screenshots";
+  std::filesystem::create_directories(shots);
+  const std::string command = fmt::format(
+      "node {} http://127.0.0.1:{} {} {} >{} 2>&1", ShellQuote((ui / "ui_test.mjs").string()),
+      server.port, kToken, ShellQuote(shots.string()), ShellQuote((dir / "ui.log").string()));
+  const int status = std::system(command.c_str());
+  INFO(ReadFile(dir / "ui.log"));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(server.process.Stop(SIGTERM) == 0);
 }
 
 }  // namespace

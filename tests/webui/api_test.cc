@@ -15,6 +15,10 @@ namespace weir::webui {
 namespace {
 
 using json = nlohmann::json;
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 using testing::Query;
 using testing::TempDir;
 
@@ -24,6 +28,7 @@ constexpr const char* kToken = "ci-token-0123456789";
 struct Fixture {
   TempDir dir;
   ManualClock clock{FromMillis(1'800'000'000'000)};  // 2027-01-15T08:00:00Z
+  Telemetry telemetry;
   std::unique_ptr<Api> api;
 
   Fixture(bool auth_reads = false) {
@@ -39,7 +44,8 @@ struct Fixture {
     api = std::make_unique<Api>(ApiOptions{.state_path = dir / "home/weir.db",
                                            .dags_dir = dir / "dags",
                                            .tokens = {{"ci", kToken}},
-                                           .auth_reads = auth_reads},
+                                           .auth_reads = auth_reads,
+                                           .telemetry = &telemetry},
                                 clock);
   }
 
@@ -289,6 +295,124 @@ TEST_CASE("pause, backfill, clear and mark act through the scheduler's operation
   CHECK(audit["events"].size() == 2);
   CHECK(audit["events"][0]["action"] == "mark");
   CHECK(f.Send("GET", "/api/v1/audit?since=yesterday-ish").status == 400);
+}
+
+// The value of the session cookie an answer sets.
+std::string SessionCookie(const HttpResponse& r) {
+  for (const auto& [name, value] : r.headers) {
+    if (name == "Set-Cookie" && value.starts_with("weir_session=")) {
+      return value.substr(0, value.find(';'));
+    }
+  }
+  return "";
+}
+
+TEST_CASE(
+    "the dashboard signs in with a token into an HttpOnly SameSite=Strict cookie, and its "
+    "changes need the session's CSRF token",
+    "[webui]") {
+  Fixture f;
+  REQUIRE(f.Send("GET", "/api/v1/dags").status == 200);
+  CHECK(Body(f.Send("GET", "/api/v1/session"))["actor"].is_null());
+  CHECK(f.Post("/api/v1/session", R"({"token": "wrong-token-0123456789"})", std::nullopt).status ==
+        403);
+  CHECK(f.Post("/api/v1/session", R"({"token": ""})", std::nullopt).status == 400);
+  HttpResponse signed_in =
+      f.Post("/api/v1/session", fmt::format(R"({{"token": "{}"}})", kToken), std::nullopt);
+  REQUIRE(signed_in.status == 200);
+  const std::string cookie = SessionCookie(signed_in);
+  REQUIRE(cookie.size() == std::string("weir_session=").size() + 64);
+  bool strict = false;
+  for (const auto& [name, value] : signed_in.headers) {
+    if (name == "Set-Cookie")
+      strict = Contains(value, "HttpOnly") && Contains(value, "SameSite=Strict");
+  }
+  CHECK(strict);
+  const std::string csrf = Body(signed_in)["csrf"];
+  CHECK(Body(signed_in)["actor"] == "ci");
+
+  auto with = [&](std::string method, std::string target, std::string body,
+                  std::vector<std::pair<std::string, std::string>> extra) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.path = std::move(target);
+    r.body = std::move(body);
+    r.from_loopback = true;
+    r.headers = {{"cookie", "theme=dark; " + cookie}, {"content-type", "application/json"}};
+    for (auto& h : extra) r.headers.push_back(std::move(h));
+    return f.api->Handle(r);
+  };
+  json who = Body(with("GET", "/api/v1/session", "", {}));
+  CHECK(who["actor"] == "ci");
+  CHECK(who["csrf"] == csrf);
+
+  const std::string before = f.Snapshot();
+  const std::string trigger = R"({"date": "2027-01-10"})";
+  CHECK(with("POST", "/api/v1/dags/daily/runs", trigger, {}).status == 403);
+  CHECK(with("POST", "/api/v1/dags/daily/runs", trigger, {{"x-csrf-token", "nope"}}).status == 403);
+  CHECK(
+      with("POST", "/api/v1/dags/daily/runs", trigger,
+           {{"x-csrf-token", csrf}, {"origin", "http://evil.example"}, {"host", "127.0.0.1:8080"}})
+          .status == 403);
+  CHECK(f.Snapshot() == before);
+  HttpResponse made = with(
+      "POST", "/api/v1/dags/daily/runs", trigger,
+      {{"x-csrf-token", csrf}, {"origin", "http://127.0.0.1:8080"}, {"host", "127.0.0.1:8080"}});
+  CHECK(made.status == 201);
+  CHECK(f.Db("SELECT actor || ' ' || source FROM audit_events") == "ci api");
+
+  HttpResponse out = with("POST", "/api/v1/session/logout", "", {{"x-csrf-token", csrf}});
+  CHECK(out.status == 200);
+  CHECK(Body(with("GET", "/api/v1/session", "", {}))["actor"].is_null());
+  CHECK(with("POST", "/api/v1/dags/daily/runs", trigger, {{"x-csrf-token", csrf}}).status == 401);
+}
+
+TEST_CASE("the dashboard's files are served from the binary, and nothing else by name", "[webui]") {
+  Fixture f;
+  HttpResponse index = f.Send("GET", "/");
+  REQUIRE(index.status == 200);
+  CHECK(index.content_type == "text/html; charset=utf-8");
+  CHECK(Contains(index.body, "/assets/app.js"));
+  HttpResponse js = f.Send("GET", "/assets/app.js");
+  CHECK(js.status == 200);
+  CHECK(js.content_type == "text/javascript; charset=utf-8");
+  CHECK(f.Send("GET", "/assets/nope.js").status == 404);
+  CHECK(f.Send("GET", "/assets/%2e%2e/webui.h").status == 400);
+  CHECK(f.Send("GET", "/assets/..%2fapi.cc").status == 400);
+  CHECK(f.Send("GET", "/assets/a/b.js").status == 404);
+  CHECK(f.Send("POST", "/assets/app.js", "{}", kToken).status == 404);
+}
+
+TEST_CASE("the OpenAPI document describes every route the API answers, and only those", "[webui]") {
+  Fixture f;
+  REQUIRE(f.Post("/api/v1/dags/daily/runs", R"({"date": "2027-01-10"})").status == 201);
+  HttpResponse r = f.Send("GET", "/api/v1/openapi.json");
+  REQUIRE(r.status == 200);
+  json doc = Body(r);
+  CHECK(doc["openapi"] == "3.1.0");
+  int routes = 0;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    std::string target = path;
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{dag_id}", "daily"},
+                            {"{run_id}", "daily@2027-01-10T00:00:00Z~manual-1"},
+                            {"{task_id}", "extract"}}) {
+      if (auto at = target.find(from); at != std::string::npos) target.replace(at, from.size(), to);
+    }
+    for (const auto& [method, operation] : item.items()) {
+      if (method == "parameters") continue;
+      ++routes;
+      INFO(method << " " << target);
+      std::string upper = method == "get" ? "GET" : "POST";
+      HttpResponse answer =
+          upper == "GET" ? f.Send("GET", target) : f.Post(target, R"({"reason": "openapi check"})");
+      const std::string error = answer.status >= 400 ? Body(answer).value("error", "") : "";
+      CHECK(error != "no such API endpoint");
+      CHECK(error != "no such page");
+      CHECK(answer.status != 405);
+    }
+  }
+  CHECK(routes == 25);
+  CHECK(Body(f.Send("GET", "/api/v1/dags/daily/nothing"))["error"] == "no such API endpoint");
 }
 
 TEST_CASE("API tokens are parsed from name:token pairs and bad entries are named, not shown",

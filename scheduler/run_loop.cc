@@ -168,7 +168,7 @@ Result<RunRecord> CreateRun(state::Store& store, const dags::Dag& dag, const Run
           request.source,
           "trigger",
           "run:" + run.run_id,
-          "",
+          request.reason,
           fmt::format(R"({{"dag":{},"interval_start":"{}","interval_end":"{}","params":{}}})",
                       dags::Value::String(dag.id).ToJson(), FormatIso(run.interval_start),
                       FormatIso(run.interval_end), run.params_json)};

@@ -132,6 +132,7 @@ struct RunRequest {
   std::string actor;           // who triggered it (audit)
   std::string source = "cli";  // "cli" or "api"
   bool no_cache = false;       // every task runs; none is `cached`
+  std::string reason;          // why (audit)
 };
 
 // The data interval a manual run asks for: a local day, or an explicit start and end.

@@ -228,29 +228,33 @@ Result<std::vector<RunRecord>> Store::ListRuns(const std::string& dag_id, int li
 }
 
 namespace {
-constexpr const char* kRunFilter = "(?1 = '' OR dag_id = ?1) AND (?2 IS NULL OR state = ?2)";
+// The WHERE clause of a run query, with only the conditions it has, so that SQLite can walk the
+// index runs_by_dag (a condition such as "?1 = '' OR dag_id = ?1" would make it scan).
+std::string RunFilter(const RunQuery& query) {
+  std::string where = "1";
+  if (!query.dag_id.empty()) where += " AND dag_id = ?1";
+  if (query.state) where += " AND state = ?2";
+  return where;
+}
 }  // namespace
 
 Result<std::vector<RunRecord>> Store::ListRuns(const RunQuery& query) {
   auto stmt = db_->Prepare(fmt::format(
       "SELECT {} FROM runs WHERE {} "
       "ORDER BY interval_start_ms DESC, created_at_ms DESC, run_id DESC LIMIT ?3 OFFSET ?4",
-      kRunColumns, kRunFilter));
+      kRunColumns, RunFilter(query)));
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)
-      ->Bind(1, query.dag_id)
-      .Bind(2, query.state ? std::optional<std::string>(Name(*query.state)) : std::nullopt)
-      .Bind(3, query.limit)
-      .Bind(4, query.offset);
+  if (!query.dag_id.empty()) (*stmt)->Bind(1, query.dag_id);
+  if (query.state) (*stmt)->Bind(2, Name(*query.state));
+  (*stmt)->Bind(3, query.limit).Bind(4, query.offset);
   return CollectRows<RunRecord>(**stmt, [](const Statement& s) { return ReadRun(s); });
 }
 
 Result<std::int64_t> Store::CountRuns(const RunQuery& query) {
-  auto stmt = db_->Prepare(fmt::format("SELECT count(*) FROM runs WHERE {}", kRunFilter));
+  auto stmt = db_->Prepare(fmt::format("SELECT count(*) FROM runs WHERE {}", RunFilter(query)));
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)
-      ->Bind(1, query.dag_id)
-      .Bind(2, query.state ? std::optional<std::string>(Name(*query.state)) : std::nullopt);
+  if (!query.dag_id.empty()) (*stmt)->Bind(1, query.dag_id);
+  if (query.state) (*stmt)->Bind(2, Name(*query.state));
   auto row = (*stmt)->Step();
   if (!row) return std::unexpected(row.error());
   const std::int64_t count = (*stmt)->Int(0);

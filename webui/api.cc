@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 
@@ -317,6 +318,8 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 constexpr std::string_view kSessionCookie = "weir_session";
+constexpr Duration kCacheLifetime = std::chrono::seconds(1);
+constexpr std::size_t kCacheEntries = 1024;
 constexpr Duration kSessionLifetime = std::chrono::hours(12);
 
 // The value of cookie `name` in a Cookie header ("a=1; weir_session=XYZ").
@@ -599,6 +602,39 @@ struct Api::Impl {
     return answer;
   }
 
+  // ---- Answers to reads, kept while nothing they show can have changed ----
+  //
+  // An answer about one DAG (its page, its runs, one of its runs) is kept until its runs change
+  // (an event of the run loop, or a change made through the API), any other until anything
+  // changes; none longer than kCacheLifetime, so that a change made by another process (the
+  // CLI) shows within it. Without telemetry nothing is cached.
+  struct Cached {
+    std::uint64_t changes = 0;
+    Timestamp filled;
+    HttpResponse answer;
+  };
+  std::mutex cache_mutex;
+  std::unordered_map<std::string, Cached> cache;
+
+  // What a cacheable read's answer depends on: the DAG it is about, "" for everything; nullopt
+  // when it is not cached (logs, audit, lineage, datasets, events, metrics).
+  static std::optional<std::string> CacheScope(const std::vector<std::string>& p) {
+    if (p.size() < 3 || p[0] != "api" || p[1] != "v1") return std::nullopt;
+    if (p.size() == 3 && (p[2] == "dags" || p[2] == "runs")) return "";
+    if (p[2] == "dags" && (p.size() == 4 || (p.size() == 5 && p[4] == "runs"))) return p[3];
+    if (p[2] == "runs" && p.size() == 4) return p[3].substr(0, p[3].find('@'));
+    return std::nullopt;
+  }
+
+  std::uint64_t Changes(const std::string& scope) const {
+    return scope.empty() ? options.telemetry->Changes() : options.telemetry->Changes(scope);
+  }
+
+  // A change made through the API to the runs (or the pause) of `dag_id`.
+  void Changed(const std::string& dag_id) {
+    if (options.telemetry != nullptr) options.telemetry->NoteChange(dag_id);
+  }
+
   HttpResponse Handle(const HttpRequest& request);
   HttpResponse Answer(const HttpRequest& request, const std::vector<std::string>& segments);
   HttpResponse Route(const HttpRequest& request, const std::vector<std::string>& path,
@@ -704,6 +740,33 @@ HttpResponse Api::Impl::Answer(const HttpRequest& request,
     return HttpResponse{.status = 200,
                         .content_type = "text/plain; version=0.0.4; charset=utf-8",
                         .body = std::move(*text)};
+  }
+  std::optional<std::string> scope;
+  if (read && options.telemetry != nullptr) scope = CacheScope(*path);
+  if (scope) {
+    const std::string key = request.path + "?" + request.query;
+    const std::uint64_t changes = Changes(*scope);  // read before the answer is made
+    const Timestamp now = clock.Now();
+    {
+      std::lock_guard lock(cache_mutex);
+      auto it = cache.find(key);
+      if (it != cache.end() && it->second.changes == changes &&
+          now - it->second.filled < kCacheLifetime) {
+        return it->second.answer;
+      }
+    }
+    HttpResponse answer;
+    try {
+      answer = Route(request, *path, *query, actor);
+    } catch (const std::exception& e) {
+      return ErrorAnswer(500, fmt::format("internal error: {}", e.what()));
+    }
+    if (answer.status == 200) {
+      std::lock_guard lock(cache_mutex);
+      if (cache.size() >= kCacheEntries) cache.clear();
+      cache[key] = Cached{changes, now, answer};
+    }
+    return answer;
   }
   try {
     return Route(request, *path, *query, actor);
@@ -1077,11 +1140,17 @@ HttpResponse Api::Impl::Trigger(state::Store& store, const std::string& dag_id, 
   auto interval = scheduler::ResolveManualInterval(
       **dag, {.date = *date, .start = *start, .end = *end}, "", now);
   if (!interval) return ErrorAnswer(interval.error());
-  scheduler::RunRequest request{interval->start,          interval->end, *params,
-                                state::RunKind::kManual,  actor.name,    "api",
-                                no_cache->value_or(false)};
+  scheduler::RunRequest request{.interval_start = interval->start,
+                                .interval_end = interval->end,
+                                .params = *params,
+                                .kind = state::RunKind::kManual,
+                                .actor = actor.name,
+                                .source = "api",
+                                .no_cache = no_cache->value_or(false),
+                                .reason = actor.reason};
   auto run = scheduler::CreateRun(store, **dag, request, now);
   if (!run) return ErrorAnswer(run.error());
+  Changed(run->dag_id);
   return Json(201, RunJson(*run));
 }
 
@@ -1150,6 +1219,7 @@ HttpResponse Api::Impl::Backfill(state::Store& store, const std::string& dag_id,
   if (dry_run->value_or(false)) return Json(200, {{"dry_run", true}, {"runs", runs}});
   auto applied = scheduler::ApplyBackfill(store, **dag, options, *plan, actor, clock.Now());
   if (!applied) return ErrorAnswer(applied.error());
+  Changed((*dag)->id);
   return Json(201, {{"backfill_id", applied->id}, {"runs", runs}, {"run_ids", applied->run_ids}});
 }
 
@@ -1166,6 +1236,7 @@ HttpResponse Api::Impl::Pause(state::Store& store, const std::string& dag_id, bo
                           actor.reason,
                           "{}"};
   if (auto ok = store.SetPaused((*dag)->id, paused, audit); !ok) return ErrorAnswer(ok.error());
+  Changed((*dag)->id);
   return Json(200, {{"dag_id", (*dag)->id}, {"paused", paused}});
 }
 
@@ -1194,6 +1265,7 @@ HttpResponse Api::Impl::ClearRun(state::Store& store, const std::string& run_id,
   auto cleared = scheduler::ClearRun(store, *found->second, found->first,
                                      failed_only->value_or(false), actor, clock.Now());
   if (!cleared) return ErrorAnswer(cleared.error());
+  Changed(found->first.dag_id);
   return Json(200, {{"run_id", run_id}, {"cleared", *cleared}});
 }
 
@@ -1213,6 +1285,7 @@ HttpResponse Api::Impl::ClearTask(state::Store& store, const std::string& run_id
                                        downstream->value_or(false), upstream->value_or(false),
                                        actor, clock.Now());
   if (!cleared) return ErrorAnswer(cleared.error());
+  Changed(found->first.dag_id);
   return Json(200, {{"run_id", run_id}, {"cleared", *cleared}});
 }
 
@@ -1236,6 +1309,7 @@ HttpResponse Api::Impl::Mark(state::Store& store, const std::string& run_id,
     if (auto ok = scheduler::MarkRun(store, **run, *state, actor, now); !ok) {
       return ErrorAnswer(ok.error());
     }
+    Changed((*run)->dag_id);
     return Json(200, {{"run_id", run_id}, {"state", **target}});
   }
   auto state = state::ParseTaskState(**target);
@@ -1247,6 +1321,7 @@ HttpResponse Api::Impl::Mark(state::Store& store, const std::string& run_id,
   if (auto ok = scheduler::MarkTask(store, **run, *task_id, *state, actor, now); !ok) {
     return ErrorAnswer(ok.error());
   }
+  Changed((*run)->dag_id);
   return Json(200, {{"run_id", run_id}, {"task_id", *task_id}, {"state", **target}});
 }
 

@@ -58,6 +58,7 @@ Telemetry::Telemetry()
       request_seconds_({0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}) {}
 
 void Telemetry::OnRunChanged(const state::RunRecord& run) {
+  NoteChange(run.dag_id);
   Publish("run",
           json{{"run_id", run.run_id}, {"dag_id", run.dag_id}, {"state", state::Name(run.state)}}
               .dump());
@@ -65,6 +66,7 @@ void Telemetry::OnRunChanged(const state::RunRecord& run) {
 
 void Telemetry::OnTaskChanged(const state::RunRecord& run, const state::TaskInstanceRecord& task,
                               const state::AttemptRecord* attempt) {
+  NoteChange(run.dag_id);
   if (attempt != nullptr && attempt->ended_at) {
     std::lock_guard lock(mutex_);
     task_seconds_.Observe(Seconds(*attempt->ended_at - attempt->started_at));
@@ -97,6 +99,23 @@ std::function<void()> Telemetry::Subscribe(std::function<void(std::string)> send
 std::size_t Telemetry::subscribers() const {
   std::lock_guard lock(mutex_);
   return subscribers_.size();
+}
+
+std::uint64_t Telemetry::Changes() const {
+  std::lock_guard lock(mutex_);
+  return changes_;
+}
+
+std::uint64_t Telemetry::Changes(std::string_view dag_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = dag_changes_.find(dag_id);
+  return it == dag_changes_.end() ? 0 : it->second;
+}
+
+void Telemetry::NoteChange(const std::string& dag_id) {
+  std::lock_guard lock(mutex_);
+  ++changes_;
+  ++dag_changes_[dag_id];
 }
 
 void Telemetry::ObserveTick(Duration took) {

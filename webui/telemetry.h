@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,13 @@ class Telemetry final : public scheduler::RunObserver {
   std::function<void()> Subscribe(std::function<void(std::string)> send);
   std::size_t subscribers() const;
 
+  // How many changes there were so far: to anything, or to the runs of `dag_id` (a run or task
+  // state change reported by the run loop, or one made through the API and noted with
+  // NoteChange). Answers cached by the API are kept while these stay the same.
+  std::uint64_t Changes() const;
+  std::uint64_t Changes(std::string_view dag_id) const;
+  void NoteChange(const std::string& dag_id);
+
   void ObserveTick(Duration took);
   // One answered HTTP request: its route template ("/api/v1/runs/{run_id}") and status.
   void CountRequest(const std::string& route, int status, Duration took);
@@ -75,6 +83,8 @@ class Telemetry final : public scheduler::RunObserver {
   Histogram tick_seconds_;
   Histogram request_seconds_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // (route, status) -> count
+  std::uint64_t changes_ = 0;
+  std::map<std::string, std::uint64_t, std::less<>> dag_changes_;
 };
 
 }  // namespace weir::webui

@@ -109,7 +109,8 @@ TEST_CASE("the DAG list shows each DAG's schedule, paused state and next run", "
 
 TEST_CASE("a trigger needs a known token, and its audit event names the token", "[webui]") {
   Fixture f;
-  const std::string body = R"({"date": "2027-01-10", "params": {"min_events": 5}})";
+  const std::string body =
+      R"({"date": "2027-01-10", "params": {"min_events": 5}, "reason": "late data"})";
   REQUIRE(f.Send("GET", "/api/v1/dags").status == 200);  // creates the database
   const std::string before = f.Snapshot();
 
@@ -126,8 +127,9 @@ TEST_CASE("a trigger needs a known token, and its audit event names the token", 
   CHECK(run["run_id"] == "daily@2027-01-10T00:00:00Z~manual-1");
   CHECK(run["state"] == "queued");
   CHECK(run["params"]["min_events"] == 5);
-  CHECK(f.Db("SELECT actor || ' ' || source || ' ' || action FROM audit_events") ==
-        "ci api trigger");
+  CHECK(
+      f.Db("SELECT actor || ' ' || source || ' ' || action || ': ' || reason FROM audit_events") ==
+      "ci api trigger: late data");
   CHECK(f.Db("SELECT count(*) FROM task_instances WHERE state = 'pending'") == "2");
 }
 
@@ -413,6 +415,42 @@ TEST_CASE("the OpenAPI document describes every route the API answers, and only 
   }
   CHECK(routes == 25);
   CHECK(Body(f.Send("GET", "/api/v1/dags/daily/nothing"))["error"] == "no such API endpoint");
+}
+
+TEST_CASE(
+    "an answer about a DAG is cached until its runs change, through the run loop or the API, "
+    "and for at most a second",
+    "[webui]") {
+  Fixture f;
+  REQUIRE(f.Post("/api/v1/dags/daily/runs", R"({"date": "2027-01-10"})").status == 201);
+  auto total = [&] { return Body(f.Send("GET", "/api/v1/dags/daily/runs"))["total"].get<int>(); };
+  REQUIRE(total() == 1);
+  // A run made by another process (the CLI) is not seen at once...
+  f.Exec(
+      "INSERT INTO runs SELECT 'daily@other', dag_id, dag_version_id, kind, state, "
+      "interval_start_ms + 86400000, interval_end_ms, logical_date_ms, params_json, created_at_ms, "
+      "started_at_ms, ended_at_ms, backfill_id, driver_host, driver_pid, driver_start_ticks, "
+      "generation, no_cache FROM runs");
+  CHECK(total() == 1);
+  // ... nor after an event of another DAG ...
+  state::RunRecord other;
+  other.dag_id = "other";
+  other.run_id = "other@x";
+  f.telemetry.OnRunChanged(other);
+  CHECK(total() == 1);
+  // ... but after one of this DAG's, or a second later.
+  state::RunRecord daily;
+  daily.dag_id = "daily";
+  daily.run_id = "daily@x";
+  f.telemetry.OnRunChanged(daily);
+  CHECK(total() == 2);
+  f.Exec("DELETE FROM runs WHERE run_id = 'daily@other'");
+  CHECK(total() == 2);
+  f.clock.Advance(std::chrono::seconds(1));
+  CHECK(total() == 1);
+  // A change made through the API shows at once.
+  REQUIRE(f.Post("/api/v1/dags/daily/runs", R"({"date": "2027-01-11"})").status == 201);
+  CHECK(total() == 2);
 }
 
 TEST_CASE("API tokens are parsed from name:token pairs and bad entries are named, not shown",

@@ -13,6 +13,7 @@ import {chromium} from 'playwright-core';
 const TOTAL_MS = 240_000;   // the whole test
 const STEP_MS = 15_000;     // any one wait, unless a step says otherwise
 const RUN_MS = 60_000;      // a triggered run to succeed
+const HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
 const DAG = 'user_training_set';
 const DATASET = 'warehouse://training_set';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -126,6 +127,8 @@ await step('trigger a run of 2026-01-16 from the form', async () => {
   await page.evaluate(() => { window.__marker = 1; });
   await page.click('[data-testid=trigger-button]');
   await page.fill('[data-testid=field-date]', '2026-01-16');
+  // A hostile reason: the audit page must show it as text, never run it.
+  await page.fill('[data-testid=field-reason]', HOSTILE);
   const [response] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'POST' &&
       r.url().endsWith(`/api/v1/dags/${DAG}/runs`)),
@@ -220,6 +223,11 @@ await step('the audit log lists the trigger', async () => {
   await page.waitForSelector('[data-testid=audit-table]');
   const text = await page.textContent('[data-testid=audit-table]');
   check(text.includes(runId) || /trigger/i.test(text), 'the trigger is not in the audit log');
+  check(text.includes(HOSTILE), 'the trigger\'s reason is not shown as text in the audit log');
+  check(await page.evaluate(() => window.__xss === undefined),
+    'markup from a reason ran in the page');
+  check(await page.locator('[data-testid=audit-table] img').count() === 0,
+    'markup from a reason became an element');
 });
 
 await step('the DAG list at a phone\'s size', async () => {

@@ -635,6 +635,21 @@ struct Api::Impl {
     if (options.telemetry != nullptr) options.telemetry->NoteChange(dag_id);
   }
 
+  // A version with the attempt that wrote it (run, task, try), so that a page can link to it.
+  static json VersionWithWriter(state::Store& store, const state::DatasetVersionRecord& v) {
+    json out = VersionJson(v);
+    out["writer"] = nullptr;
+    if (v.attempt_id) {
+      if (auto attempt = store.GetAttempt(*v.attempt_id); attempt && *attempt) {
+        out["writer"] = {{"attempt_id", (*attempt)->id},
+                         {"run_id", (*attempt)->run_id},
+                         {"task_id", (*attempt)->task_id},
+                         {"try_number", (*attempt)->try_number}};
+      }
+    }
+    return out;
+  }
+
   HttpResponse Handle(const HttpRequest& request);
   HttpResponse Answer(const HttpRequest& request, const std::vector<std::string>& segments);
   HttpResponse Route(const HttpRequest& request, const std::vector<std::string>& path,
@@ -1020,7 +1035,8 @@ HttpResponse Api::Impl::ListDatasets(state::Store& store) {
   for (const std::string& uri : *uris) {
     auto latest = store.FindDatasetVersion(uri);
     if (!latest) return ErrorAnswer(latest.error());
-    out.push_back({{"dataset", uri}, {"latest", *latest ? VersionJson(**latest) : json(nullptr)}});
+    out.push_back({{"dataset", uri},
+                   {"latest", *latest ? VersionWithWriter(store, **latest) : json(nullptr)}});
   }
   return Json(200, {{"datasets", out}});
 }
@@ -1040,7 +1056,7 @@ HttpResponse Api::Impl::GetDataset(state::Store& store, const Query& query) {
   auto checks = store.CheckResults(uri->second, "");
   if (!checks) return ErrorAnswer(checks.error());
   json out_versions = json::array(), out_checks = json::array();
-  for (const auto& v : *versions) out_versions.push_back(VersionJson(v));
+  for (const auto& v : *versions) out_versions.push_back(VersionWithWriter(store, v));
   for (const auto& c : *checks) out_checks.push_back(CheckJson(c));
   return Json(200, {{"dataset", uri->second}, {"versions", out_versions}, {"checks", out_checks}});
 }

@@ -453,6 +453,38 @@ TEST_CASE(
   CHECK(total() == 2);
 }
 
+TEST_CASE("a dataset's versions name the run, task and try that wrote them", "[webui]") {
+  Fixture f;
+  REQUIRE(f.Post("/api/v1/dags/daily/runs", R"({"date": "2027-01-10"})").status == 201);
+  const std::string run_id = "daily@2027-01-10T00:00:00Z~manual-1";
+  auto store = state::Store::Open(f.dir / "home/weir.db");
+  REQUIRE(store);
+  auto tasks = (*store)->TaskInstances(run_id);
+  REQUIRE(tasks);
+  state::TaskInstanceRecord task = tasks->at(0);
+  task.state = state::TaskState::kRunning;
+  task.try_number = 1;
+  auto attempt = (*store)->BeginAttempt(
+      task,
+      {.run_id = run_id, .task_id = "extract", .log_path = "x.log", .started_at = f.clock.Now()});
+  REQUIRE(attempt);
+  state::AttemptLineage lineage;
+  lineage.writes.push_back(
+      {.uri = "warehouse://events", .fingerprint = "sha256:00", .row_count = 3});
+  REQUIRE((*store)->RecordLineage(*attempt, lineage, f.clock.Now()));
+
+  json dataset = Body(f.Send("GET", "/api/v1/dataset?uri=warehouse%3A%2F%2Fevents"));
+  REQUIRE(dataset["versions"].size() == 1);
+  json writer = dataset["versions"][0]["writer"];
+  CHECK(writer["run_id"] == run_id);
+  CHECK(writer["task_id"] == "extract");
+  CHECK(writer["try_number"] == 1);
+  CHECK(Body(f.Send("GET", "/api/v1/datasets"))["datasets"][0]["latest"]["writer"]["task_id"] ==
+        "extract");
+  CHECK(f.Send("GET", "/api/v1/dataset?uri=warehouse%3A%2F%2Fnope").status == 404);
+  CHECK(f.Send("GET", "/api/v1/dataset").status == 400);
+}
+
 TEST_CASE("API tokens are parsed from name:token pairs and bad entries are named, not shown",
           "[webui]") {
   auto tokens = ParseApiTokens(" ci:0123456789abcdef , alice:fedcba9876543210,");

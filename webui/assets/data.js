@@ -25,7 +25,7 @@ export async function datasetList(main, ctx) {
         v ? fmtNumber(v.rows) : '',
         v ? fmtBytes(v.bytes) : '',
         v ? fmtTime(v.recorded_at) : '',
-        v && v.written_by !== null ? `attempt ${v.written_by}` : '',
+        v ? writer(v) : '',
       ])));
 }
 
@@ -52,7 +52,7 @@ export async function datasetPage(main, ctx, q) {
   const by = data.checks[0];  // the checks all come from one validate attempt
   const graphBox = h('div', {class: 'graph-scroll'},
     h('p', {class: 'muted'}, 'Loading the lineage…'));
-  const writers = h('div', {});  // who wrote each version, once the lineage says
+  const writers = h('div', {});
   const here = (dir) => link.dataset(uri) + (dir === 'downstream' ? '&direction=downstream' : '');
 
   const checkHeaders = ['Check', 'Column', 'Severity', 'Result', 'Observed', 'Threshold', 'Detail'];
@@ -101,13 +101,12 @@ export async function datasetPage(main, ctx, q) {
     h('section', {'aria-labelledby': 'versions-h'},
       h('h2', {id: 'versions-h'}, 'Versions'), writers));
 
-  const drawVersions = (attempts) => replace(writers,
+  replace(writers,
     table(versionHeaders, data.versions.map((v) => [
       `v${v.version}`, fmtNumber(v.rows), fmtBytes(v.bytes),
       h('code', {title: v.fingerprint}, shortFingerprint(v.fingerprint)), fmtTime(v.recorded_at),
-      writer(v.written_by, attempts),
+      writer(v),
     ])));
-  drawVersions(new Map());
 
   try {
     const graph = await getJson(`/api/v1/lineage${query({dataset: uri, direction})}`);
@@ -122,7 +121,6 @@ export async function datasetPage(main, ctx, q) {
         graphBox.scrollTop += box.top - frame.top - (frame.height - box.height) / 2;
       }
     }
-    drawVersions(new Map(graph.attempts.map((a) => [a.id, a])));
   } catch (e) {
     if (!ctx.alive) return;
     replace(graphBox, h('p', {class: 'empty'}, e.message));
@@ -155,11 +153,12 @@ function shortFingerprint(fp) {
   return (fp || '').replace(/^[a-z0-9]+:/, '').slice(0, 12);
 }
 
-function writer(attemptId, attempts) {
-  if (attemptId === null || attemptId === undefined) return '';
-  const a = attempts.get(attemptId);
-  if (!a) return `attempt ${attemptId}`;
-  return h('a', {href: link.log(a.run, a.task, a.try)}, `${a.task} in ${shortRun(a.run)}`);
+// The attempt that wrote a version, linked to its log; nothing for a source.
+function writer(v) {
+  const w = v.writer;
+  if (!w) return v.written_by !== null && v.written_by !== undefined ? `attempt ${v.written_by}` : '';
+  return h('a', {href: link.log(w.run_id, w.task_id, w.try_number)},
+    `${w.task_id} in ${shortRun(w.run_id)}`);
 }
 
 // Dataset versions and attempts as one layered graph: reads go into an attempt, writes out.

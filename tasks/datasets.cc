@@ -45,7 +45,7 @@ Result<std::pair<fs::path, std::string>> Inside(const std::string& uri, const st
 
 class Db {
  public:
-  ~Db() { sqlite3_close(db_); }
+  ~Db() { sqlite3_close_v2(db_); }
   sqlite3* db_ = nullptr;
 };
 

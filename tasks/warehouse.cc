@@ -105,7 +105,8 @@ Connection& Connection::operator=(Connection&& other) noexcept {
   return *this;
 }
 
-Connection::~Connection() { sqlite3_close(db_); }
+// close_v2: a statement still open (finalized later) keeps it until then instead of leaking it.
+Connection::~Connection() { sqlite3_close_v2(db_); }
 
 Error Connection::LastError(std::string_view what) const {
   return Error{ErrorCode::kInvalidArgument, fmt::format("{}: {}", what, sqlite3_errmsg(db_))};

@@ -9,6 +9,9 @@
 
 namespace weir {
 
+// `s` without the spaces and tabs at either end (HTTP's optional whitespace, list entries).
+std::string_view Trim(std::string_view s);
+
 // Levenshtein edit distance, for did-you-mean hints.
 std::size_t EditDistance(std::string_view a, std::string_view b);
 

@@ -116,6 +116,14 @@ Result<void> FingerprintOutputs(const ManifestSpec& spec, Manifest* manifest) {
   return {};
 }
 
+// The warehouse tables a built-in reads, as datasets.
+void AddTableInputs(const std::vector<std::string>& tables, const std::string& uri_prefix,
+                    const std::filesystem::path& warehouse, ManifestSpec* spec) {
+  for (const std::string& table : tables) {
+    spec->inputs.push_back({uri_prefix + table, warehouse, table});
+  }
+}
+
 // `into` when the mode keeps some of its rows (append, upsert, partition) and it exists: the
 // version the write builds on.
 std::vector<ResolvedDataset> KeptTable(const WriteTarget& target, const std::string& uri_prefix,
@@ -170,9 +178,7 @@ class TransformBuiltin : public Builtin {
     if (!plan) return Fail(plan.error().code, "transform: " + plan.error().message);
     plan_ = std::move(*plan);
     NarrowBindings(plan_.parameters, c_.target, spec);
-    for (const std::string& table : plan_.tables) {
-      spec->inputs.push_back({c_.table_uri_prefix + table, c_.warehouse, table});
-    }
+    AddTableInputs(plan_.tables, c_.table_uri_prefix, c_.warehouse, spec);
     return {};
   }
 
@@ -338,9 +344,7 @@ class FeatureBuiltin : public Builtin {
     auto plan = PlanFeatures(c_);
     if (!plan) return std::unexpected(plan.error());
     plan_ = std::move(*plan);
-    for (const std::string& table : plan_.tables) {
-      spec->inputs.push_back({c_.table_uri_prefix + table, c_.warehouse, table});
-    }
+    AddTableInputs(plan_.tables, c_.table_uri_prefix, c_.warehouse, spec);
     return {};
   }
 

@@ -300,12 +300,6 @@ Result<void> KnownFields(const json& body, std::initializer_list<std::string_vie
   return {};
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // Compares a fixed-size digest of each, so neither the length nor the content leaks by time.
   unsigned char da[32], db[32];
@@ -651,7 +645,7 @@ struct Api::Impl {
   }
 
   HttpResponse Handle(const HttpRequest& request);
-  HttpResponse Answer(const HttpRequest& request, const std::vector<std::string>& segments);
+  HttpResponse Answer(const HttpRequest& request, const std::vector<std::string>& path);
   HttpResponse Route(const HttpRequest& request, const std::vector<std::string>& path,
                      const Query& query, const std::string& actor);
 
@@ -703,9 +697,7 @@ HttpResponse Api::Impl::Handle(const HttpRequest& request) {
   return answer;
 }
 
-HttpResponse Api::Impl::Answer(const HttpRequest& request,
-                               const std::vector<std::string>& segments) {
-  const std::vector<std::string>* path = &segments;
+HttpResponse Api::Impl::Answer(const HttpRequest& request, const std::vector<std::string>& path) {
   auto query = ParseQuery(request.query);
   if (!query) return ErrorAnswer(query.error());
   const bool read = request.method == "GET" || request.method == "HEAD";
@@ -714,30 +706,30 @@ HttpResponse Api::Impl::Answer(const HttpRequest& request,
     answer.headers.emplace_back("Allow", "GET, POST");
     return answer;
   }
-  if (*path == std::vector<std::string>{"healthz"}) {
+  if (path == std::vector<std::string>{"healthz"}) {
     auto store = Store();
     if (!store) return ErrorAnswer(503, "the state database cannot be opened");
     return Json(200, {{"status", "ok"}});
   }
-  if (read && (path->empty() || (path->size() == 2 && (*path)[0] == "assets"))) {
+  if (read && (path.empty() || (path.size() == 2 && path[0] == "assets"))) {
     // The dashboard: public files, like the login page of any site.
-    const Asset* asset = FindAsset(path->empty() ? "index.html" : (*path)[1]);
+    const Asset* asset = FindAsset(path.empty() ? "index.html" : path[1]);
     if (asset == nullptr) return ErrorAnswer(404, "no such file");
     return HttpResponse{.status = 200,
                         .content_type = std::string(ContentTypeOf(asset->name)),
                         .body = std::string(asset->bytes),
                         .headers = {{"Cache-Control", "no-cache"}}};
   }
-  const bool metrics = *path == std::vector<std::string>{"metrics"};
-  if (!metrics && (path->size() < 2 || (*path)[0] != "api" || (*path)[1] != "v1")) {
+  const bool metrics = path == std::vector<std::string>{"metrics"};
+  if (!metrics && (path.size() < 2 || path[0] != "api" || path[1] != "v1")) {
     return ErrorAnswer(404, "no such page");
   }
   if (!read && CrossSite(request)) {
     return ErrorAnswer(403,
                        "a change from another site is refused (its Origin is not this server)");
   }
-  if (path->size() >= 3 && (*path)[0] == "api" && (*path)[1] == "v1" && (*path)[2] == "session") {
-    return SessionRoute(request, *path);
+  if (path.size() >= 3 && path[0] == "api" && path[1] == "v1" && path[2] == "session") {
+    return SessionRoute(request, path);
   }
   std::string actor;
   if (!read || options.auth_reads || !request.from_loopback) {
@@ -756,38 +748,34 @@ HttpResponse Api::Impl::Answer(const HttpRequest& request,
                         .content_type = "text/plain; version=0.0.4; charset=utf-8",
                         .body = std::move(*text)};
   }
-  std::optional<std::string> scope;
-  if (read && options.telemetry != nullptr) scope = CacheScope(*path);
-  if (scope) {
-    const std::string key = request.path + "?" + request.query;
-    const std::uint64_t changes = Changes(*scope);  // read before the answer is made
-    const Timestamp now = clock.Now();
-    {
-      std::lock_guard lock(cache_mutex);
-      auto it = cache.find(key);
-      if (it != cache.end() && it->second.changes == changes &&
-          now - it->second.filled < kCacheLifetime) {
-        return it->second.answer;
-      }
-    }
-    HttpResponse answer;
+  auto route = [&]() -> HttpResponse {
     try {
-      answer = Route(request, *path, *query, actor);
-    } catch (const std::exception& e) {
+      return Route(request, path, *query, actor);
+    } catch (const std::exception& e) {  // json type errors and the like: our bug, not the user's
       return ErrorAnswer(500, fmt::format("internal error: {}", e.what()));
     }
-    if (answer.status == 200) {
-      std::lock_guard lock(cache_mutex);
-      if (cache.size() >= kCacheEntries) cache.clear();
-      cache[key] = Cached{changes, now, answer};
+  };
+  std::optional<std::string> scope;
+  if (read && options.telemetry != nullptr) scope = CacheScope(path);
+  if (!scope) return route();
+  const std::string key = request.path + "?" + request.query;
+  const std::uint64_t changes = Changes(*scope);  // read before the answer is made
+  const Timestamp now = clock.Now();
+  {
+    std::lock_guard lock(cache_mutex);
+    auto it = cache.find(key);
+    if (it != cache.end() && it->second.changes == changes &&
+        now - it->second.filled < kCacheLifetime) {
+      return it->second.answer;
     }
-    return answer;
   }
-  try {
-    return Route(request, *path, *query, actor);
-  } catch (const std::exception& e) {  // json type errors and the like: our bug, not the user's
-    return ErrorAnswer(500, fmt::format("internal error: {}", e.what()));
+  HttpResponse answer = route();
+  if (answer.status == 200) {
+    std::lock_guard lock(cache_mutex);
+    if (cache.size() >= kCacheEntries) cache.clear();
+    cache[key] = Cached{changes, now, answer};
   }
+  return answer;
 }
 
 HttpResponse Api::Impl::Route(const HttpRequest& request, const std::vector<std::string>& path,

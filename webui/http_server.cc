@@ -79,12 +79,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // A header name a handler may send: an RFC 9110 token.
 bool IsToken(std::string_view s) {
   constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";

@@ -74,6 +74,23 @@ struct Fixture {
     return rows.substr(0, rows.find("|\n"));
   }
   void Exec(const std::string& sql) const { testing::ExecSql(dir / "home/weir.db", sql); }
+  // Starts try 1 of `task_id` (the run's first task) in `run_id`, logging to `log`; the
+  // attempt's id.
+  std::int64_t StartExtract(const std::string& run_id, const std::string& log) {
+    auto store = state::Store::Open(dir / "home/weir.db");
+    REQUIRE(store);
+    auto tasks = (*store)->TaskInstances(run_id);
+    REQUIRE(tasks);
+    state::TaskInstanceRecord task = tasks->at(0);
+    REQUIRE(task.task_id == "extract");
+    task.state = state::TaskState::kRunning;
+    task.try_number = 1;
+    auto attempt = (*store)->BeginAttempt(
+        task, {.run_id = run_id, .task_id = "extract", .log_path = log, .started_at = clock.Now()});
+    REQUIRE(attempt);
+    return *attempt;
+  }
+
   // Every row of every table, to compare before and after a refused request.
   std::string Snapshot() const { return testing::DumpEveryTable(dir / "home/weir.db"); }
 };
@@ -170,18 +187,7 @@ TEST_CASE("an attempt's log is served by byte range, found by its row and never 
   REQUIRE(f.Post("/api/v1/dags/daily/runs", R"({"date": "2027-01-10"})").status == 201);
   const std::string run_id = "daily@2027-01-10T00:00:00Z~manual-1";
   const auto log = f.dir.Write("home/logs/daily/x/extract.1.log", "line one\nline two\n");
-  auto store = state::Store::Open(f.dir / "home/weir.db");
-  REQUIRE(store);
-  auto tasks = (*store)->TaskInstances(run_id);
-  REQUIRE(tasks);
-  state::TaskInstanceRecord task = tasks->at(0);
-  task.state = state::TaskState::kRunning;
-  task.try_number = 1;
-  state::AttemptRecord attempt{.run_id = run_id,
-                               .task_id = "extract",
-                               .log_path = log.string(),
-                               .started_at = f.clock.Now()};
-  REQUIRE((*store)->BeginAttempt(task, attempt));
+  f.StartExtract(run_id, log.string());
 
   json all = Body(f.Send("GET", "/api/v1/runs/" + run_id + "/tasks/extract/logs"));
   CHECK(all["text"] == "line one\nline two\n");
@@ -457,21 +463,13 @@ TEST_CASE("a dataset's versions name the run, task and try that wrote them", "[w
   Fixture f;
   REQUIRE(f.Post("/api/v1/dags/daily/runs", R"({"date": "2027-01-10"})").status == 201);
   const std::string run_id = "daily@2027-01-10T00:00:00Z~manual-1";
+  const std::int64_t attempt = f.StartExtract(run_id, "x.log");
   auto store = state::Store::Open(f.dir / "home/weir.db");
   REQUIRE(store);
-  auto tasks = (*store)->TaskInstances(run_id);
-  REQUIRE(tasks);
-  state::TaskInstanceRecord task = tasks->at(0);
-  task.state = state::TaskState::kRunning;
-  task.try_number = 1;
-  auto attempt = (*store)->BeginAttempt(
-      task,
-      {.run_id = run_id, .task_id = "extract", .log_path = "x.log", .started_at = f.clock.Now()});
-  REQUIRE(attempt);
   state::AttemptLineage lineage;
   lineage.writes.push_back(
       {.uri = "warehouse://events", .fingerprint = "sha256:00", .row_count = 3});
-  REQUIRE((*store)->RecordLineage(*attempt, lineage, f.clock.Now()));
+  REQUIRE((*store)->RecordLineage(attempt, lineage, f.clock.Now()));
 
   json dataset = Body(f.Send("GET", "/api/v1/dataset?uri=warehouse%3A%2F%2Fevents"));
   REQUIRE(dataset["versions"].size() == 1);

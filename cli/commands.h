@@ -132,7 +132,7 @@ struct ServeOptions {
   int port = 8080;                      // --port; 0: any free port
   bool auth_reads = false;              // --auth-reads: reads need a token even from loopback
   std::optional<int> parallelism;       // --parallelism
-  std::vector<webui::ApiToken> tokens;  // from WEIR_API_TOKENS (filled by RunServe)
+  std::vector<webui::ApiToken> tokens;  // WEIR_API_TOKENS and the config file (filled by RunServe)
 };
 // `weir serve`: the scheduler, the JSON API and the dashboard in one process, until SIGINT or
 // SIGTERM. Refuses a non-loopback address when no API token is configured.

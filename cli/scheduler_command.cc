@@ -2,6 +2,7 @@
 // answers HTTP on its own threads while the scheduler runs on the main one.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -10,6 +11,7 @@
 #include "cli/signals.h"
 #include "common/process.h"
 #include "common/strings.h"
+#include "dags/config.h"
 #include "executor/executor.h"
 #include "scheduler/service.h"
 #include "tasks/tasks.h"
@@ -125,6 +127,31 @@ int Schedule(const Context& context, std::optional<int> parallelism, const Serve
   return 0;
 }
 
+// The API's tokens: those of WEIR_API_TOKENS, then those of the config file, read now.
+Result<std::vector<webui::ApiToken>> ConfiguredTokens(const Context& context) {
+  const char* env = std::getenv("WEIR_API_TOKENS");
+  auto tokens = webui::ParseApiTokens(env == nullptr ? "" : env);
+  if (!tokens) return tokens;
+  auto config = dags::LoadConfig(context.home);
+  if (!config) return std::unexpected(config.error());
+  for (const auto& [name, source] : config->api_tokens) {
+    const std::string where = "api.tokens." + name;
+    auto token = dags::ReadSecret(source, where);
+    if (!token) return std::unexpected(token.error());
+    auto bad = [&](const std::string& why) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: {}: {}", source.loc.ToString(), where, why));
+    };
+    // The file's names are its map's keys, so a name given twice is in WEIR_API_TOKENS too.
+    if (std::any_of(tokens->begin(), tokens->end(),
+                    [&](const webui::ApiToken& t) { return t.name == name; })) {
+      return bad("WEIR_API_TOKENS names a token '" + name + "' too");
+    }
+    if (auto why = webui::AddApiToken(&*tokens, name, std::move(*token))) return bad(*why);
+  }
+  return tokens;
+}
+
 }  // namespace
 
 int RunScheduler(const Context& context, std::optional<int> parallelism) {
@@ -136,15 +163,14 @@ int RunServe(const Context& context, const ServeOptions& options) {
     return Report(
         Error{ErrorCode::kInvalidArgument, fmt::format("--port {}: use 0 to 65535", options.port)});
   }
-  const char* env = std::getenv("WEIR_API_TOKENS");
-  auto tokens = webui::ParseApiTokens(env == nullptr ? "" : env);
+  auto tokens = ConfiguredTokens(context);
   if (!tokens) return Report(tokens.error());
   if (!IsLoopback(options.host) && tokens->empty()) {
     return Report(Error{
         ErrorCode::kInvalidArgument,
         fmt::format("--host {} can be reached from other machines, and no API token is "
-                    "configured: set WEIR_API_TOKENS=name:token (tokens of 16 characters or more), "
-                    "or serve on 127.0.0.1",
+                    "configured: set WEIR_API_TOKENS=name:token (tokens of 16 characters or more) "
+                    "or api.tokens in the config file, or serve on 127.0.0.1",
                     Printable(options.host, 60))});
   }
   ServeOptions serve = options;

@@ -13,7 +13,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -70,6 +72,21 @@ LoadResult LoadDags(const std::vector<std::filesystem::path>& paths,
 // display name) is where it stands, for paths relative to the DAG file.
 LoadResult LoadDagText(std::string_view text, const std::string& display_name,
                        const LoadOptions& options = {}, const std::filesystem::path& file = {});
+
+// What ParseYaml says of a file that is not UTF-8 text or holds a second document.
+struct YamlFileRules {
+  std::string_view text = "the file must be UTF-8 text";
+  std::string_view one_document = "the file holds one document";
+};
+
+// Parses one YAML document (a DAG file, the config file) into a Value tree whose nodes know
+// where they were written, with the limits of `options` on nesting and nodes (alias bombs).
+// Duplicate keys are recorded in `errors` and parsing goes on; nullopt when the text cannot be
+// read at all (not UTF-8, invalid YAML, a limit, a second document), with its error recorded.
+// An empty text is a null Value.
+std::optional<Value> ParseYaml(std::string_view text, const std::string& display,
+                               const LoadOptions& options, std::vector<Diagnostic>* errors,
+                               const YamlFileRules& rules = {});
 
 }  // namespace weir::dags
 

@@ -715,44 +715,11 @@ class DagBuilder {
 void LoadOne(std::string_view text, const std::string& display, const std::filesystem::path& file,
              const LoadOptions& options, LoadResult* result) {
   Diagnostics& errors = result->errors;
-  if (text.find('\0') != std::string_view::npos) {
-    errors.push_back({LocationAt(display, text, text.find('\0')),
-                      "the file contains a NUL byte; DAG files must be UTF-8 text"});
-    return;
-  }
-  if (auto bad = FindInvalidUtf8(text)) {
-    errors.push_back(
-        {LocationAt(display, text, *bad), "invalid UTF-8; DAG files must be UTF-8 text"});
-    return;
-  }
   std::size_t errors_before = errors.size();
-  std::optional<Value> root;
-  try {
-    ViewStream in(text);
-    YAML::Parser parser(in);
-    YamlReader reader(display, options, text.size(), &errors);
-    root = reader.Read(parser);
-    if (reader.failed()) return;
-    if (!root) root.emplace();  // no document at all: an empty file
-    // Only the first document would be loaded, so another one is an error, not silently ignored.
-    while (auto next = reader.Read(parser)) {
-      if (next->is_null()) continue;  // a trailing "---" with nothing after it
-      errors.push_back({next->loc, "a second YAML document ('---'); a DAG file holds one DAG"});
-      return;
-    }
-    if (reader.failed()) return;
-  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own guard says only "bad file"
-    errors.push_back(
-        {SourceLocation{display, e.mark.line + 1, e.mark.column + 1},
-         fmt::format("nesting deeper than {} levels; refusing to load it", options.max_depth)});
-    return;
-  } catch (const YAML::Exception& e) {
-    SourceLocation loc{display, e.mark.is_null() ? 0 : e.mark.line + 1,
-                       e.mark.is_null() ? 0 : e.mark.column + 1};
-    errors.push_back({loc, fmt::format("invalid YAML: {}", e.msg)});
-    return;
-  }
-  if (root->loc.line == 0) root->loc = SourceLocation{display, 1, 1};
+  std::optional<Value> root = ParseYaml(
+      text, display, options, &errors,
+      {.text = "DAG files must be UTF-8 text", .one_document = "a DAG file holds one DAG"});
+  if (!root) return;
   std::string dag_id;
   auto dag = DagBuilder(&errors).Build(*root, options, &dag_id);
   if (!dag || errors.size() != errors_before) {
@@ -829,6 +796,50 @@ bool IsDagFile(const std::filesystem::path& p) {
 }
 
 }  // namespace
+
+std::optional<Value> ParseYaml(std::string_view text, const std::string& display,
+                               const LoadOptions& options, std::vector<Diagnostic>* errors,
+                               const YamlFileRules& rules) {
+  if (text.find('\0') != std::string_view::npos) {
+    errors->push_back({LocationAt(display, text, text.find('\0')),
+                       fmt::format("the file contains a NUL byte; {}", rules.text)});
+    return std::nullopt;
+  }
+  if (auto bad = FindInvalidUtf8(text)) {
+    errors->push_back(
+        {LocationAt(display, text, *bad), fmt::format("invalid UTF-8; {}", rules.text)});
+    return std::nullopt;
+  }
+  std::optional<Value> root;
+  try {
+    ViewStream in(text);
+    YAML::Parser parser(in);
+    YamlReader reader(display, options, text.size(), errors);
+    root = reader.Read(parser);
+    if (reader.failed()) return std::nullopt;
+    if (!root) root.emplace();  // no document at all: an empty file
+    // Only the first document would be read, so another one is an error, not silently ignored.
+    while (auto next = reader.Read(parser)) {
+      if (next->is_null()) continue;  // a trailing "---" with nothing after it
+      errors->push_back(
+          {next->loc, fmt::format("a second YAML document ('---'); {}", rules.one_document)});
+      return std::nullopt;
+    }
+    if (reader.failed()) return std::nullopt;
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own guard says only "bad file"
+    errors->push_back(
+        {SourceLocation{display, e.mark.line + 1, e.mark.column + 1},
+         fmt::format("nesting deeper than {} levels; refusing to load it", options.max_depth)});
+    return std::nullopt;
+  } catch (const YAML::Exception& e) {
+    SourceLocation loc{display, e.mark.is_null() ? 0 : e.mark.line + 1,
+                       e.mark.is_null() ? 0 : e.mark.column + 1};
+    errors->push_back({loc, fmt::format("invalid YAML: {}", e.msg)});
+    return std::nullopt;
+  }
+  if (root->loc.line == 0) root->loc = SourceLocation{display, 1, 1};
+  return root;
+}
 
 std::string Diagnostic::ToString() const { return loc.ToString() + ": " + message; }
 

@@ -374,6 +374,17 @@ std::string RouteName(const std::vector<std::string>& p) {
 
 }  // namespace
 
+std::optional<std::string> AddApiToken(std::vector<ApiToken>* tokens, std::string name,
+                                       std::string token) {
+  if (token.size() < 16) return "the token is shorter than 16 characters";
+  if (std::any_of(tokens->begin(), tokens->end(),
+                  [&](const ApiToken& t) { return t.name == name; })) {
+    return "this name is given twice";
+  }
+  tokens->push_back({std::move(name), std::move(token)});
+  return std::nullopt;
+}
+
 Result<std::vector<ApiToken>> ParseApiTokens(std::string_view text) {
   std::vector<ApiToken> tokens;
   std::size_t start = 0, position = 0;
@@ -399,12 +410,7 @@ Result<std::vector<ApiToken>> ParseApiTokens(std::string_view text) {
     if (colon == std::string_view::npos) return bad("expected name:token");
     if (name.empty()) return bad("no name before ':'");
     if (token.empty()) return bad("no token after ':'");
-    if (token.size() < 16) return bad("the token is shorter than 16 characters");
-    if (std::any_of(tokens.begin(), tokens.end(),
-                    [&](const ApiToken& t) { return t.name == name; })) {
-      return bad("this name is given twice");
-    }
-    tokens.push_back({name, token});
+    if (auto why = AddApiToken(&tokens, name, token)) return bad(*why);
     if (end == text.size()) break;
   }
   return tokens;

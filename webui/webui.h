@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,10 @@ struct ApiToken {
 // repeated name, or a token shorter than 16 characters is an error that names the entry by its
 // position and name, never by its token.
 [[nodiscard]] Result<std::vector<ApiToken>> ParseApiTokens(std::string_view text);
+
+// Adds a token to `tokens`, or says why not (shorter than 16 characters, a name given twice).
+std::optional<std::string> AddApiToken(std::vector<ApiToken>* tokens, std::string name,
+                                       std::string token);
 
 struct ApiOptions {
   std::filesystem::path state_path;  // the state database (weir.db); created when missing

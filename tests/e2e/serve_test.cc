@@ -170,6 +170,65 @@ TEST_CASE("weir serve refuses another address without a token, and malformed tok
   }
 }
 
+TEST_CASE("weir serve takes tokens from the config file, and a broken one stops it",
+          "[e2e][serve]") {
+  TempDir dir;
+  WriteDag(dir);
+  const std::string config_token = "from-config-0123456789";
+  dir.Write("secrets/ops", config_token + "\n");
+  dir.Write("home/weir.yaml", "api:\n  tokens:\n    ops: { file: ../secrets/ops }\n");
+  {
+    Server server(dir);  // WEIR_API_TOKENS has `ci` too: both sign changes
+    httplib::Client client = server.Client();
+    auto paused =
+        client.Post("/api/v1/dags/hello/pause", {{"Authorization", "Bearer " + config_token}}, "{}",
+                    "application/json");
+    REQUIRE(paused);
+    CHECK(paused->status == 200);
+    auto unpaused = client.Post("/api/v1/dags/hello/unpause", Auth(), "{}", "application/json");
+    REQUIRE(unpaused);
+    CHECK(unpaused->status == 200);
+    auto audit = client.Get("/api/v1/audit");
+    REQUIRE(audit);
+    const json entries = json::parse(audit->body)["events"];
+    REQUIRE(entries.size() == 2);
+    CHECK(entries[1]["actor"] == "ops");  // oldest last
+    CHECK(entries[0]["actor"] == "ci");
+    CHECK(server.process.Stop(SIGTERM) == 0);
+  }
+  // Each broken config stops serve before anything is changed or created.
+  std::filesystem::remove_all(dir / "home");
+  struct Case {
+    std::string config;
+    std::vector<std::string> env;
+    std::string error;
+  };
+  const std::string config = (dir / "home/weir.yaml").string();
+  const Case cases[] = {
+      {"api:\n  tokens:\n    ops: { env: WEIR_OPS_TOKEN }\n",
+       {},
+       config + ":3:10: api.tokens.ops: environment variable WEIR_OPS_TOKEN is not set"},
+      {"api:\n  tokens:\n    ops: { env: WEIR_OPS_TOKEN }\n",
+       {"WEIR_OPS_TOKEN=short"},
+       config + ":3:10: api.tokens.ops: the token is shorter than 16 characters"},
+      {"api:\n  tokens:\n    ci: { file: ../secrets/ops }\n",
+       {},
+       config + ":3:9: api.tokens.ci: WEIR_API_TOKENS names a token 'ci' too"},
+      {"api:\n  tokns: {}\n", {}, config + ":2:3: api: unknown key 'tokns' (known: tokens)"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.config);
+    dir.Write("home/weir.yaml", c.config);
+    std::filesystem::remove(dir / "stderr");
+    std::vector<std::string> env = c.env;
+    env.push_back(std::string("WEIR_API_TOKENS=ci:") + kToken);
+    WeirProcess serve(dir, {"--port", "0"}, "serve", env);
+    CHECK(serve.Wait() == 2);
+    CHECK(ReadFile(dir / "stderr") == "weir: " + c.error + "\n");
+    CHECK_FALSE(std::filesystem::exists(dir / "home/weir.db"));
+  }
+}
+
 // Why the browser test cannot run here, or "" when it can.
 std::string MissingForBrowserTest(const std::filesystem::path& ui) {
   if (!std::filesystem::exists("/usr/bin/chromium"))

@@ -212,7 +212,7 @@ export function signIn(note = '') {
     const form = h('form', {class: 'dialog-form'},
       h('h2', {}, 'Sign in'),
       note ? h('p', {}, note) : null,
-      h('p', {class: 'hint'}, 'Changes need an API token of this server (WEIR_API_TOKENS). ' +
+      h('p', {class: 'hint'}, 'Changes need an API token of this server (WEIR_API_TOKENS, or api.tokens in its config file). ' +
         'The page keeps a session cookie, never the token.'),
       h('div', {class: 'field'}, h('label', {for: 'signin-token'}, 'API token'), token),
       errorLine,

@@ -1,0 +1,269 @@
+#include "dags/config.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/strings.h"
+#include "dags/dags.h"
+
+namespace weir::dags {
+namespace {
+
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+constexpr std::size_t kMaxSecretBytes = 64 << 10;
+
+bool IsTokenName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == '@';
+  });
+}
+
+bool IsEnvName(std::string_view name) {
+  return !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_';
+         });
+}
+
+// Checks that `map` has only `known` keys; records the others.
+void CheckKeys(const Value& map, std::string_view where,
+               std::initializer_list<std::string_view> known, std::vector<Diagnostic>* errors) {
+  for (const auto& [key, value] : map.AsMap()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string names;
+    for (std::string_view k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+    errors->push_back({value.key_loc, fmt::format("{}unknown key '{}' (known: {})",
+                                                  where.empty() ? "" : std::string(where) + ": ",
+                                                  Printable(key, 40), names)});
+  }
+}
+
+class ConfigReader {
+ public:
+  ConfigReader(std::filesystem::path base, std::vector<Diagnostic>* errors)
+      : base_(std::move(base)), errors_(errors) {}
+
+  Config Read(const Value& root) {
+    Config config;
+    if (root.is_null()) return config;
+    if (!root.is_map()) {
+      Error(root, fmt::format("the config file must be a map of settings, not {}",
+                              Value::TypeName(root.type())));
+      return config;
+    }
+    CheckKeys(root, "", {"api"}, errors_);
+    if (const Value* api = root.Find("api"); api != nullptr && !api->is_null()) {
+      if (!api->is_map()) {
+        Error(*api, fmt::format("api: expected a map, not {}", Value::TypeName(api->type())));
+      } else {
+        CheckKeys(*api, "api", {"tokens"}, errors_);
+        if (const Value* tokens = api->Find("tokens")) ReadTokens(*tokens, &config);
+      }
+    }
+    return config;
+  }
+
+ private:
+  void ReadTokens(const Value& tokens, Config* config) {
+    if (tokens.is_null()) return;
+    if (!tokens.is_map()) {
+      Error(tokens, fmt::format("api.tokens: expected a map of name: {{ env: VARIABLE }} or "
+                                "{{ file: PATH }}, not {}",
+                                Value::TypeName(tokens.type())));
+      return;
+    }
+    for (const auto& [name, value] : tokens.AsMap()) {
+      if (!IsTokenName(name)) {
+        errors_->push_back(
+            {value.key_loc, fmt::format("api.tokens: '{}' is not a token name (letters, digits, "
+                                        "'_', '-', '.' and '@', at most 64)",
+                                        Printable(name, 40))});
+        continue;
+      }
+      const std::string where = "api.tokens." + name;
+      if (auto source = ParseSecretSource(value, where, base_, true, errors_)) {
+        config->api_tokens.emplace_back(name, std::move(*source));
+      }
+    }
+  }
+
+  void Error(const Value& at, std::string message) {
+    errors_->push_back({at.loc, std::move(message)});
+  }
+
+  std::filesystem::path base_;
+  std::vector<Diagnostic>* errors_;
+};
+
+}  // namespace
+
+std::optional<SecretSource> ParseSecretSource(const Value& value, std::string_view where,
+                                              const std::filesystem::path& base, bool allow_value,
+                                              std::vector<Diagnostic>* errors) {
+  const std::string expected = allow_value ? "{ env: VARIABLE }, { file: PATH } or the value itself"
+                                           : "{ env: VARIABLE } or { file: PATH }";
+  auto bad = [&](const SourceLocation& loc, std::string why) -> std::optional<SecretSource> {
+    errors->push_back({loc, fmt::format("{}: {}", where, why)});
+    return std::nullopt;
+  };
+  if (value.is_string() && allow_value) {
+    if (value.AsString().empty()) return bad(value.loc, "the value is empty");
+    return SecretSource{SecretSource::Kind::kValue, value.AsString(), value.loc};
+  }
+  if (!value.is_map() || value.AsMap().size() != 1) {
+    return bad(value.loc, fmt::format("expected {}", expected));
+  }
+  const auto& [key, ref] = value.AsMap().front();
+  if (key != "env" && key != "file") {
+    return bad(ref.key_loc,
+               fmt::format("unknown source '{}' (expected {})", Printable(key, 40), expected));
+  }
+  if (!ref.is_string() || ref.AsString().empty()) {
+    return bad(ref.loc, fmt::format("{}: expected {}", key,
+                                    key == "env" ? "a variable's name" : "a file's path"));
+  }
+  if (key == "env") {
+    if (!IsEnvName(ref.AsString())) {
+      return bad(ref.loc, fmt::format("env: '{}' is not a variable's name (letters, digits and "
+                                      "'_', not starting with a digit)",
+                                      Printable(ref.AsString(), 40)));
+    }
+    return SecretSource{SecretSource::Kind::kEnv, ref.AsString(), value.loc};
+  }
+  if (ref.AsString().find('\0') != std::string::npos) return bad(ref.loc, "file: a NUL byte");
+  std::filesystem::path path(ref.AsString());
+  if (path.is_relative()) path = base / path;
+  return SecretSource{SecretSource::Kind::kFile, path.lexically_normal().string(), value.loc};
+}
+
+Result<std::string> ReadSecret(const SecretSource& source, std::string_view where) {
+  auto fail = [&](std::string why) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("{}: {}: {}", source.loc.ToString(), where, why));
+  };
+  switch (source.kind) {
+    case SecretSource::Kind::kValue:
+      return source.ref;
+    case SecretSource::Kind::kEnv: {
+      const char* value = std::getenv(source.ref.c_str());
+      if (value == nullptr)
+        return fail(fmt::format("environment variable {} is not set", source.ref));
+      if (*value == '\0') return fail(fmt::format("environment variable {} is empty", source.ref));
+      return std::string(value);
+    }
+    case SecretSource::Kind::kFile:
+      break;
+  }
+  const std::string shown = Printable(source.ref, 120);
+  // O_NONBLOCK: a FIFO or a device named by mistake must not hang the read; it is refused below.
+  const int fd = ::open(source.ref.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return fail(fmt::format("cannot read the file {}: {}", shown, std::strerror(errno)));
+  std::string value;
+  struct stat st {};
+  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  bool too_big = regular && static_cast<std::size_t>(st.st_size) > kMaxSecretBytes;
+  int read_errno = 0;
+  if (regular && !too_big) {
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) read_errno = errno;
+      if (n <= 0) break;
+      value.append(buffer, static_cast<std::size_t>(n));
+      if (value.size() > kMaxSecretBytes) {
+        too_big = true;
+        break;
+      }
+    }
+  }
+  ::close(fd);
+  if (!regular) return fail(fmt::format("{} is not a regular file", shown));
+  if (too_big) return fail(fmt::format("the file {} is over {} KiB", shown, kMaxSecretBytes >> 10));
+  if (read_errno != 0) {
+    return fail(fmt::format("cannot read the file {}: {}", shown, std::strerror(read_errno)));
+  }
+  if (value.ends_with("\r\n")) {
+    value.resize(value.size() - 2);
+  } else if (value.ends_with('\n')) {
+    value.pop_back();
+  }
+  if (value.empty()) return fail(fmt::format("the file {} is empty", shown));
+  if (value.find('\0') != std::string::npos) {
+    return fail(fmt::format("the file {} holds a NUL byte", shown));
+  }
+  return value;
+}
+
+Result<Config> LoadConfigFile(const std::filesystem::path& file) {
+  const std::string display = file.string();
+  auto fail = [&](std::string why) {
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: {}", Printable(display, 200), why));
+  };
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return fail(fmt::format("cannot read the config file: {}", std::strerror(errno)));
+  struct stat st {};
+  std::string text;
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const bool too_big = regular && static_cast<std::size_t>(st.st_size) > kMaxConfigBytes;
+  if (regular && !too_big) {
+    text.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+  }
+  ::close(fd);
+  if (!regular) return fail("the config file is not a regular file");
+  if (too_big) return fail(fmt::format("the config file is over {} KiB", kMaxConfigBytes >> 10));
+
+  std::vector<Diagnostic> errors;
+  std::optional<Value> root = ParseYaml(text, display, LoadOptions{}, &errors,
+                                        {.text = "the config file must be UTF-8 text",
+                                         .one_document = "the config file holds one document"});
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(file, ec);
+  Config config;
+  if (root) config = ConfigReader(absolute.parent_path(), &errors).Read(*root);
+  if (errors.empty()) {
+    // A token written in the file is a password in a file: only its owner may read it.
+    for (const auto& [name, source] : config.api_tokens) {
+      if (source.kind == SecretSource::Kind::kValue && (st.st_mode & 077) != 0) {
+        errors.push_back(
+            {source.loc, fmt::format("api.tokens.{}: the token is written in a file that others "
+                                     "can read (mode {:04o}): chmod 600 it, or use {{ env: "
+                                     "VARIABLE }} or {{ file: PATH }}",
+                                     name, st.st_mode & 07777)});
+        break;
+      }
+    }
+  }
+  if (!errors.empty()) return Fail(ErrorCode::kInvalidArgument, errors.front().ToString());
+  config.file = file;
+  return config;
+}
+
+Result<Config> LoadConfig(const std::filesystem::path& home) {
+  if (const char* named = std::getenv("WEIR_CONFIG"); named != nullptr && *named != '\0') {
+    return LoadConfigFile(named);
+  }
+  const std::filesystem::path file = home / "weir.yaml";
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(file, ec))) return Config{};
+  return LoadConfigFile(file);
+}
+
+}  // namespace weir::dags

@@ -232,7 +232,7 @@ class RunLoop::Execution {
     if (!run_.started_at) run_.started_at = now;
     run_.ended_at.reset();
     if (auto ok = loop_.store_.UpdateRun(run_); !ok) return ok;
-    if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
+    loop_.Note(run_);
     for (int v : dag_->graph.TopologicalOrder()) {
       if (!present_[v]) continue;
       TaskInstanceRecord& ti = tis_[v];
@@ -273,9 +273,7 @@ class RunLoop::Execution {
     for (int v : dirty_) rows.push_back(tis_[v]);
     auto ok = loop_.store_.UpdateTaskInstances(rows);
     if (!ok) return ok;
-    if (loop_.observer_) {
-      for (int v : dirty_) loop_.observer_->OnTaskChanged(run_, tis_[v], nullptr);
-    }
+    for (int v : dirty_) loop_.Note(run_, &tis_[v]);
     dirty_.clear();
     return {};
   }
@@ -330,7 +328,7 @@ class RunLoop::Execution {
     auto id = loop_.store_.BeginAttempt(ti, attempt);
     if (!id) return std::unexpected(id.error());
     running_[token].second.id = *id;
-    if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &running_[token].second);
+    loop_.Note(run_, &ti, &running_[token].second);
     return {};
   }
 
@@ -400,7 +398,7 @@ class RunLoop::Execution {
     run_.state = failed ? RunState::kFailed : RunState::kSuccess;
     run_.ended_at = loop_.clock_.Now();
     if (auto ok = loop_.store_.UpdateRun(run_); !ok) return std::unexpected(ok.error());
-    if (loop_.observer_) loop_.observer_->OnRunChanged(run_);
+    loop_.Note(run_);
     return run_;
   }
 
@@ -500,7 +498,7 @@ class RunLoop::Execution {
     ti.state = state;
     ti.ended_at = attempt.ended_at;
     loop_.pending_ends_.push_back({ti, attempt, std::move(lineage)});
-    if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
+    loop_.Note(run_, &ti, &attempt);
     Finished(v);
     return {};
   }
@@ -523,7 +521,7 @@ class RunLoop::Execution {
       ti.ended_at = ended;
     }
     loop_.pending_ends_.push_back({ti, attempt, std::move(lineage)});
-    if (loop_.observer_) loop_.observer_->OnTaskChanged(run_, ti, &attempt);
+    loop_.Note(run_, &ti, &attempt);
     if (!retry) Finished(v);
     return {};
   }
@@ -639,11 +637,13 @@ Result<void> RunLoop::Adopt(std::shared_ptr<const dags::Dag> dag, const std::str
   }
   auto execution = std::make_unique<Execution>(*this, std::move(dag), std::move(**run),
                                                std::move(tasks), std::move(seen));
+  pending_notes_.clear();  // a failed step's
   auto batch = store_.StartBatch();
   if (!batch) return std::unexpected(batch.error());
   if (auto ok = execution->Begin(); !ok) return ok;
   if (auto ok = execution->Flush(); !ok) return ok;
   if (auto ok = batch->Commit(); !ok) return ok;
+  TellObserver();
   executions_.emplace(run_id, std::move(execution));
   return {};
 }
@@ -662,6 +662,23 @@ bool RunLoop::CanStart(const Execution& execution, int task) const {
     if ((used == running_by_pool_.end() ? 0 : used->second) >= slots->second) return false;
   }
   return true;
+}
+
+void RunLoop::Note(const state::RunRecord& run, const state::TaskInstanceRecord* task,
+                   const state::AttemptRecord* attempt) {
+  if (observer_ == nullptr) return;
+  pending_notes_.push_back({run, task ? std::optional(*task) : std::nullopt,
+                            attempt ? std::optional(*attempt) : std::nullopt});
+}
+
+void RunLoop::TellObserver() {
+  for (const PendingNote& note : std::exchange(pending_notes_, {})) {
+    if (note.task) {
+      observer_->OnTaskChanged(note.run, *note.task, note.attempt ? &*note.attempt : nullptr);
+    } else {
+      observer_->OnRunChanged(note.run);
+    }
+  }
 }
 
 Result<void> RunLoop::WritePendingEnds() {
@@ -684,6 +701,7 @@ Result<void> RunLoop::WritePendingEnds() {
 
 Result<void> RunLoop::Step(std::optional<AttemptOutcome> outcome) {
   pending_ends_.clear();  // a failed step's: its batch was rolled back
+  pending_notes_.clear();
   recorded_.clear();
   auto batch = store_.StartBatch();
   if (!batch) return std::unexpected(batch.error());
@@ -724,6 +742,7 @@ Result<void> RunLoop::Step(std::optional<AttemptOutcome> outcome) {
     }
   }
   if (auto ok = batch->Commit(); !ok) return ok;
+  TellObserver();
   if (options_.on_recorded && !recorded_.empty())
     options_.on_recorded(std::exchange(recorded_, {}));
   return {};
@@ -748,7 +767,9 @@ Result<void> RunLoop::Drain() {
   }
   executions_.clear();
   ready_.clear();
-  return batch->Commit();
+  if (auto ok = batch->Commit(); !ok) return ok;
+  TellObserver();
+  return {};
 }
 
 Result<RunRecord> RunLoop::RunToCompletion(std::shared_ptr<const dags::Dag> dag,

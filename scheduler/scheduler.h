@@ -81,7 +81,8 @@ class TaskRunner {
 using CommandBuilder = std::function<Result<Command>(const dags::Dag&, const dags::TaskSpec&,
                                                      const dags::TemplateContext&)>;
 
-// Told of every state change, on the RunLoop's thread. CLI progress, later the web UI.
+// Told of every state change, on the RunLoop's thread, once the step that made it is committed
+// (a reader of the state database then sees it). CLI progress, the web UI's events.
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
@@ -234,6 +235,11 @@ class RunLoop {
   };
   bool CanStart(const Execution& execution, int task) const;
   Result<void> WritePendingEnds();
+  // Queues a change for the observer (task: a task instance's; else the run's); TellObserver
+  // tells it all, after the step's commit.
+  void Note(const state::RunRecord& run, const state::TaskInstanceRecord* task = nullptr,
+            const state::AttemptRecord* attempt = nullptr);
+  void TellObserver();
 
   state::Store& store_;
   TaskRunner& runner_;
@@ -253,7 +259,15 @@ class RunLoop {
   std::optional<std::map<std::string, int>> pool_slots_;  // none: pools are not enforced
   std::vector<state::RunRecord> finished_;
   std::vector<PendingEnd> pending_ends_;  // this step's, in the order they were decided
-  std::vector<std::int64_t> recorded_;    // attempts whose end this step wrote
+  // What the observer is told of this step's changes, once they are committed: a client that
+  // reads the database when told then sees them.
+  struct PendingNote {
+    state::RunRecord run;
+    std::optional<state::TaskInstanceRecord> task;  // none: the run changed
+    std::optional<state::AttemptRecord> attempt;
+  };
+  std::vector<PendingNote> pending_notes_;
+  std::vector<std::int64_t> recorded_;  // attempts whose end this step wrote
 };
 
 // Why an attempt ended, in words: "exit code 3", "killed by signal 9 (Killed)", ...

@@ -138,7 +138,7 @@ std::vector<std::string> OpenLineageEvents(const AttemptExport& e,
   for (json& input : end_inputs) {
     json assertions = json::array();
     for (const CheckResultRecord& c : e.checks) {
-      if (c.dataset_uri != input["name"]) continue;
+      if (c.dataset_uri != input["name"].get<std::string>()) continue;
       json assertion = {{"assertion", c.method.empty() ? c.check : c.check + ":" + c.method},
                         {"success", c.passed},
                         {"severity", c.severity}};

@@ -47,6 +47,40 @@ void CheckKeys(const Value& map, std::string_view where,
   }
 }
 
+// Reads a regular file of at most `max_bytes`. Opened without blocking, so that a FIFO or a
+// device named by mistake is refused instead of waited on.
+struct SmallFile {
+  enum class Problem { kNone, kOpen, kNotRegular, kTooBig, kRead };
+  Problem problem = Problem::kNone;
+  int error = 0;    // errno, for kOpen and kRead
+  mode_t mode = 0;  // the file's permission bits
+  std::string text;
+};
+
+SmallFile ReadSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {
+  SmallFile file;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return {SmallFile::Problem::kOpen, errno, 0, {}};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    file.problem = SmallFile::Problem::kNotRegular;
+  } else if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+    file.problem = SmallFile::Problem::kTooBig;
+  }
+  file.mode = st.st_mode & 07777;
+  char buffer[4096];
+  while (file.problem == SmallFile::Problem::kNone) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) file = {SmallFile::Problem::kRead, errno, 0, {}};
+    if (n <= 0) break;
+    file.text.append(buffer, static_cast<std::size_t>(n));
+    if (file.text.size() > max_bytes) file.problem = SmallFile::Problem::kTooBig;  // it grew
+  }
+  ::close(fd);
+  return file;
+}
+
 class ConfigReader {
  public:
   ConfigReader(std::filesystem::path base, std::vector<Diagnostic>* errors)
@@ -164,34 +198,19 @@ Result<std::string> ReadSecret(const SecretSource& source, std::string_view wher
       break;
   }
   const std::string shown = Printable(source.ref, 120);
-  // O_NONBLOCK: a FIFO or a device named by mistake must not hang the read; it is refused below.
-  const int fd = ::open(source.ref.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return fail(fmt::format("cannot read the file {}: {}", shown, std::strerror(errno)));
-  std::string value;
-  struct stat st {};
-  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  bool too_big = regular && static_cast<std::size_t>(st.st_size) > kMaxSecretBytes;
-  int read_errno = 0;
-  if (regular && !too_big) {
-    char buffer[4096];
-    for (;;) {
-      const ssize_t n = ::read(fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) read_errno = errno;
-      if (n <= 0) break;
-      value.append(buffer, static_cast<std::size_t>(n));
-      if (value.size() > kMaxSecretBytes) {
-        too_big = true;
-        break;
-      }
-    }
+  SmallFile file = ReadSmallFile(source.ref, kMaxSecretBytes);
+  switch (file.problem) {
+    case SmallFile::Problem::kNone:
+      break;
+    case SmallFile::Problem::kOpen:
+    case SmallFile::Problem::kRead:
+      return fail(fmt::format("cannot read the file {}: {}", shown, std::strerror(file.error)));
+    case SmallFile::Problem::kNotRegular:
+      return fail(fmt::format("{} is not a regular file", shown));
+    case SmallFile::Problem::kTooBig:
+      return fail(fmt::format("the file {} is over {} KiB", shown, kMaxSecretBytes >> 10));
   }
-  ::close(fd);
-  if (!regular) return fail(fmt::format("{} is not a regular file", shown));
-  if (too_big) return fail(fmt::format("the file {} is over {} KiB", shown, kMaxSecretBytes >> 10));
-  if (read_errno != 0) {
-    return fail(fmt::format("cannot read the file {}: {}", shown, std::strerror(read_errno)));
-  }
+  std::string& value = file.text;
   if (value.ends_with("\r\n")) {
     value.resize(value.size() - 2);
   } else if (value.ends_with('\n')) {
@@ -209,27 +228,19 @@ Result<Config> LoadConfigFile(const std::filesystem::path& file) {
   auto fail = [&](std::string why) {
     return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: {}", Printable(display, 200), why));
   };
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return fail(fmt::format("cannot read the config file: {}", std::strerror(errno)));
-  struct stat st {};
-  std::string text;
-  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  const bool too_big = regular && static_cast<std::size_t>(st.st_size) > kMaxConfigBytes;
-  if (regular && !too_big) {
-    text.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < text.size()) {
-      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<std::size_t>(n);
-    }
-    text.resize(got);
+  const SmallFile read = ReadSmallFile(file, kMaxConfigBytes);
+  switch (read.problem) {
+    case SmallFile::Problem::kNone:
+      break;
+    case SmallFile::Problem::kOpen:
+    case SmallFile::Problem::kRead:
+      return fail(fmt::format("cannot read the config file: {}", std::strerror(read.error)));
+    case SmallFile::Problem::kNotRegular:
+      return fail("the config file is not a regular file");
+    case SmallFile::Problem::kTooBig:
+      return fail(fmt::format("the config file is over {} KiB", kMaxConfigBytes >> 10));
   }
-  ::close(fd);
-  if (!regular) return fail("the config file is not a regular file");
-  if (too_big) return fail(fmt::format("the config file is over {} KiB", kMaxConfigBytes >> 10));
-
+  const std::string& text = read.text;
   std::vector<Diagnostic> errors;
   std::optional<Value> root = ParseYaml(text, display, LoadOptions{}, &errors,
                                         {.text = "the config file must be UTF-8 text",
@@ -241,12 +252,12 @@ Result<Config> LoadConfigFile(const std::filesystem::path& file) {
   if (errors.empty()) {
     // A token written in the file is a password in a file: only its owner may read it.
     for (const auto& [name, source] : config.api_tokens) {
-      if (source.kind == SecretSource::Kind::kValue && (st.st_mode & 077) != 0) {
+      if (source.kind == SecretSource::Kind::kValue && (read.mode & 077) != 0) {
         errors.push_back(
             {source.loc, fmt::format("api.tokens.{}: the token is written in a file that others "
                                      "can read (mode {:04o}): chmod 600 it, or use {{ env: "
                                      "VARIABLE }} or {{ file: PATH }}",
-                                     name, st.st_mode & 07777)});
+                                     name, read.mode)});
         break;
       }
     }

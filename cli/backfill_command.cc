@@ -155,7 +155,7 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
 
   tasks::CommandFactory factory(TaskOptionsFor(context));
   auto openlineage = MakeOpenLineageClient(*openlineage_config);
-  executor::ProcessPool pool;
+  executor::ProcessPool pool(PoolOptions());
   scheduler::RunLoop loop(
       **store, pool,
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {

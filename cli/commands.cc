@@ -27,6 +27,10 @@ tasks::TaskOptions TaskOptionsFor(const Context& context) {
   return tasks::TaskOptions{.home = context.home, .dags_root = context.dags_dir};
 }
 
+executor::ExecutorOptions PoolOptions() {
+  return executor::ExecutorOptions{.contain_descendants = true};
+}
+
 std::unique_ptr<OpenLineageClient> MakeOpenLineageClient(
     const std::optional<OpenLineageConfig>& config) {
   if (!config) return nullptr;

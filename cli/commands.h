@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "dags/dags.h"
+#include "executor/executor.h"
 #include "scheduler/scheduler.h"
 #include "state/state.h"
 #include "tasks/tasks.h"
@@ -44,6 +45,10 @@ struct Context {
 // How the commands that run tasks build them: the home, the DAGs folder that dataset paths may
 // not leave.
 tasks::TaskOptions TaskOptionsFor(const Context& context);
+
+// The process pool of a command that runs tasks (scheduler, serve, run, backfill): its only
+// children are the tasks', so it contains what they leave running.
+executor::ExecutorOptions PoolOptions();
 // The run loop's options for those commands: logs under HOME/logs, and each attempt's lineage
 // read from the manifest its `weir task run` child left (a bad manifest is noted in the log).
 // `store` answers the task cache's questions (the earlier success of a task); with `openlineage`,

@@ -77,7 +77,7 @@ int RunRun(const Context& context, const RunOptions& options) {
   tasks::CommandFactory factory(TaskOptionsFor(context));
   SignalWatcher signals;
   auto openlineage = MakeOpenLineageClient(*openlineage_config);
-  executor::ProcessPool pool;
+  executor::ProcessPool pool(PoolOptions());
   scheduler::RunLoop loop(
       **store, pool,
       [&factory](const dags::Dag& d, const dags::TaskSpec& t, const dags::TemplateContext& c) {

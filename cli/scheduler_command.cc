@@ -72,7 +72,7 @@ int Schedule(const Context& context, std::optional<int> parallelism, const Serve
   auto openlineage = MakeOpenLineageClient(*openlineage_config);
   SystemClock& clock = SystemClock::Instance();
   tasks::CommandFactory factory(TaskOptionsFor(context));
-  executor::ProcessPool pool;
+  executor::ProcessPool pool(PoolOptions());
   webui::Telemetry telemetry;  // what the server reports; unused by `weir scheduler`
   EventLines lines(serve != nullptr ? &telemetry : nullptr);
   scheduler::RunLoop loop(

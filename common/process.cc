@@ -78,6 +78,51 @@ std::vector<std::int64_t> ProcessesWithEnvironment(const std::vector<std::string
   return out;
 }
 
+std::vector<std::int64_t> ChildProcesses() {
+  std::vector<std::int64_t> out;
+  std::error_code ec;
+  bool listed = false;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream in(task.path() / "children");
+    if (!in) continue;
+    listed = true;
+    for (std::int64_t pid = 0; in >> pid;) out.push_back(pid);
+  }
+  if (listed) return out;
+  const std::string self = " " + std::to_string(::getpid()) + " ";
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid_text = entry.path().filename().string();
+    std::int64_t pid = 0;
+    auto [end, err] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
+    if (err != std::errc() || end != pid_text.data() + pid_text.size()) continue;
+    std::string fields = StatFields(pid);  // "S PPID ...": the parent is field 4
+    std::size_t state_end = fields.find(' ');
+    if (state_end != std::string::npos && fields.compare(state_end, self.size(), self) == 0) {
+      out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> ProcessEnvironmentValue(std::int64_t pid, std::string_view name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string variable;
+  while (std::getline(in, variable, '\0')) {
+    if (variable.size() > name.size() && variable.starts_with(name) &&
+        variable[name.size()] == '=') {
+      return variable.substr(name.size() + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string ProcessName(std::int64_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
 std::string HostName() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "localhost";

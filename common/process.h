@@ -5,14 +5,16 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace weir {
 
 struct Command {
-  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no slash
-  std::vector<std::string> env;   // the whole environment, "NAME=value"
-  std::string cwd;                // working directory; empty: inherit
+  std::vector<std::string> argv;     // argv[0] is looked up in PATH when it has no slash
+  std::vector<std::string> env;      // the whole environment, "NAME=value"
+  std::string cwd;                   // working directory; empty: inherit
+  std::vector<std::string> secrets;  // values masked as "***" in what it prints
 };
 
 // Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. With the pid
@@ -28,6 +30,16 @@ bool IsProcessAlive(std::int64_t pid, std::optional<std::int64_t> start_ticks);
 // the same user, or all as root).
 std::vector<std::int64_t> ProcessesWithEnvironment(const std::vector<std::string>& all_of,
                                                    const std::vector<std::string>& any_of);
+
+// The children of this process, of all its threads (from /proc/self/task/*/children; by
+// /proc/*/stat where the kernel lacks that file).
+std::vector<std::int64_t> ChildProcesses();
+
+// The value of `name` in the environment `pid` was started with, if readable and set.
+std::optional<std::string> ProcessEnvironmentValue(std::int64_t pid, std::string_view name);
+
+// The command name of `pid` (/proc/PID/comm), or empty.
+std::string ProcessName(std::int64_t pid);
 
 // This machine's host name.
 std::string HostName();

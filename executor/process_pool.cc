@@ -1,7 +1,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,9 +21,12 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "common/secret_mask.h"
+#include "executor/attempt_log.h"
 #include "executor/executor.h"
 
 namespace weir::executor {
@@ -32,21 +37,40 @@ using scheduler::ProcessInfo;
 
 namespace {
 
+// The variable that marks every process of an attempt with "POOL_PID:ATTEMPT_ID", so that
+// what leaves the attempt's process group can still be told apart.
+constexpr std::string_view kAttemptMarker = "WEIR_ATTEMPT_MARK";
+
+// How long output may still come once the child has exited and its group been killed: only a
+// process that left the group, is not known as the attempt's, and holds the pipe delays it.
+constexpr auto kOutputGrace = std::chrono::seconds(2);
+
 // One running child. Touched only on its strand once started.
 struct Child {
-  Child(asio::io_context& io, std::int64_t id, pid_t p, int pidfd)
+  Child(asio::io_context& io, std::int64_t id, pid_t p, int pidfd, int output_fd,
+        std::unique_ptr<AttemptLog> attempt_log)
       : attempt_id(id),
         pid(p),
         strand(asio::make_strand(io)),
         exit_watch(strand, pidfd),
+        output(strand, output_fd),
         timeout_timer(strand),
-        kill_timer(strand) {}
+        kill_timer(strand),
+        output_timer(strand),
+        log(std::move(attempt_log)) {}
   std::int64_t attempt_id;
   pid_t pid;
   asio::strand<asio::io_context::executor_type> strand;
   asio::posix::stream_descriptor exit_watch;  // the pidfd: readable once the child exits
+  asio::posix::stream_descriptor output;      // the read end of its stdout and stderr
   asio::steady_timer timeout_timer;
   asio::steady_timer kill_timer;
+  asio::steady_timer output_timer;  // bounds the wait for the output's end after the exit
+  std::unique_ptr<AttemptLog> log;
+  std::vector<char> buffer = std::vector<char>(64 * 1024);
+  std::vector<std::string> notes;  // weir's own lines for the end of the log
+  std::optional<int> status;       // set once reaped
+  bool output_ended = false;
   bool timed_out = false;
   bool cancelled = false;
   bool terminating = false;
@@ -117,7 +141,11 @@ Result<int> OpenLog(const std::filesystem::path& path) {
 
 class ProcessPool::Impl {
  public:
-  explicit Impl(ExecutorOptions options) : options_(options), work_(asio::make_work_guard(io_)) {
+  explicit Impl(ExecutorOptions options)
+      : options_(options), work_(asio::make_work_guard(io_)), self_(::getpid()) {
+    if (options_.contain_descendants && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+      options_.contain_descendants = false;  // nothing is re-parented here: nothing to find
+    }
     for (int i = 0; i < options_.threads; ++i) {
       threads_.emplace_back([this] { io_.run(); });
     }
@@ -134,6 +162,10 @@ class ProcessPool::Impl {
     work_.reset();
     io_.stop();
     for (std::thread& t : threads_) t.join();
+    if (options_.contain_descendants) {
+      KillLeftovers(nullptr);
+      ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    }
   }
 
   Result<ProcessInfo> Start(const AttemptRequest& request) {
@@ -142,19 +174,26 @@ class ProcessPool::Impl {
     }
     auto log_fd = OpenLog(request.log_path);
     if (!log_fd) return std::unexpected(log_fd.error());
+    auto log = std::make_unique<AttemptLog>(*log_fd, LogOptions(request.command.secrets));
+    int output[2];
+    if (::pipe2(output, O_CLOEXEC) != 0) {
+      return Fail(ErrorCode::kIo, fmt::format("cannot create a pipe: {}", strerror(errno)));
+    }
 
     std::vector<char*> argv;
     for (const std::string& a : request.command.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     std::vector<char*> envp;
     for (const std::string& e : request.command.env) envp.push_back(const_cast<char*>(e.c_str()));
+    std::string mark = fmt::format("{}={}:{}", kAttemptMarker, self_, request.attempt_id);
+    if (options_.contain_descendants) envp.push_back(mark.data());
     envp.push_back(nullptr);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, *log_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, *log_fd, 2);
+    posix_spawn_file_actions_adddup2(&actions, output[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, output[1], 2);
     if (!request.command.cwd.empty()) {
       posix_spawn_file_actions_addchdir_np(&actions, request.command.cwd.c_str());
     }
@@ -176,8 +215,9 @@ class ProcessPool::Impl {
                  : posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    ::close(*log_fd);
+    ::close(output[1]);
     if (rc != 0) {
+      ::close(output[0]);
       return Fail(ErrorCode::kInvalidArgument,
                   fmt::format("cannot execute '{}': {}", request.command.argv[0], strerror(rc)));
     }
@@ -185,12 +225,14 @@ class ProcessPool::Impl {
     // Via syscall(): glibc 2.36 declares pidfd_open without C linkage for C++.
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (pidfd < 0) {
+      ::close(output[0]);
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
       return Fail(ErrorCode::kIo, fmt::format("pidfd_open failed: {}", strerror(errno)));
     }
 
-    auto child = std::make_shared<Child>(io_, request.attempt_id, pid, pidfd);
+    auto child =
+        std::make_shared<Child>(io_, request.attempt_id, pid, pidfd, output[0], std::move(log));
     {
       std::lock_guard lock(mu_);
       children_.emplace(request.attempt_id, child);
@@ -198,6 +240,7 @@ class ProcessPool::Impl {
     }
     asio::post(child->strand, [this, child, timeout = request.timeout] {
       WatchExit(child);
+      ReadOutput(child);
       if (timeout) {
         child->timeout_timer.expires_after(*timeout);
         child->timeout_timer.async_wait([this, child](const boost::system::error_code& ec) {
@@ -330,7 +373,24 @@ class ProcessPool::Impl {
     });
   }
 
-  // The child has exited (its pidfd is readable). On the child's strand.
+  // Copies the child's output into its log as it comes, until every writer has closed the pipe
+  // (or it is closed at the end of the output grace). On the child's strand.
+  void ReadOutput(const std::shared_ptr<Child>& child) {
+    child->output.async_read_some(
+        asio::buffer(child->buffer),
+        [this, child](const boost::system::error_code& ec, std::size_t n) {
+          if (n > 0) child->log->Write(std::string_view(child->buffer.data(), n));
+          if (!ec) {
+            ReadOutput(child);
+            return;
+          }
+          child->output_ended = true;
+          if (child->status) Complete(child);
+        });
+  }
+
+  // The child has exited (its pidfd is readable): kills what it left running, reaps it, and
+  // completes once its output has ended. On the child's strand.
   void Reap(const std::shared_ptr<Child>& child) {
     // The leader is a zombie until reaped, so its group id cannot be reused yet: kill whatever
     // it left behind in the group, then reap it.
@@ -338,11 +398,31 @@ class ProcessPool::Impl {
     int status = 0;
     while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
     }
+    child->status = status;
     child->timeout_timer.cancel();
     child->kill_timer.cancel();
     boost::system::error_code ignored;
     child->exit_watch.close(ignored);
+    if (options_.contain_descendants) KillLeftovers(child.get());
+    if (child->output_ended) {
+      Complete(child);
+      return;
+    }
+    child->output_timer.expires_after(kOutputGrace);
+    child->output_timer.async_wait([child](const boost::system::error_code& ec) {
+      if (ec) return;
+      boost::system::error_code ignored;
+      child->output.close(ignored);  // the read completes, aborted, and completes the child
+    });
+  }
 
+  // Exited, reaped, its output ended: finishes the log and hands the outcome over.
+  void Complete(const std::shared_ptr<Child>& child) {
+    child->output_timer.cancel();
+    boost::system::error_code ignored;
+    child->output.close(ignored);
+    child->log->Finish(child->notes);
+    const int status = *child->status;
     AttemptOutcome outcome;
     outcome.attempt_id = child->attempt_id;
     if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
@@ -356,11 +436,76 @@ class ProcessPool::Impl {
     cv_.notify_all();
   }
 
+  // Kills and reaps this process's children that belong to no running attempt: what an ended
+  // attempt left running outside its process group (re-parented here, as the subreaper), and
+  // what those leave in turn. `ended` (null at shutdown) has just been reaped; what it left is
+  // noted in its log.
+  void KillLeftovers(Child* ended) {
+    std::set<pid_t> leaders;
+    std::set<std::string> running_marks;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [id, c] : children_) {
+        if (c.get() == ended) continue;
+        leaders.insert(c->pid);
+        running_marks.insert(fmt::format("{}:{}", self_, id));
+      }
+    }
+    const std::string own_mark =
+        ended != nullptr ? fmt::format("{}:{}", self_, ended->attempt_id) : std::string();
+    // Each round kills what the last one's victims had left behind, now re-parented here.
+    for (int round = 0; round < 8; ++round) {
+      int killed = 0;
+      for (std::int64_t found : ChildProcesses()) {
+        auto pid = static_cast<pid_t>(found);
+        const pid_t group = ::getpgid(pid);
+        if (leaders.contains(pid) || leaders.contains(group)) continue;
+        std::optional<std::string> mark = ProcessEnvironmentValue(pid, kAttemptMarker);
+        if (mark && running_marks.contains(*mark)) continue;
+        std::string name = ProcessName(pid);
+        ::kill(group == pid ? -pid : pid, SIGKILL);
+        ReapKilled(pid);
+        ++killed;
+        if (mark == own_mark && !own_mark.empty()) {
+          ended->notes.push_back(fmt::format(
+              "weir: killed process {} ({}), which the task left running after it exited", pid,
+              name));
+        }
+      }
+      if (killed == 0) return;
+    }
+  }
+
+  // Reaps `pid`, just sent SIGKILL, waiting at most a second for it to die (a process stuck in
+  // the kernel may take longer: it is then reaped as a leftover later).
+  static void ReapKilled(pid_t pid) {
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd >= 0) {
+      pollfd exited{pidfd, POLLIN, 0};
+      while (::poll(&exited, 1, 1000) < 0 && errno == EINTR) {
+      }
+      ::close(pidfd);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, WNOHANG);
+  }
+
+  AttemptLogOptions LogOptions(const std::vector<std::string>& secrets) const {
+    AttemptLogOptions log{options_.log_limit_bytes, options_.log_tail_bytes, nullptr};
+    if (!secrets.empty()) {
+      auto mask = std::make_shared<SecretMask>();
+      for (const std::string& secret : secrets) mask->Add(secret);
+      log.mask = std::move(mask);
+    }
+    return log;
+  }
+
   ExecutorOptions options_;
   ProgramCache programs_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
+  const pid_t self_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

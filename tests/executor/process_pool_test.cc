@@ -2,6 +2,7 @@
 // tests wait for the pool's events, never sleep.
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -122,6 +123,79 @@ TEST_CASE("what a task leaves running in its process group is killed when it exi
       Request(1, Sh("sleep 300 & echo $! > '" + pid_file.string() + "'; exit 0"), dir / "1.log")));
   CHECK(WaitOne(pool).exit_code == 0);
   CHECK_FALSE(Alive(ReadPid(pid_file)));
+}
+
+TEST_CASE("a daemon a task leaves in a session of its own is killed, reaped and noted in its log",
+          "[executor]") {
+  for (int threads : {0, 2}) {
+    TempDir dir;
+    ProcessPool pool(ExecutorOptions{.threads = threads, .contain_descendants = true});
+    auto pid_file = dir / "daemon.pid";
+    // A double fork and setsid: the daemon leaves the process group, and its parent exits.
+    REQUIRE(pool.Start(Request(
+        1, Sh("sh -c 'setsid sleep 300 > /dev/null 2>&1 & echo $! > " + pid_file.string() + "'"),
+        dir / "1.log")));
+    CHECK(WaitOne(pool).exit_code == 0);
+    pid_t daemon = ReadPid(pid_file);
+    CHECK_FALSE(Alive(daemon));
+    CHECK_FALSE(std::filesystem::exists("/proc/" + std::to_string(daemon)));  // reaped
+    // Its name is the program it runs at the moment it is killed (sh, setsid or sleep).
+    std::string log = ReadFile(dir / "1.log");
+    CHECK(log.starts_with("weir: killed process " + std::to_string(daemon) + " ("));
+    CHECK(log.ends_with("), which the task left running after it exited\n"));
+  }
+}
+
+TEST_CASE("a running task's daemon is left alone when another task ends, and killed with it",
+          "[executor]") {
+  TempDir dir;
+  ProcessPool pool(ExecutorOptions{.kill_grace = milliseconds(200), .contain_descendants = true});
+  auto pid_file = dir / "daemon.pid";
+  auto ready = dir / "ready";
+  REQUIRE(::mkfifo(ready.c_str(), 0600) == 0);
+  // Task 1 starts a daemon that is re-parented here at once, says so, and keeps running.
+  REQUIRE(
+      pool.Start(Request(1,
+                         Sh("sh -c 'setsid sleep 300 > /dev/null 2>&1 & echo $! > " +
+                            pid_file.string() + "'; echo > " + ready.string() + "; exec sleep 300"),
+                         dir / "1.log")));
+  std::ifstream(ready) >> std::ws;  // opens when task 1 writes: its daemon exists by then
+  REQUIRE(pool.Start(Request(2, Sh("true"), dir / "2.log")));
+  CHECK(WaitOne(pool).attempt_id == 2);
+  pid_t daemon = ReadPid(pid_file);
+  CHECK(::kill(daemon, 0) == 0);
+  pool.Cancel(1);
+  AttemptOutcome outcome = WaitOne(pool);
+  CHECK(outcome.attempt_id == 1);
+  CHECK(outcome.cancelled);
+  CHECK_FALSE(Alive(daemon));
+}
+
+TEST_CASE("a task that floods its output is contained: its log keeps the first and last bytes",
+          "[executor]") {
+  TempDir dir;
+  ProcessPool pool(ExecutorOptions{.log_limit_bytes = 1 << 20, .log_tail_bytes = 1 << 10});
+  // 256 MiB of output, then a last line.
+  REQUIRE(pool.Start(
+      Request(1, Sh("echo first; head -c 268435456 /dev/zero | tr '\\0' x; echo; echo last"),
+              dir / "1.log")));
+  CHECK(WaitOne(pool).exit_code == 0);
+  std::string log = ReadFile(dir / "1.log");
+  CHECK(log.size() < (1 << 20) + 200);
+  CHECK(log.starts_with("first\nxxx"));
+  CHECK(log.ends_with("xxx\nlast\n"));
+  CHECK(log.find("bytes of output dropped here") != std::string::npos);
+}
+
+TEST_CASE("secrets a task prints are masked in its log", "[executor]") {
+  TempDir dir;
+  ProcessPool pool;
+  Command command = Sh("echo \"pw=$DB_PASSWORD\"; printf %s \"$DB_PASSWORD\" | base64");
+  command.env.push_back("DB_PASSWORD=correct horse battery");
+  command.secrets = {"correct horse battery"};
+  REQUIRE(pool.Start(Request(1, command, dir / "1.log")));
+  CHECK(WaitOne(pool).exit_code == 0);
+  CHECK(ReadFile(dir / "1.log") == "pw=***\n***\n");
 }
 
 // Regression: epoll reported a pidfd ready for a descriptor number just reused by a new child,

@@ -16,6 +16,7 @@
 #include "scheduler/backfill.h"
 #include "scheduler/operations.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/service.h"
 #include "state/state.h"
 #include "tasks/tasks.h"
 
@@ -113,6 +114,8 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   if (!dag) return Report(dag.error());
   auto openlineage_config = OpenLineageConfigFromEnvironment();
   if (!openlineage_config) return Report(openlineage_config.error());
+  auto task_options = TaskOptionsFor(context);
+  if (!task_options) return Report(task_options.error());
 
   // A dry run changes nothing, not even by creating the database.
   std::error_code ec;
@@ -152,8 +155,16 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
     (void)(*store)->FinishBackfill(applied->id, clock.Now());
     return followed;
   }
+  // Holding the lease, first recover what a killed predecessor (this command run before, or a
+  // scheduler) left running, as a starting scheduler does: its attempts become orphaned, free.
+  auto recovered = scheduler::RecoverOrphans(
+      **store, clock, self, std::filesystem::absolute(context.home), [](const std::string& line) {
+        std::cout << line << "\n";
+        std::cout.flush();
+      });
+  if (!recovered) return Report(recovered.error());
 
-  tasks::CommandFactory factory(TaskOptionsFor(context));
+  tasks::CommandFactory factory(*task_options);
   auto openlineage = MakeOpenLineageClient(*openlineage_config);
   executor::ProcessPool pool(PoolOptions());
   scheduler::RunLoop loop(

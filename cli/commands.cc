@@ -23,8 +23,12 @@ Result<Timestamp> ParseSince(const std::string& text, Timestamp now) {
                           Printable(text)));
 }
 
-tasks::TaskOptions TaskOptionsFor(const Context& context) {
-  return tasks::TaskOptions{.home = context.home, .dags_root = context.dags_dir};
+Result<tasks::TaskOptions> TaskOptionsFor(const Context& context) {
+  auto config = dags::LoadConfig(context.home);
+  if (!config) return std::unexpected(config.error());
+  dags::MaskReadableSecrets(config->secrets);
+  return tasks::TaskOptions{
+      .home = context.home, .dags_root = context.dags_dir, .secrets = config->secrets};
 }
 
 executor::ExecutorOptions PoolOptions() {
@@ -142,7 +146,11 @@ int Report(const Error& error) {
   return error.ExitCode();
 }
 
-dags::LoadResult Context::LoadDags() const { return dags::LoadDags({dags_dir}, dags_dir); }
+dags::LoadResult Context::LoadDags() const {
+  dags::LoadResult loaded = dags::LoadDags({dags_dir}, dags_dir);
+  for (const auto& dag : loaded.dags) dags::MaskReadableSecrets(dag->secrets);
+  return loaded;
+}
 
 Result<std::shared_ptr<const dags::Dag>> Context::FindDag(const dags::LoadResult& loaded,
                                                           const std::string& id) const {

@@ -29,7 +29,8 @@ struct Context {
   std::filesystem::path StatePath() const { return home / "weir.db"; }
   std::filesystem::path LogDir() const { return home / "logs"; }
 
-  // Loads every DAG under dags_dir.
+  // Loads every DAG under dags_dir. The secrets they name that can be read now are masked by
+  // this process from then on.
   dags::LoadResult LoadDags() const;
   // The DAG `id`, or an error that says why not (its file's errors, or a did-you-mean).
   Result<std::shared_ptr<const dags::Dag>> FindDag(const dags::LoadResult& loaded,
@@ -43,8 +44,9 @@ struct Context {
 [[nodiscard]] Result<Timestamp> ParseSince(const std::string& text, Timestamp now);
 
 // How the commands that run tasks build them: the home, the DAGs folder that dataset paths may
-// not leave.
-tasks::TaskOptions TaskOptionsFor(const Context& context);
+// not leave, and the config file's secrets (an error when the config file is broken). The
+// secrets that can be read now are masked by this process from then on.
+[[nodiscard]] Result<tasks::TaskOptions> TaskOptionsFor(const Context& context);
 
 // The process pool of a command that runs tasks (scheduler, serve, run, backfill): its only
 // children are the tasks', so it contains what they leave running.

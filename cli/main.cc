@@ -296,6 +296,10 @@ int main(int argc, char** argv) {
   // Absolute, so that paths recorded in the store (attempt logs) work from any directory.
   Context context{std::filesystem::absolute(dags_dir).lexically_normal(),
                   std::filesystem::absolute(home).lexically_normal(), CurrentUser()};
+  // What a command records or prints is masked with the config file's secrets it can read (the
+  // commands that run tasks refuse a broken config file; the others need none of it).
+  if (auto config = weir::dags::LoadConfig(context.home))
+    weir::dags::MaskReadableSecrets(config->secrets);
   if (*validate) return RunValidate(context, validate_paths);
   if (*dags_list) return RunDagsList(context);
   if (*dags_next) return RunDagsNext(context, next_options);

@@ -52,6 +52,8 @@ int RunRun(const Context& context, const RunOptions& options) {
   if (!overrides) return Report(overrides.error());
   auto openlineage_config = OpenLineageConfigFromEnvironment();
   if (!openlineage_config) return Report(openlineage_config.error());
+  auto task_options = TaskOptionsFor(context);
+  if (!task_options) return Report(task_options.error());
 
   dags::LoadResult loaded = context.LoadDags();
   auto dag = context.FindDag(loaded, options.dag_id);
@@ -74,7 +76,7 @@ int RunRun(const Context& context, const RunOptions& options) {
   const bool live = ::isatty(STDERR_FILENO) == 1;
   std::cerr << fmt::format("run {}\n", run->run_id);
   Progress progress(std::cerr, live, **dag);
-  tasks::CommandFactory factory(TaskOptionsFor(context));
+  tasks::CommandFactory factory(*task_options);
   SignalWatcher signals;
   auto openlineage = MakeOpenLineageClient(*openlineage_config);
   executor::ProcessPool pool(PoolOptions());

@@ -65,13 +65,15 @@ int Schedule(const Context& context, std::optional<int> parallelism, const Serve
   }
   auto openlineage_config = OpenLineageConfigFromEnvironment();
   if (!openlineage_config) return Report(openlineage_config.error());
+  auto task_options = TaskOptionsFor(context);
+  if (!task_options) return Report(task_options.error());
   auto store = context.OpenStore(true);
   if (!store) return Report(store.error());
 
   SignalWatcher signals;  // before any thread starts
   auto openlineage = MakeOpenLineageClient(*openlineage_config);
   SystemClock& clock = SystemClock::Instance();
-  tasks::CommandFactory factory(TaskOptionsFor(context));
+  tasks::CommandFactory factory(*task_options);
   executor::ProcessPool pool(PoolOptions());
   webui::Telemetry telemetry;  // what the server reports; unused by `weir scheduler`
   EventLines lines(serve != nullptr ? &telemetry : nullptr);

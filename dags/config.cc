@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/secret_mask.h"
 #include "common/strings.h"
 #include "dags/dags.h"
 
@@ -94,7 +95,7 @@ class ConfigReader {
                               Value::TypeName(root.type())));
       return config;
     }
-    CheckKeys(root, "", {"api"}, errors_);
+    CheckKeys(root, "", {"api", "secrets"}, errors_);
     if (const Value* api = root.Find("api"); api != nullptr && !api->is_null()) {
       if (!api->is_map()) {
         Error(*api, fmt::format("api: expected a map, not {}", Value::TypeName(api->type())));
@@ -102,6 +103,9 @@ class ConfigReader {
         CheckKeys(*api, "api", {"tokens"}, errors_);
         if (const Value* tokens = api->Find("tokens")) ReadTokens(*tokens, &config);
       }
+    }
+    if (const Value* secrets = root.Find("secrets")) {
+      config.secrets = ParseSecrets(*secrets, "secrets", base_, true, errors_);
     }
     return config;
   }
@@ -139,6 +143,40 @@ class ConfigReader {
 };
 
 }  // namespace
+
+SecretSources ParseSecrets(const Value& secrets, std::string_view where,
+                           const std::filesystem::path& base, bool allow_value,
+                           std::vector<Diagnostic>* errors) {
+  SecretSources out;
+  if (secrets.is_null()) return out;
+  if (!secrets.is_map()) {
+    errors->push_back({secrets.loc, fmt::format("{}: expected a map of VARIABLE: {{ env: NAME }} "
+                                                "or {{ file: PATH }}, not {}",
+                                                where, Value::TypeName(secrets.type()))});
+    return out;
+  }
+  for (const auto& [name, value] : secrets.AsMap()) {
+    if (!IsEnvName(name) || name.size() > 128) {
+      errors->push_back(
+          {value.key_loc, fmt::format("{}: '{}' is not a variable's name (letters, digits and "
+                                      "'_', not starting with a digit, at most 128)",
+                                      where, Printable(name, 40))});
+    } else if (name.starts_with("WEIR_")) {
+      errors->push_back(
+          {value.key_loc, fmt::format("{}: '{}': WEIR_ variables are weir's own", where, name)});
+    } else if (auto source = ParseSecretSource(value, fmt::format("{}.{}", where, name), base,
+                                               allow_value, errors)) {
+      out.emplace_back(name, std::move(*source));
+    }
+  }
+  return out;
+}
+
+void MaskReadableSecrets(const SecretSources& secrets) {
+  for (const auto& [name, source] : secrets) {
+    if (auto value = ReadSecret(source, name)) ProcessSecrets::Instance().Add(*value);
+  }
+}
 
 std::optional<SecretSource> ParseSecretSource(const Value& value, std::string_view where,
                                               const std::filesystem::path& base, bool allow_value,
@@ -250,16 +288,21 @@ Result<Config> LoadConfigFile(const std::filesystem::path& file) {
   Config config;
   if (root) config = ConfigReader(absolute.parent_path(), &errors).Read(*root);
   if (errors.empty()) {
-    // A token written in the file is a password in a file: only its owner may read it.
-    for (const auto& [name, source] : config.api_tokens) {
-      if (source.kind == SecretSource::Kind::kValue && (read.mode & 077) != 0) {
-        errors.push_back(
-            {source.loc, fmt::format("api.tokens.{}: the token is written in a file that others "
-                                     "can read (mode {:04o}): chmod 600 it, or use {{ env: "
-                                     "VARIABLE }} or {{ file: PATH }}",
-                                     name, read.mode)});
-        break;
+    // A token or secret written in the file is a password in a file: only its owner may read
+    // it.
+    for (auto [list, what] :
+         {std::pair{&config.api_tokens, "api.tokens"}, std::pair{&config.secrets, "secrets"}}) {
+      for (const auto& [name, source] : *list) {
+        if (source.kind == SecretSource::Kind::kValue && (read.mode & 077) != 0) {
+          errors.push_back(
+              {source.loc, fmt::format("{}.{}: the value is written in a file that others can "
+                                       "read (mode {:04o}): chmod 600 it, or use {{ env: "
+                                       "VARIABLE }} or {{ file: PATH }}",
+                                       what, name, read.mode)});
+          break;
+        }
       }
+      if (!errors.empty()) break;
     }
   }
   if (!errors.empty()) return Fail(ErrorCode::kInvalidArgument, errors.front().ToString());

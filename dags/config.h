@@ -1,13 +1,15 @@
 // The config file: what one weir home is set up with, beside its DAGs. It is HOME/weir.yaml,
 // or the file $WEIR_CONFIG names, and holds what must not be written in a DAG file: the API's
-// tokens, each named and read from an environment variable or a file (the value itself is
-// accepted only when no one else can read the config file).
+// tokens and the secrets every task gets, each read from an environment variable or a file (the
+// value itself is accepted only when no one else can read the config file).
 //
 //   # .weir/weir.yaml
 //   api:
 //     tokens:
 //       ci: { env: WEIR_CI_TOKEN }
 //       alice: { file: /run/secrets/weir-alice }
+//   secrets:
+//     DB_PASSWORD: { env: DB_PASSWORD }
 //
 //   auto config = dags::LoadConfig(home);             // no file: an empty Config
 //   for (const auto& [name, source] : config->api_tokens) ReadSecret(source, ...);
@@ -50,9 +52,24 @@ std::optional<SecretSource> ParseSecretSource(const Value& value, std::string_vi
 // value.
 [[nodiscard]] Result<std::string> ReadSecret(const SecretSource& source, std::string_view where);
 
+// Named secret sources, in file order.
+using SecretSources = std::vector<std::pair<std::string, SecretSource>>;
+
+// Reads a `secrets:` map (at `where`) of environment variable names to sources: a name is a
+// variable's name, not WEIR_*, since each secret reaches a task as the variable of its name.
+SecretSources ParseSecrets(const Value& secrets, std::string_view where,
+                           const std::filesystem::path& base, bool allow_value,
+                           std::vector<Diagnostic>* errors);
+
+// Adds the value of each secret that can be read now to ProcessSecrets (common/secret_mask.h),
+// so that this process masks it in what it records and serves. One that cannot be read is
+// skipped: a task that needs it fails, saying why.
+void MaskReadableSecrets(const SecretSources& secrets);
+
 struct Config {
   std::filesystem::path file;  // the file read; empty when there is none
-  std::vector<std::pair<std::string, SecretSource>> api_tokens;  // name -> source, file order
+  SecretSources api_tokens;    // name -> source
+  SecretSources secrets;       // every task's: variable name -> source
 };
 
 // The home's config: $WEIR_CONFIG when set and not empty (then the file must exist), else

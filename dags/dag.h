@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/time.h"
+#include "dags/config.h"
 #include "dags/graph.h"
 #include "dags/schedule.h"
 #include "dags/value.h"
@@ -71,7 +72,8 @@ struct Dag {
   int max_active_tasks = 16;
   Value params = Value::MakeMap({});  // name -> default value (scalars)
   std::string warehouse;              // as written; empty: $WEIR_HOME/warehouse.db
-  std::vector<TaskSpec> tasks;        // in file order; index = vertex in `graph`
+  SecretSources secrets;  // variable name -> source: what every task gets, besides the config's
+  std::vector<TaskSpec> tasks;  // in file order; index = vertex in `graph`
   TaskGraph graph;
   SourceLocation loc;
 

@@ -296,10 +296,20 @@ class ViewStream : private std::streambuf, public std::istream {
 // ---------------------------------------------------------------------------------------------
 // Value -> Dag
 
-const std::vector<std::string> kDagKeys = {
-    "dag",     "description",     "schedule",         "timezone", "start_date", "end_date",
-    "catchup", "max_active_runs", "max_active_tasks", "params",   "warehouse",  "defaults",
-    "tasks"};
+const std::vector<std::string> kDagKeys = {"dag",
+                                           "description",
+                                           "schedule",
+                                           "timezone",
+                                           "start_date",
+                                           "end_date",
+                                           "catchup",
+                                           "max_active_runs",
+                                           "max_active_tasks",
+                                           "params",
+                                           "warehouse",
+                                           "defaults",
+                                           "secrets",
+                                           "tasks"};
 // Keys every task may have, whatever its kind. `defaults:` takes all but kind and deps.
 const std::vector<std::string> kTaskKeys = {
     "kind",    "deps",        "description",     "trigger_rule",
@@ -530,6 +540,11 @@ class DagBuilder {
       dag->max_active_tasks = int(*n);
     }
     if (auto w = String(root.Find("warehouse"), "warehouse")) dag->warehouse = *w;
+    if (const Value* secrets = root.Find("secrets")) {
+      // Never the value itself: DAG files are shared and versioned. A relative file is made
+      // absolute once the DAG's file is known (LoadOne).
+      dag->secrets = ParseSecrets(*secrets, "secrets", {}, /*allow_value=*/false, errors_);
+    }
 
     std::set<std::string> variables(BuiltinVariables().begin(), BuiltinVariables().end());
     if (const Value* params = root.Find("params"); params != nullptr && !params->is_null()) {
@@ -727,6 +742,12 @@ void LoadOne(std::string_view text, const std::string& display, const std::files
     return;
   }
   dag->file = file;
+  for (auto& [name, source] : dag->secrets) {
+    if (source.kind == SecretSource::Kind::kFile &&
+        std::filesystem::path(source.ref).is_relative()) {
+      source.ref = (file.parent_path() / source.ref).lexically_normal().string();
+    }
+  }
   dag->file_display = display;
   dag->content_hash = Sha256Hex(text);
   dag->source = std::string(text);

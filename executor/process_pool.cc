@@ -306,6 +306,10 @@ class ProcessPool::Impl {
   // until an outcome is there, an interrupt comes or the deadline passes. The run loop then
   // learns of an exit in the thread that noticed it, with no hand-off between threads.
   std::optional<AttemptOutcome> WaitRunning(std::optional<Timestamp> deadline) {
+    // The wait is measured on the steady clock from now: the wall clock stepping while it waits
+    // (NTP, a resumed VM) neither stretches it by hours nor cuts it short.
+    const auto until = std::chrono::steady_clock::now() +
+                       (deadline ? *deadline - options_.clock->Now() : Duration(0));
     while (true) {
       io_.poll();
       std::unique_lock lock(mu_);
@@ -316,8 +320,8 @@ class ProcessPool::Impl {
         io_.run_one();
         continue;
       }
-      Duration remaining = *deadline - options_.clock->Now();
-      if (remaining <= Duration(0)) return std::nullopt;
+      const auto remaining = until - std::chrono::steady_clock::now();
+      if (remaining <= std::chrono::steady_clock::duration(0)) return std::nullopt;
       io_.run_one_for(remaining);
     }
   }

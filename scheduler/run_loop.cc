@@ -257,6 +257,22 @@ class RunLoop::Execution {
   }
 
   void PromoteRetries(Timestamp now) {
+    // The wall clock may step back while a retry waits: a retry further off than its delay was
+    // timed by a later clock, and comes its delay from now rather than once the clock has
+    // caught up.
+    for (auto it = retries_.begin(); it != retries_.end();) {
+      const auto [at, v] = *it;
+      Duration delay = RetryDelay(dag_->tasks[v].retry, tis_[v].try_number - tis_[v].free_tries,
+                                  run_.run_id + "/" + dag_->tasks[v].id);
+      if (at <= now + delay) {
+        ++it;
+        continue;
+      }
+      it = retries_.erase(it);
+      tis_[v].next_try_at = now + delay;
+      dirty_.insert(v);
+      retries_.emplace(now + delay, v);
+    }
     while (!retries_.empty() && retries_.begin()->first <= now) {
       int v = retries_.begin()->second;
       retries_.erase(retries_.begin());
@@ -640,9 +656,16 @@ Result<void> RunLoop::Adopt(std::shared_ptr<const dags::Dag> dag, const std::str
   pending_notes_.clear();  // a failed step's
   auto batch = store_.StartBatch();
   if (!batch) return std::unexpected(batch.error());
-  if (auto ok = execution->Begin(); !ok) return ok;
-  if (auto ok = execution->Flush(); !ok) return ok;
-  if (auto ok = batch->Commit(); !ok) return ok;
+  auto begun = execution->Begin();
+  if (begun) begun = execution->Flush();
+  if (begun) begun = batch->Commit();
+  if (!begun) {
+    // Nothing of the adoption was stored (a full disk, say): forget the tasks it made ready,
+    // which point to it.
+    std::erase_if(ready_, [&](const ReadyKey& k) { return k.execution == execution.get(); });
+    pending_notes_.clear();
+    return begun;
+  }
   TellObserver();
   executions_.emplace(run_id, std::move(execution));
   return {};

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <deque>
 
 #include "common/process.h"
 #include "scheduler/operations.h"
@@ -100,48 +101,52 @@ Result<void> SchedulerService::Start() {
                             holder.holder, holder.pid, holder.host,
                             FormatDuration(now - holder.heartbeat_at)));
   }
-  if (auto ok = RecoverOrphans(); !ok) return ok;
+  if (auto ok = RecoverOrphans(store_, clock_, self_, options_.home, log_); !ok) return ok;
   if (auto ok = Rescan(); !ok) return ok;
   next_poll_ = now;
   next_heartbeat_ = now + options_.heartbeat_interval;
   return {};
 }
 
-Result<void> SchedulerService::RecoverOrphans() {
-  auto attempts = store_.RunningAttempts();
+Result<void> RecoverOrphans(state::Store& store, Clock& clock, const Driver& self,
+                            const std::filesystem::path& home, const EventLog& log) {
+  auto note = [&log](const std::string& line) {
+    if (log) log(line);
+  };
+  auto attempts = store.RunningAttempts();
   if (!attempts) return std::unexpected(attempts.error());
   // A process started just before its driver died may have no attempt row yet (the row is
   // written after the spawn): find those by the WEIR_RUN_ID every task inherits, for the runs
   // whose driver is gone, and kill their process groups.
-  auto unfinished = store_.UnfinishedRuns();
+  auto unfinished = store.UnfinishedRuns();
   if (!unfinished) return std::unexpected(unfinished.error());
   std::vector<std::string> orphaned_runs;
   for (const state::RunRecord& r : *unfinished) {
-    bool live_elsewhere = r.driver_pid && r.driver_host == self_.host &&
-                          !(r.driver_pid == self_.pid) &&
+    bool live_elsewhere = r.driver_pid && r.driver_host == self.host &&
+                          !(r.driver_pid == self.pid) &&
                           IsProcessAlive(*r.driver_pid, r.driver_start_ticks);
     if (!live_elsewhere) orphaned_runs.push_back("WEIR_RUN_ID=" + r.run_id);
   }
   // The same run id may exist under another home: match the home too.
   std::vector<std::int64_t> leftovers;
-  if (!options_.home.empty()) {
-    leftovers = ProcessesWithEnvironment({"WEIR_HOME=" + options_.home.string()}, orphaned_runs);
+  if (!home.empty()) {
+    leftovers = ProcessesWithEnvironment({"WEIR_HOME=" + home.string()}, orphaned_runs);
   }
   for (std::int64_t pid : leftovers) {
     pid_t group = ::getpgid(static_cast<pid_t>(pid));
     if (group > 0 && group != ::getpgrp()) {
       ::kill(-group, SIGKILL);
-      Log(fmt::format("recovery: killed process group {} left running by a dead driver", group));
+      note(fmt::format("recovery: killed process group {} left running by a dead driver", group));
     }
   }
   for (state::AttemptRecord& attempt : *attempts) {
-    auto run = store_.GetRun(attempt.run_id);
+    auto run = store.GetRun(attempt.run_id);
     if (!run) return std::unexpected(run.error());
     if (!*run) continue;
     const state::RunRecord& r = **run;
     // A run in the live hands of another process (a foreground `weir run`) is left alone.
-    bool ours = r.driver_host == self_.host && r.driver_pid == self_.pid;
-    if (!ours && r.driver_pid && r.driver_host == self_.host &&
+    bool ours = r.driver_host == self.host && r.driver_pid == self.pid;
+    if (!ours && r.driver_pid && r.driver_host == self.host &&
         IsProcessAlive(*r.driver_pid, r.driver_start_ticks)) {
       continue;
     }
@@ -149,19 +154,19 @@ Result<void> SchedulerService::RecoverOrphans() {
     // leader is the very process recorded (a reused pid belongs to someone else).
     if (attempt.pid && IsProcessAlive(*attempt.pid, attempt.process_start_ticks)) {
       ::kill(-static_cast<pid_t>(*attempt.pid), SIGKILL);
-      Log(fmt::format("recovery: killed the orphaned process group {} of {} / {} try {}",
-                      *attempt.pid, attempt.run_id, attempt.task_id, attempt.try_number));
+      note(fmt::format("recovery: killed the orphaned process group {} of {} / {} try {}",
+                       *attempt.pid, attempt.run_id, attempt.task_id, attempt.try_number));
     }
-    auto tasks = store_.TaskInstances(attempt.run_id);
+    auto tasks = store.TaskInstances(attempt.run_id);
     if (!tasks) return std::unexpected(tasks.error());
     auto ti = std::find_if(tasks->begin(), tasks->end(),
                            [&](const auto& t) { return t.task_id == attempt.task_id; });
     if (ti == tasks->end()) continue;
-    auto history = store_.Attempts(attempt.run_id, attempt.task_id);
+    auto history = store.Attempts(attempt.run_id, attempt.task_id);
     if (!history) return std::unexpected(history.error());
     attempt.state = state::AttemptState::kFailed;
     attempt.reason = "orphaned: the scheduler died";
-    attempt.ended_at = clock_.Now();
+    attempt.ended_at = clock.Now();
     // The task did not fail, weir did: the try is free, unless this keeps happening (three
     // orphaned attempts in a row), so that a task that kills its scheduler cannot loop forever.
     std::vector<state::AttemptRecord> done(history->begin(), history->end());
@@ -171,8 +176,8 @@ Result<void> SchedulerService::RecoverOrphans() {
     if (OrphanStreak(done) <= 3) ti->free_tries += 1;
     ti->state = state::HasTriesLeft(*ti) ? state::TaskState::kScheduled : state::TaskState::kFailed;
     if (ti->state == state::TaskState::kFailed) ti->ended_at = attempt.ended_at;
-    if (auto ok = store_.FinishAttempt(*ti, attempt); !ok) return ok;
-    Log(fmt::format(
+    if (auto ok = store.FinishAttempt(*ti, attempt); !ok) return ok;
+    note(fmt::format(
         "recovery: {} / {} try {} was orphaned; {}", attempt.run_id, attempt.task_id,
         attempt.try_number,
         ti->state == state::TaskState::kScheduled ? "it will run again" : "no tries left, failed"));
@@ -181,6 +186,7 @@ Result<void> SchedulerService::RecoverOrphans() {
 }
 
 Result<void> SchedulerService::Rescan() {
+  next_ends_.clear();
   dags::LoadResult loaded = dags::LoadDags({options_.dags_dir}, options_.dags_dir, {}, &files_);
   for (const auto& e : loaded.errors) {
     std::string line = e.ToString();
@@ -267,6 +273,12 @@ Result<void> SchedulerService::AdoptRuns() {
 
 Result<void> SchedulerService::Tick(std::optional<AttemptOutcome> outcome) {
   Timestamp now = clock_.Now();
+  // The wall clock may step back (NTP, a resumed VM): a deadline further off than its period
+  // was set by a later clock. It falls due within its period from now, not once the clock has
+  // caught up again (which would leave the scheduler deaf for as long as the step).
+  next_scan_ = std::min(next_scan_, now + options_.scan_interval);
+  next_poll_ = std::min(next_poll_, now + options_.poll_interval);
+  next_heartbeat_ = std::min(next_heartbeat_, now + options_.heartbeat_interval);
   if (now >= next_heartbeat_) {
     auto ours = store_.Heartbeat(lease_, now);
     if (!ours) return std::unexpected(ours.error());
@@ -298,7 +310,7 @@ Result<void> SchedulerService::Tick(std::optional<AttemptOutcome> outcome) {
       if (auto ok = CreateDueRuns(*dag, after, now); !ok) return ok;
     }
     if (auto ok = AdoptRuns(); !ok) return ok;
-    next_poll_ = now + options_.poll_interval;
+    next_poll_ = std::min(now + options_.poll_interval, NextIntervalEnd(now));
   }
   if (auto ok = loop_.Step(std::move(outcome)); !ok) return ok;
   for (const state::RunRecord& run : loop_.TakeFinished()) {
@@ -308,10 +320,28 @@ Result<void> SchedulerService::Tick(std::optional<AttemptOutcome> outcome) {
   return {};
 }
 
+Timestamp SchedulerService::NextIntervalEnd(Timestamp now) {
+  Timestamp soonest = Timestamp::max();
+  for (const auto& dag : loaded_.dags) {
+    if (dag->schedule.kind() != dags::Schedule::Kind::kCron || paused_.count(dag->id) != 0) {
+      continue;
+    }
+    auto& [computed, tick] = next_ends_[dag->id];
+    if (tick <= now || now < computed) {
+      computed = now;
+      tick = dag->schedule.NextTick(now, dag->timezone).value_or(Timestamp::max());
+    }
+    soonest = std::min(soonest, tick);
+  }
+  return soonest;
+}
+
 Timestamp SchedulerService::NextWake() const {
   Timestamp wake = std::min({next_scan_, next_poll_, next_heartbeat_});
   if (auto retry = loop_.NextDeadline()) wake = std::min(wake, *retry);
-  return wake;
+  // Never more than a poll away by the clock read now: the clock may have stepped back since
+  // the pass that set the deadlines (Tick clamps them only at its start).
+  return std::min(wake, clock_.Now() + options_.poll_interval);
 }
 
 void SchedulerService::RequestStop() {
@@ -320,22 +350,50 @@ void SchedulerService::RequestStop() {
 }
 
 Result<void> SchedulerService::Run() {
-  std::optional<AttemptOutcome> outcome;
+  // Outcomes taken from the runner and not recorded yet. A pass that finds the state database
+  // busy (another process held its write lock for longer than the busy timeout) failed at the
+  // start of a transaction, before it changed anything, so it is tried again with the same
+  // outcome: nothing is lost, and the scheduler outlasts the lock.
+  std::deque<AttemptOutcome> outcomes;
+  bool busy = false;
   Result<void> result;
   while (!stop_requested_) {
     const auto started = std::chrono::steady_clock::now();
-    result = Tick(std::exchange(outcome, std::nullopt));
-    if (!result) break;
-    if (options_.on_tick) {
-      options_.on_tick(
-          std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started));
+    std::optional<AttemptOutcome> outcome;
+    if (!outcomes.empty()) outcome = outcomes.front();
+    result = Tick(outcome);
+    if (result) {
+      if (outcome) outcomes.pop_front();
+      if (std::exchange(busy, false)) Log("the state database takes writes again");
+      if (options_.on_tick) {
+        options_.on_tick(
+            std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started));
+      }
+    } else if (result.error().code == ErrorCode::kUnavailable) {
+      if (!std::exchange(busy, true)) Log(result.error().message + "; trying again");
+    } else {
+      break;
     }
-    outcome = runner_.Wait(NextWake());
+    // Outcomes waiting to be recorded come first; a busy database is tried again a period
+    // later (each try also waits out SQLite's busy timeout).
+    Timestamp wake = busy               ? clock_.Now() + options_.poll_interval
+                     : outcomes.empty() ? NextWake()
+                                        : clock_.Now();
+    if (auto ended = runner_.Wait(wake)) outcomes.push_back(*ended);
   }
-  // Stopping: cancel what runs (the runs go back to the store as failed attempts, and the
-  // next scheduler takes them up), then give up the lease.
+  if (!result && result.error().code == ErrorCode::kUnavailable) result = {};  // asked to stop
+  // Stopping: record what has ended, cancel what runs (the runs go back to the store as failed
+  // attempts, and the next scheduler takes them up), then give up the lease.
   loop_.RequestStop(/*keep_runs=*/true);
-  auto drained = loop_.Drain();
+  Result<void> drained;
+  for (const AttemptOutcome& ended : outcomes) {
+    drained = loop_.Step(ended);
+    if (!drained) break;
+  }
+  // Drain waits for every attempt still running, so not for one whose outcome could not be
+  // recorded (it would never come): what runs is then killed by the runner as the process
+  // ends, and the next scheduler's recovery records it.
+  if (drained) drained = loop_.Drain();
   auto released = store_.ReleaseLease(lease_);
   if (!result) return result;
   if (!drained) return drained;

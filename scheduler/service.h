@@ -53,7 +53,8 @@ class SchedulerService {
   // Takes the lease (kFailedPrecondition naming the holder when another live process has it),
   // recovers attempts orphaned by a dead predecessor, and loads the DAGs.
   [[nodiscard]] Result<void> Start();
-  // Schedules until RequestStop(); then cancels what runs and releases the lease.
+  // Schedules until RequestStop(); then cancels what runs and releases the lease. A busy state
+  // database (kUnavailable) is logged once and waited out; any other error stops it.
   [[nodiscard]] Result<void> Run();
   // One pass without waiting: what Run does between two waits (for tests).
   [[nodiscard]] Result<void> Tick(std::optional<AttemptOutcome> outcome = std::nullopt);
@@ -68,7 +69,9 @@ class SchedulerService {
   // Creates the runs of `dag` due by `now`; `latest` is its latest scheduled interval start.
   Result<void> CreateDueRuns(const dags::Dag& dag, std::optional<Timestamp> latest, Timestamp now);
   Result<void> AdoptRuns();
-  Result<void> RecoverOrphans();
+  // When the next interval of an active DAG closes after `now`, so that the poll that creates its
+  // run comes then and not up to a poll interval later.
+  Timestamp NextIntervalEnd(Timestamp now);
   bool HolderIsGone(const state::LeaseRecord& lease) const;
   void Log(const std::string& line) const;
 
@@ -88,6 +91,9 @@ class SchedulerService {
   Timestamp next_scan_;
   Timestamp next_poll_;
   Timestamp next_heartbeat_;
+  // DAG id -> (when computed, its next tick then); recomputed once passed, after the clock went
+  // back before it was computed, and at every rescan (a schedule may have changed).
+  std::map<std::string, std::pair<Timestamp, Timestamp>, std::less<>> next_ends_;
   std::atomic<bool> stop_requested_{false};
 };
 
@@ -97,6 +103,14 @@ class SchedulerService {
 std::vector<std::pair<Timestamp, Timestamp>> DueIntervals(const dags::Dag& dag,
                                                           std::optional<Timestamp> after,
                                                           Timestamp now, int limit);
+
+// Recovers from the death of the process that drove runs before this one (a killed `weir
+// scheduler`, `weir backfill` or `weir run`): kills what its tasks left running and records each
+// attempt still running as orphaned, its task instance scheduled again without using a try (the
+// first three in a row). Runs that a live process drives are left alone. Call it holding the
+// lease, before adopting runs; `home` (absolute; may be empty) finds tasks with no attempt row.
+[[nodiscard]] Result<void> RecoverOrphans(state::Store& store, Clock& clock, const Driver& self,
+                                          const std::filesystem::path& home, const EventLog& log);
 
 }  // namespace weir::scheduler
 

@@ -4,6 +4,29 @@
 #include <sqlite3.h>
 
 namespace weir::state {
+namespace {
+
+// The Error for SQLite's result `rc` on `db`. Its code says what to do: a busy database is
+// transient (another process holds the write lock longer than the busy timeout: try again), a
+// full disk or an I/O error is the environment's to fix. The message names the file, so that
+// a user knows which disk or which lock.
+Error ErrorFor(sqlite3* db, int rc, std::string_view what, std::string_view message) {
+  std::string where = "state database";
+  const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  if (file != nullptr && *file != '\0') where += fmt::format(" {}", file);
+  if (!what.empty()) where += fmt::format(" ({})", what);
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("{} is busy: another process has held its write lock too long ({})",
+                             where, message)};
+  }
+  const bool environment =
+      rc == SQLITE_FULL || rc == SQLITE_IOERR || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN;
+  return Error{environment ? ErrorCode::kIo : ErrorCode::kInternal,
+               fmt::format("{}: {}", where, message)};
+}
+
+}  // namespace
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
@@ -31,12 +54,7 @@ Result<bool> Statement::Step() {
     Reset();
     return false;
   }
-  Error error{
-      rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable
-      : rc == SQLITE_FULL || rc == SQLITE_IOERR || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN
-          ? ErrorCode::kIo
-          : ErrorCode::kInternal,
-      fmt::format("state database: {}", sqlite3_errmsg(db_))};
+  Error error = ErrorFor(db_, rc, "", sqlite3_errmsg(db_));
   Reset();
   return std::unexpected(error);
 }
@@ -98,9 +116,7 @@ Result<void> Database::Exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string why = message != nullptr ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
-    return Fail(
-        rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable : ErrorCode::kInternal,
-        fmt::format("state database: {}", why));
+    return std::unexpected(ErrorFor(db_, rc, "", why));
   }
   return {};
 }
@@ -120,10 +136,7 @@ Result<Statement*> Database::Prepare(const std::string& sql) {
 std::int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
 Error Database::LastError(std::string_view what) const {
-  int rc = sqlite3_errcode(db_);
-  return Error{
-      rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ErrorCode::kUnavailable : ErrorCode::kInternal,
-      fmt::format("state database ({}): {}", what, sqlite3_errmsg(db_))};
+  return ErrorFor(db_, sqlite3_errcode(db_), what, sqlite3_errmsg(db_));
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "common/secret_mask.h"
 #include "state/rows.h"
 #include "state/schema.h"
 #include "state/sqlite.h"
@@ -79,7 +80,10 @@ Result<void> WriteTask(Database& db, const TaskInstanceRecord& t) {
   return BindTask(**stmt, t).Run();
 }
 
+// Records a person's action. Its reason and details (params typed by a person) are stored with
+// the secrets this process knows masked.
 Result<std::int64_t> InsertAudit(Database& db, const AuditEvent& event) {
+  const std::shared_ptr<const SecretMask> mask = ProcessSecrets::Instance().Mask();
   auto stmt = db.Prepare(
       "INSERT INTO audit_events (at_ms, actor, source, action, target, reason, details_json) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -90,8 +94,8 @@ Result<std::int64_t> InsertAudit(Database& db, const AuditEvent& event) {
                 .Bind(3, event.source)
                 .Bind(4, event.action)
                 .Bind(5, event.target)
-                .Bind(6, event.reason)
-                .Bind(7, event.details_json)
+                .Bind(6, mask->empty() ? event.reason : mask->Apply(event.reason))
+                .Bind(7, mask->empty() ? event.details_json : mask->Apply(event.details_json))
                 .Run();
   if (!ok) return std::unexpected(ok.error());
   return db.LastInsertRowId();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -11,6 +12,7 @@
 #include <tuple>
 
 #include "common/hash.h"
+#include "common/secret_mask.h"
 #include "common/time.h"
 #include "tasks/datasets.h"
 #include "tasks/embed.h"
@@ -114,6 +116,15 @@ WriteTarget TargetOf(const dags::TaskSpec& task, const dags::TemplateContext& co
   return target;
 }
 
+// The rendered config as recorded (`weir explain`, the cache key): with `command`'s secrets
+// masked, should a param or a file hold one. Changing a secret therefore never reruns a task.
+std::string MaskSecrets(const Command& command, std::string config_json) {
+  if (command.secrets.empty()) return config_json;
+  SecretMask mask;
+  for (const std::string& secret : command.secrets) mask.Add(secret);
+  return mask.Apply(config_json);
+}
+
 }  // namespace
 
 bool DeclaresDatasets(const dags::TaskSpec& task) {
@@ -142,6 +153,19 @@ std::filesystem::path CommandFactory::WarehousePath(const dags::Dag& dag) const 
 Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec& task,
                                       const dags::TemplateContext& context) const {
   Command command;
+  std::vector<std::pair<std::string, std::string>> secrets;
+  for (const dags::SecretSources* sources : {&options_.secrets, &dag.secrets}) {
+    for (const auto& [name, source] : *sources) {
+      auto value = dags::ReadSecret(source, "secrets." + name);
+      if (!value) return std::unexpected(value.error());
+      ProcessSecrets::Instance().Add(*value);  // so that this process masks it too
+      auto same = std::find_if(secrets.begin(), secrets.end(),
+                               [&](const auto& s) { return s.first == name; });
+      if (same != secrets.end()) secrets.erase(same);
+      secrets.emplace_back(name, *value);
+      command.secrets.push_back(std::move(*value));
+    }
+  }
   std::vector<std::string> task_env;
   if (task.kind == "shell") {
     if (auto ok = BuildShellCommand(dag, task, context, &command); !ok) {
@@ -190,6 +214,7 @@ Result<Command> CommandFactory::Build(const dags::Dag& dag, const dags::TaskSpec
     std::size_t eq = entry.find('=');
     SetEnv(&command.env, entry.substr(0, eq), entry.substr(eq + 1));
   }
+  for (const auto& [name, value] : secrets) SetEnv(&command.env, name, value);
   if (task.kind == "shell") {
     if (auto ok = WrapForDatasets(dag, task, context, task_env, &command); !ok) {
       return std::unexpected(ok.error());
@@ -524,7 +549,7 @@ Result<void> CommandFactory::BuildFeature(const dags::Dag& dag, const dags::Task
 void CommandFactory::RunBuiltin(std::string_view kind, std::string config_json,
                                 std::string builtin_config, const dags::Dag& dag,
                                 ManifestSpec* spec, Command* command) const {
-  spec->config_json = std::move(config_json);
+  spec->config_json = MaskSecrets(*command, std::move(config_json));
   spec->config_hash = "sha256:" + Sha256Hex(spec->config_json);
   spec->kind_version = std::string(kind) + "/1";
   spec->builtin = kind;
@@ -565,7 +590,7 @@ Result<void> CommandFactory::WrapForDatasets(const dags::Dag& dag, const dags::T
       into->push_back(std::move(*resolved));
     }
   }
-  spec.config_json = config.dump();
+  spec.config_json = MaskSecrets(*command, config.dump());
   spec.config_hash = "sha256:" + Sha256Hex(spec.config_json);
   spec.kind_version = task.kind + "/1";
   std::vector<std::string> argv = {

@@ -23,6 +23,8 @@ struct TaskOptions {
   // The `weir` binary that runs `weir task run` for tasks that declare datasets; empty: this
   // process's own executable.
   std::filesystem::path weir_binary;
+  // The config file's secrets, which every task gets (a DAG's own of the same name win).
+  dags::SecretSources secrets;
 };
 
 // Whether the task has `inputs:` or `outputs:`, and so runs under `weir task run`.
@@ -33,7 +35,9 @@ class CommandFactory {
   explicit CommandFactory(TaskOptions options);
 
   // The command for one attempt. Errors (a template that does not render, a dataset outside
-  // the DAGs folder) fail the attempt. A task with `inputs:` or `outputs:` runs under
+  // the DAGs folder, a secret that cannot be read) fail the attempt. The secrets are read now,
+  // so a rotated one is used by the next attempt; each is set as the variable of its name and
+  // masked in the attempt's log and recorded config. A task with `inputs:` or `outputs:` runs under
   // `weir task run`, which records them (tasks/task_run.h).
   [[nodiscard]] Result<Command> Build(const dags::Dag& dag, const dags::TaskSpec& task,
                                       const dags::TemplateContext& context) const;

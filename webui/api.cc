@@ -23,6 +23,7 @@
 #include <variant>
 
 #include "common/hash.h"
+#include "common/secret_mask.h"
 #include "common/strings.h"
 #include "dags/dags.h"
 #include "scheduler/backfill.h"
@@ -475,6 +476,7 @@ struct Api::Impl {
       loaded = std::make_shared<const dags::LoadResult>(
           dags::LoadDags({options.dags_dir}, options.dags_dir, {}, &dag_cache));
       loaded_at = now;
+      for (const auto& dag : loaded->dags) dags::MaskReadableSecrets(dag->secrets);
     }
     return loaded;
   }
@@ -754,9 +756,14 @@ HttpResponse Api::Impl::Answer(const HttpRequest& request, const std::vector<std
                         .content_type = "text/plain; version=0.0.4; charset=utf-8",
                         .body = std::move(*text)};
   }
+  // Every answer is masked: a run's params, a log, an error may hold a secret's value.
   auto route = [&]() -> HttpResponse {
     try {
-      return Route(request, path, *query, actor);
+      HttpResponse answer = Route(request, path, *query, actor);
+      if (auto mask = ProcessSecrets::Instance().Mask(); !mask->empty()) {
+        answer.body = mask->Apply(answer.body);
+      }
+      return answer;
     } catch (const std::exception& e) {  // json type errors and the like: our bug, not the user's
       return ErrorAnswer(500, fmt::format("internal error: {}", e.what()));
     }

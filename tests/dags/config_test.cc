@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "common/secret_mask.h"
+#include "dags/dags.h"
 #include "tests/testing/temp_dir.h"
 
 namespace weir::dags {
@@ -90,6 +92,64 @@ TEST_CASE("the config file names each API token's source", "[config]") {
   CHECK(config->api_tokens[3].second.ref == "0123456789abcdef-carol");
 }
 
+TEST_CASE("the config file names the secrets every task gets", "[config]") {
+  testing::TempDir dir;
+  auto config = LoadConfigFile(WriteConfig(dir,
+                                           "secrets:\n"
+                                           "  DB_PASSWORD: { env: PROD_DB_PASSWORD }\n"
+                                           "  S3_KEY: { file: keys/s3 }\n"
+                                           "  LITERAL: only-in-a-600-file\n"));
+  REQUIRE(config.has_value());
+  REQUIRE(config->secrets.size() == 3);
+  CHECK(config->secrets[0].first == "DB_PASSWORD");
+  CHECK(config->secrets[0].second.ref == "PROD_DB_PASSWORD");
+  CHECK(config->secrets[1].second.ref == (dir / "keys/s3").string());
+  CHECK(config->secrets[2].second.kind == SecretSource::Kind::kValue);
+  CHECK(ConfigError("secrets:\n  X: a-literal-value\n", 0644) ==
+        "2:6: secrets.X: the value is written in a file that others can read (mode 0644): chmod "
+        "600 it, or use { env: VARIABLE } or { file: PATH }");
+  CHECK(ConfigError("secrets:\n  WEIR_TOKEN: { env: X }\n") ==
+        "2:3: secrets: 'WEIR_TOKEN': WEIR_ variables are weir's own");
+  CHECK(ConfigError("secrets:\n  A-B: { env: X }\n") ==
+        "2:3: secrets: 'A-B' is not a variable's name (letters, digits and '_', not starting "
+        "with a digit, at most 128)");
+  CHECK(ConfigError("secrets: nope\n") ==
+        "1:10: secrets: expected a map of VARIABLE: { env: NAME } or { file: PATH }, not a "
+        "string");
+}
+
+TEST_CASE("a DAG names its secrets by source only, a file relative to the DAG file", "[config]") {
+  testing::TempDir dir;
+  dir.Write("dags/sub/d.yaml",
+            "dag: d\n"
+            "secrets:\n"
+            "  API_KEY: { file: key.txt }\n"
+            "  DB: { env: DB_SOURCE }\n"
+            "tasks: { t: { kind: shell, script: 'true' } }\n");
+  LoadResult loaded = LoadDags({dir / "dags"}, dir / "dags");
+  REQUIRE(loaded.errors.empty());
+  const Dag& dag = *loaded.dags.at(0);
+  REQUIRE(dag.secrets.size() == 2);
+  CHECK(dag.secrets[0].second.ref == (dir / "dags/sub/key.txt").string());
+  CHECK(dag.secrets[1].second.kind == SecretSource::Kind::kEnv);
+  dir.Write("dags/sub/d.yaml", "dag: d\nsecrets: { API_KEY: written-here }\ntasks: {}\n");
+  LoadResult refused = LoadDags({dir / "dags"}, dir / "dags");
+  REQUIRE_FALSE(refused.errors.empty());
+  CHECK(refused.errors[0].ToString() ==
+        "sub/d.yaml:2:21: secrets.API_KEY: expected { env: VARIABLE } or { file: PATH }");
+}
+
+TEST_CASE("the secrets that can be read are masked by this process, the others skipped",
+          "[config]") {
+  testing::TempDir dir;
+  ScopedEnv set("WEIR_TEST_MASKED", "masked-by-config-test");
+  ScopedEnv unset("WEIR_TEST_UNSET", std::nullopt);
+  MaskReadableSecrets({{"A", {SecretSource::Kind::kEnv, "WEIR_TEST_MASKED", {}}},
+                       {"B", {SecretSource::Kind::kEnv, "WEIR_TEST_UNSET", {}}},
+                       {"C", {SecretSource::Kind::kFile, (dir / "none").string(), {}}}});
+  CHECK(ProcessSecrets::Instance().Apply("x masked-by-config-test") == "x ***");
+}
+
 TEST_CASE("an empty config file, or none, configures nothing", "[config]") {
   testing::TempDir dir;
   auto empty = LoadConfigFile(WriteConfig(dir, "# nothing yet\n"));
@@ -139,7 +199,7 @@ TEST_CASE("a malformed or hostile config file is refused with where and why", "[
   const Case cases[] = {
       {"api: [", "1:1: invalid YAML: end of sequence flow not found"},
       {"- api\n", "1:1: the config file must be a map of settings, not a list"},
-      {"apis: {}\n", "1:1: unknown key 'apis' (known: api)"},
+      {"apis: {}\n", "1:1: unknown key 'apis' (known: api, secrets)"},
       {"api: 5\n", "1:6: api: expected a map, not an integer"},
       {"api: { token: {} }\n", "1:8: api: unknown key 'token' (known: tokens)"},
       {"api:\n  tokens: [ci]\n",
@@ -178,7 +238,7 @@ TEST_CASE("a malformed or hostile config file is refused with where and why", "[
 
 TEST_CASE("a token written in a config file others can read is refused", "[config]") {
   CHECK(ConfigError("api:\n  tokens:\n    ci: 0123456789abcdef\n", 0644) ==
-        "3:9: api.tokens.ci: the token is written in a file that others can read (mode 0644): "
+        "3:9: api.tokens.ci: the value is written in a file that others can read (mode 0644): "
         "chmod 600 it, or use { env: VARIABLE } or { file: PATH }");
   // Sources are names, not secrets: they may be read by anyone.
   testing::TempDir dir;

@@ -15,16 +15,18 @@
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/weir_cli.h"
 #include "tests/testing/weir_process.h"
+#include "tests/testing/weir_server.h"
 
 namespace weir {
 namespace {
 
 using json = nlohmann::json;
+using testing::Auth;
+using testing::kToken;
 using testing::ReadFile;
+using testing::Server;
 using testing::TempDir;
 using testing::WeirProcess;
-
-constexpr const char* kToken = "e2e-token-0123456789";
 
 void WriteDag(const TempDir& dir) {
   dir.Write("dags/hello.yaml",
@@ -34,38 +36,6 @@ void WriteDag(const TempDir& dir) {
             "  greet: { kind: shell, script: 'echo hello from {{ ds }}' }\n"
             "  after: { kind: shell, script: 'true', deps: [greet] }\n");
 }
-
-// Starts `weir serve --port 0` and reads the port it reports.
-struct Server {
-  WeirProcess process;
-  int port = 0;
-
-  Server(const TempDir& dir, std::vector<std::string> extra = {},
-         std::vector<std::string> env = {std::string("WEIR_API_TOKENS=ci:") + kToken})
-      : process(dir, With(std::move(extra)), "serve", std::move(env)) {
-    const std::regex serving("on http://127\\.0\\.0\\.1:([0-9]+)/");
-    for (std::string line = process.NextLine(); !line.empty(); line = process.NextLine()) {
-      std::smatch m;
-      if (std::regex_search(line, m, serving)) {
-        port = std::stoi(m[1]);
-        break;
-      }
-    }
-    INFO(ReadFile(dir / "stderr"));
-    REQUIRE(port > 0);
-  }
-  static std::vector<std::string> With(std::vector<std::string> extra) {
-    extra.insert(extra.begin(), {"--port", "0", "--parallelism", "2"});
-    return extra;
-  }
-  httplib::Client Client() const {
-    httplib::Client client("127.0.0.1", port);
-    client.set_read_timeout(30, 0);
-    return client;
-  }
-};
-
-httplib::Headers Auth() { return {{"Authorization", std::string("Bearer ") + kToken}}; }
 
 TEST_CASE(
     "weir serve schedules and answers: a run triggered over HTTP succeeds, and its log and the "

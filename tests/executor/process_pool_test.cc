@@ -131,9 +131,13 @@ TEST_CASE("a daemon a task leaves in a session of its own is killed, reaped and 
     TempDir dir;
     ProcessPool pool(ExecutorOptions{.threads = threads, .contain_descendants = true});
     auto pid_file = dir / "daemon.pid";
-    // A double fork and setsid: the daemon leaves the process group, and its parent exits.
+    // A double fork and setsid: the daemon leaves the process group, and its parent exits. The
+    // daemon writes its pid once in its own session; the task waits for that before it exits.
+    const std::string pid = pid_file.string();
     REQUIRE(pool.Start(Request(
-        1, Sh("sh -c 'setsid sleep 300 > /dev/null 2>&1 & echo $! > " + pid_file.string() + "'"),
+        1,
+        Sh("sh -c \"setsid sh -c 'echo \\$\\$ > " + pid +
+           "; exec sleep 300' > /dev/null 2>&1 &\"; while [ ! -s " + pid + " ]; do :; done"),
         dir / "1.log")));
     CHECK(WaitOne(pool).exit_code == 0);
     pid_t daemon = ReadPid(pid_file);

@@ -8,6 +8,7 @@
 #include "dags/dags.h"
 #include "scheduler/retry.h"
 #include "scheduler/scheduler.h"
+#include "state/sqlite.h"
 #include "state/state.h"
 #include "tests/testing/scripted_runner.h"
 #include "tests/testing/temp_dir.h"
@@ -81,6 +82,43 @@ tasks:
   REQUIRE(attempts);
   CHECK(attempts->size() == 3);
   CHECK(attempts->at(0).pid == 1000 + attempts->at(0).id);
+}
+
+TEST_CASE(
+    "a run whose adoption cannot be written is not half adopted: nothing of it starts until "
+    "the store takes writes again",
+    "[scheduler]") {
+  Fixture f(R"(
+dag: chain
+tasks:
+  a: { kind: shell, command: [true] }
+  b: { kind: shell, command: [true], deps: [a] }
+)");
+  RunRequest request{FromMillis(0), FromMillis(86'400'000),
+                     f.dag->params, state::RunKind::kManual,
+                     "tester",      "cli"};
+  auto run = CreateRun(*f.store, *f.dag, request, f.clock.Now());
+  REQUIRE(run);
+  // A write that fails in the middle of the adoption's batch, as on a full disk.
+  REQUIRE(
+      f.store->database().Exec("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON task_instances "
+                               "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"));
+  RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
+               RunLoopOptions{.parallelism = 4, .log_dir = f.dir / "logs"});
+  auto adopted = loop.Adopt(f.dag, run->run_id);
+  REQUIRE_FALSE(adopted);
+  CHECK(adopted.error().message.find("database or disk is full") != std::string::npos);
+  CHECK_FALSE(loop.IsAdopted(run->run_id));
+  REQUIRE(loop.Step(std::nullopt));
+  CHECK(f.runner.starts.empty());
+  CHECK(f.States(run->run_id) ==
+        std::map<std::string, TaskState>{{"a", TaskState::kPending}, {"b", TaskState::kPending}});
+
+  REQUIRE(f.store->database().Exec("DROP TRIGGER refuse"));
+  auto done = loop.RunToCompletion(f.dag, run->run_id);
+  REQUIRE(done);
+  CHECK(done->state == state::RunState::kSuccess);
+  CHECK(f.runner.starts.size() == 2);
 }
 
 TEST_CASE("a failed task retries after exactly retry_delay with fixed backoff", "[scheduler]") {

@@ -138,7 +138,9 @@ struct Fixture {
     while (true) {
       REQUIRE(service.Tick(std::exchange(outcome, std::nullopt)));
       if (clock.Now() >= until && loop->RunningCount() == 0) break;
-      outcome = runner.Wait(std::min(service.NextWake(), until));
+      // Past `until`, tasks still running are waited for at the service's own pace.
+      const Timestamp wake = service.NextWake();
+      outcome = runner.Wait(clock.Now() < until ? std::min(wake, until) : wake);
     }
   }
 
@@ -230,6 +232,32 @@ tasks:
   REQUIRE(f.store->SetPaused("daily", false, audit));
   f.RunUntil(*service, At("2026-01-04T03:03:00Z"));
   CHECK(f.Runs().size() == 1);
+}
+
+TEST_CASE(
+    "a run is created when its interval closes, not up to a poll interval later (soak: lag over "
+    "1 s)",
+    "[scheduler]") {
+  Fixture f;
+  f.dir.Write("dags/d.yaml", R"(
+dag: five
+schedule: "*/5 * * * *"
+start_date: 2026-01-03
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  // Polls fall a second apart from the start, 0.3 s after each second.
+  f.clock.Set(At("2026-01-04T03:00:00Z") + std::chrono::milliseconds(300));
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  f.RunUntil(*service, At("2026-01-04T03:05:00Z") + std::chrono::milliseconds(500));
+  auto runs = f.Runs();
+  REQUIRE(runs.size() == 2);
+  auto latest = std::max_element(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
+    return a.interval_end < b.interval_end;
+  });
+  CHECK(FormatIso(latest->interval_end) == "2026-01-04T03:05:00Z");
+  CHECK(latest->created_at == latest->interval_end);
 }
 
 TEST_CASE("a new DAG file is picked up without a restart", "[scheduler]") {
@@ -405,6 +433,115 @@ tasks:
   CHECK(std::any_of(f.log.begin(), f.log.end(), [](const std::string& l) {
     return l.find("no tries left, failed") != std::string::npos;
   }));
+}
+
+// The scheduled runs in the store, oldest interval first, as "run_id state".
+Lines ScheduledRuns(Fixture& f) {
+  Lines out;
+  for (const auto& r : f.Runs()) {
+    if (r.kind == state::RunKind::kScheduled) {
+      out.insert(out.begin(), r.run_id + " " + state::Name(r.state));
+    }
+  }
+  return out;
+}
+
+TEST_CASE(
+    "the wall clock jumping 5 hours forward and 3 hours back neither misses nor doubles a "
+    "scheduled run, and the scheduler keeps serving while the clock catches up",
+    "[scheduler]") {
+  const bool catchup = GENERATE(true, false);
+  INFO("catchup: " << catchup);
+  Fixture f;  // the clock starts at 2026-01-04T03:00:00Z
+  f.dir.Write("dags/d.yaml", fmt::format(R"(
+dag: hourly
+schedule: "@hourly"
+start_date: 2026-01-04
+catchup: {}
+tasks:
+  a: {{ kind: shell, command: [true] }}
+)",
+                                         catchup));
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  f.RunUntil(*service, At("2026-01-04T03:30:00Z"));
+  Lines expected =
+      catchup ? Lines{"hourly@2026-01-04T00:00:00Z success", "hourly@2026-01-04T01:00:00Z success",
+                      "hourly@2026-01-04T02:00:00Z success"}
+              : Lines{"hourly@2026-01-04T02:00:00Z success"};
+  CHECK(ScheduledRuns(f) == expected);
+
+  // Five hours forward: with catchup every interval that closed in between, once; without it
+  // only the latest (Airflow's meaning).
+  f.clock.Set(At("2026-01-04T08:30:00Z"));
+  f.RunUntil(*service, At("2026-01-04T08:40:00Z"));
+  if (catchup) {
+    for (int hour = 3; hour <= 7; ++hour) {
+      expected.push_back(fmt::format("hourly@2026-01-04T{:02}:00:00Z success", hour));
+    }
+  } else {
+    expected.push_back("hourly@2026-01-04T07:00:00Z success");
+  }
+  CHECK(ScheduledRuns(f) == expected);
+
+  // Three hours back: the intervals up to 08:00 already have their runs and get no second one.
+  // The scheduler does not wait for the clock to catch up before it serves again: a manual run
+  // triggered now is taken up and run, and the lease's heartbeat goes on.
+  f.clock.Set(At("2026-01-04T05:40:00Z"));
+  auto dag = service->loaded().Find("hourly");
+  REQUIRE(dag);
+  RunRequest request{At("2026-01-03T00:00:00Z"),
+                     At("2026-01-03T01:00:00Z"),
+                     dag->params,
+                     state::RunKind::kManual,
+                     "tester",
+                     "cli"};
+  auto manual = CreateRun(*f.store, *dag, request, f.clock.Now());
+  REQUIRE(manual);
+  f.RunUntil(*service, At("2026-01-04T05:50:00Z"));
+  CHECK(ScheduledRuns(f) == expected);
+  auto triggered = f.store->GetRun(manual->run_id);
+  REQUIRE(triggered);
+  CHECK((*triggered)->state == RunState::kSuccess);
+  auto lease = f.store->GetLease();
+  REQUIRE(lease);
+  REQUIRE(lease->has_value());
+  CHECK((*lease)->heartbeat_at >= At("2026-01-04T05:40:00Z"));
+  CHECK((*lease)->heartbeat_at <= At("2026-01-04T05:50:00Z"));
+
+  // And the clock set right again: the next interval comes when it closes, once.
+  f.clock.Set(At("2026-01-04T09:00:30Z"));
+  f.RunUntil(*service, At("2026-01-04T09:10:00Z"));
+  expected.push_back("hourly@2026-01-04T08:00:00Z success");
+  CHECK(ScheduledRuns(f) == expected);
+  // Every run's task ran once: none was started twice.
+  CHECK(f.runner.starts.size() == expected.size() + 1);
+}
+
+TEST_CASE(
+    "a retry due in 10 minutes comes 10 minutes later, not 3 hours later, when the wall clock "
+    "steps back 3 hours while it waits",
+    "[scheduler]") {
+  Fixture f;  // the clock starts at 2026-01-04T03:00:00Z
+  f.dir.Write("dags/d.yaml", R"(
+dag: flaky
+schedule: "@once"
+start_date: 2026-01-01
+tasks:
+  a: { kind: shell, command: [true], retries: 1, retry_delay: 10m }
+)");
+  f.runner.exit_codes["a"] = {1, 0};
+  auto service = f.MakeService();
+  REQUIRE(service->Start());
+  f.RunUntil(*service, At("2026-01-04T03:05:00Z"));  // try 1 failed at 03:00:01
+  REQUIRE(f.runner.StartsOf("a").size() == 1);
+  f.clock.Set(At("2026-01-04T00:05:00Z"));
+  f.RunUntil(*service, At("2026-01-04T00:30:00Z"));
+  auto starts = f.runner.StartsOf("a");
+  REQUIRE(starts.size() == 2);
+  CHECK(starts[1] >= At("2026-01-04T00:05:00Z"));
+  CHECK(starts[1] <= At("2026-01-04T00:15:01Z"));
+  CHECK(ScheduledRuns(f) == Lines{"flaky@2026-01-01T00:00:00Z success"});
 }
 
 }  // namespace

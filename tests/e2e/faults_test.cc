@@ -139,14 +139,7 @@ class WriteLockHolder {
   }
 
  private:
-  std::string ReadLine() {
-    char* line = nullptr;
-    std::size_t size = 0;
-    ssize_t n = ::getline(&line, &size, from_);
-    std::string text = n > 0 ? std::string(line, static_cast<std::size_t>(n)) : std::string();
-    ::free(line);
-    return text;
-  }
+  std::string ReadLine() { return testing::ReadLine(from_); }
 
   pid_t pid_ = -1;
   int to_ = -1;
@@ -353,14 +346,11 @@ TEST_CASE(
     "CLI commands wait while another process holds the state database's write lock, and "
     "succeed once it is released",
     "[e2e]") {
-  TempDir dir;
+  testing::Project weir;
+  const TempDir& dir = weir.dir;
   for (const auto& [name, text] : kBusyDags) dir.Write(name, text);
-  auto weir = [&](std::vector<std::string> args) {
-    args.insert(args.end(), {"--dags", "dags", "--home", "home"});
-    return Weir(dir, args);
-  };
   REQUIRE(weir({"run", "busy", "--date", "2026-01-01"}).exit_code == 0);
-  const auto db = dir / "home" / "weir.db";
+  const auto db = weir.Db();
   WriteLockHolder lock(db);
   // Reads do not wait for a writer.
   Output list = weir({"runs", "list"});
@@ -395,14 +385,11 @@ TEST_CASE(
     "a CLI command that waits longer than the busy timeout for the state database's write lock "
     "fails in one line with exit 1 and changes nothing",
     "[e2e]") {
-  TempDir dir;
+  testing::Project weir;
+  const TempDir& dir = weir.dir;
   for (const auto& [name, text] : kBusyDags) dir.Write(name, text);
-  auto weir = [&](std::vector<std::string> args) {
-    args.insert(args.end(), {"--dags", "dags", "--home", "home"});
-    return Weir(dir, args);
-  };
   REQUIRE(weir({"run", "busy", "--date", "2026-01-01"}).exit_code == 0);
-  const auto db = dir / "home" / "weir.db";
+  const auto db = weir.Db();
   const std::string before = testing::DumpEveryTable(db);
   {
     WriteLockHolder lock(db);  // held until the command has given up (10 s)

@@ -21,6 +21,16 @@ extern char** environ;
 
 namespace weir::testing {
 
+// The next line of `in`, with its line end; empty at the end.
+inline std::string ReadLine(FILE* in) {
+  char* line = nullptr;
+  std::size_t size = 0;
+  ssize_t n = ::getline(&line, &size, in);
+  std::string text = n > 0 ? std::string(line, static_cast<std::size_t>(n)) : std::string();
+  ::free(line);
+  return text;
+}
+
 class WeirProcess {
  public:
   // Runs `weir COMMAND --dags DIR/dags --home DIR/home EXTRA...` (default: the scheduler), its
@@ -59,14 +69,7 @@ class WeirProcess {
   }
 
   // The next line of output; empty at the end.
-  std::string NextLine() {
-    char* line = nullptr;
-    std::size_t size = 0;
-    ssize_t n = ::getline(&line, &size, out_);
-    std::string text = n > 0 ? std::string(line, static_cast<std::size_t>(n)) : std::string();
-    ::free(line);
-    return text;
-  }
+  std::string NextLine() { return ReadLine(out_); }
   // Reads lines until one contains `text`; false at the end of output.
   bool WaitFor(const std::string& text) {
     for (std::string line = NextLine(); !line.empty(); line = NextLine()) {

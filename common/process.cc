@@ -1,6 +1,7 @@
 #include "common/process.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,21 +31,64 @@ std::string StatFields(std::int64_t pid) {
   return std::string(line.substr(close + 2));  // starts with field 3, the state
 }
 
-}  // namespace
-
-std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid) {
-  std::string fields = StatFields(pid);
+// Field `n` (as proc(5) numbers them, from 3) of what StatFields returned, as a number.
+std::optional<std::int64_t> StatField(std::string_view fields, int n) {
   std::size_t pos = 0;
-  for (int field = 3; field < 22 && !fields.empty(); ++field) {
+  for (int field = 3; field < n && !fields.empty(); ++field) {
     pos = fields.find(' ', pos);
-    if (pos == std::string::npos) return std::nullopt;
+    if (pos == std::string_view::npos) return std::nullopt;
     ++pos;
   }
   if (fields.empty()) return std::nullopt;
-  std::int64_t ticks = 0;
-  auto [end, ec] = std::from_chars(fields.data() + pos, fields.data() + fields.size(), ticks);
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(fields.data() + pos, fields.data() + fields.size(), value);
   if (ec != std::errc()) return std::nullopt;
-  return ticks;
+  return value;
+}
+
+// The `btime` line of /proc/stat: when the machine booted, in seconds since the epoch.
+std::optional<std::int64_t> BootTime() {
+  std::ifstream in("/proc/stat");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("btime ")) continue;
+    std::int64_t seconds = 0;
+    auto [end, ec] = std::from_chars(line.data() + 6, line.data() + line.size(), seconds);
+    if (ec == std::errc()) return seconds;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid) {
+  return StatField(StatFields(pid), 22);
+}
+
+std::optional<ProcessUsage> SelfUsage() {
+  const std::string fields = StatFields(::getpid());
+  auto user = StatField(fields, 14), system = StatField(fields, 15);
+  auto start = StatField(fields, 22), vsize = StatField(fields, 23), rss = StatField(fields, 24);
+  auto boot = BootTime();
+  if (!user || !system || !start || !vsize || !rss || !boot) return std::nullopt;
+  const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  ProcessUsage usage;
+  usage.resident_bytes = *rss * ::sysconf(_SC_PAGESIZE);
+  usage.virtual_bytes = *vsize;
+  usage.cpu_seconds = static_cast<double>(*user + *system) / ticks_per_second;
+  usage.start_time_seconds =
+      static_cast<double>(*boot) + static_cast<double>(*start) / ticks_per_second;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ++usage.open_fds;
+  }
+  if (usage.open_fds > 0) --usage.open_fds;  // the one that lists them
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    usage.max_fds = static_cast<std::int64_t>(limit.rlim_cur);
+  }
+  return usage;
 }
 
 bool IsProcessAlive(std::int64_t pid, std::optional<std::int64_t> start_ticks) {

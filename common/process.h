@@ -21,6 +21,17 @@ struct Command {
 // it names one process for good, since a pid alone may be reused.
 std::optional<std::int64_t> ProcessStartTicks(std::int64_t pid);
 
+// This process's use of the machine, from /proc/self (the standard Prometheus process metrics).
+struct ProcessUsage {
+  std::int64_t resident_bytes = 0;  // RSS
+  std::int64_t virtual_bytes = 0;
+  double cpu_seconds = 0;         // user and system, since it started
+  double start_time_seconds = 0;  // since the Unix epoch
+  std::int64_t open_fds = 0;
+  std::int64_t max_fds = 0;  // the soft RLIMIT_NOFILE; 0 when unlimited
+};
+std::optional<ProcessUsage> SelfUsage();
+
 // Whether `pid` is a live process (not a zombie) and, when `start_ticks` is given, the same
 // process that had them.
 bool IsProcessAlive(std::int64_t pid, std::optional<std::int64_t> start_ticks);

@@ -60,37 +60,54 @@ void ClearOne(TaskInstanceRecord* t, const dags::TaskSpec& spec) {
   t->ended_at.reset();
 }
 
-Result<std::vector<TaskInstanceRecord>> Load(state::Store& store, const state::RunRecord& run) {
-  auto tasks = store.TaskInstances(run.run_id);
+// A change by hand to a run, read and written in one write transaction: `change(run, tasks)`
+// gets the run and its task instances as they are under the lock, not the caller's older copy,
+// so that nothing its driver recorded meanwhile (a task's end) is written over.
+template <typename Change>
+auto UnderWriteLock(state::Store& store, const std::string& run_id, Change change)
+    -> decltype(change(std::declval<const state::RunRecord&>(),
+                       std::declval<std::vector<TaskInstanceRecord>&>())) {
+  auto batch = store.StartBatch();
+  if (!batch) return std::unexpected(batch.error());
+  auto run = store.GetRun(run_id);
+  if (!run) return std::unexpected(run.error());
+  if (!*run) return Fail(ErrorCode::kNotFound, fmt::format("no run '{}'", run_id));
+  auto tasks = store.TaskInstances(run_id);
   if (!tasks) return std::unexpected(tasks.error());
-  return *tasks;
+  auto out = change(**run, *tasks);
+  if (!out) return out;
+  if (auto ok = batch->Commit(); !ok) return std::unexpected(ok.error());
+  return out;
 }
 
 // Clears the task instances of `run` that `which(task index, instance)` picks, resettles the
 // run and records it all with one audit event ("details" are extra JSON members).
 template <typename Which>
 Result<std::vector<std::string>> Clear(state::Store& store, const dags::Dag& dag,
-                                       const state::RunRecord& run, Which which, const Actor& actor,
+                                       const std::string& run_id, Which which, const Actor& actor,
                                        Timestamp now, const std::string& details) {
-  auto tasks = Load(store, run);
-  if (!tasks) return std::unexpected(tasks.error());
-  std::vector<TaskInstanceRecord> changed;
-  std::vector<std::string> cleared;
-  for (TaskInstanceRecord& t : *tasks) {
-    int v = dag.TaskIndex(t.task_id);
-    if (v < 0 || !which(v, t)) continue;
-    ClearOne(&t, dag.tasks[v]);
-    changed.push_back(t);
-    cleared.push_back(t.task_id);
-  }
-  state::RunRecord updated = run;
-  Resettle(&updated, *tasks, now);
-  auto ok = store.ApplyOutsideChange(
-      updated, changed,
-      Audit(actor, now, "clear", "run:" + run.run_id,
-            fmt::format(R"({{"tasks":{},{}}})", JsonList(cleared), details)));
-  if (!ok) return std::unexpected(ok.error());
-  return cleared;
+  return UnderWriteLock(
+      store, run_id,
+      [&](const state::RunRecord& run,
+          std::vector<TaskInstanceRecord>& tasks) -> Result<std::vector<std::string>> {
+        std::vector<TaskInstanceRecord> changed;
+        std::vector<std::string> cleared;
+        for (TaskInstanceRecord& t : tasks) {
+          int v = dag.TaskIndex(t.task_id);
+          if (v < 0 || !which(v, t)) continue;
+          ClearOne(&t, dag.tasks[v]);
+          changed.push_back(t);
+          cleared.push_back(t.task_id);
+        }
+        state::RunRecord updated = run;
+        Resettle(&updated, tasks, now);
+        auto ok = store.ApplyOutsideChange(
+            updated, changed,
+            Audit(actor, now, "clear", "run:" + run.run_id,
+                  fmt::format(R"({{"tasks":{},{}}})", JsonList(cleared), details)));
+        if (!ok) return std::unexpected(ok.error());
+        return cleared;
+      });
 }
 
 }  // namespace
@@ -156,15 +173,15 @@ Result<std::vector<std::string>> ClearTasks(state::Store& store, const dags::Dag
     }
   }
   return Clear(
-      store, dag, run, [&](int v, const TaskInstanceRecord&) { return chosen.count(v) > 0; }, actor,
-      now, fmt::format(R"("downstream":{},"upstream":{})", downstream, upstream));
+      store, dag, run.run_id, [&](int v, const TaskInstanceRecord&) { return chosen.count(v) > 0; },
+      actor, now, fmt::format(R"("downstream":{},"upstream":{})", downstream, upstream));
 }
 
 Result<std::vector<std::string>> ClearRun(state::Store& store, const dags::Dag& dag,
                                           const state::RunRecord& run, bool failed_only,
                                           const Actor& actor, Timestamp now) {
   return Clear(
-      store, dag, run,
+      store, dag, run.run_id,
       [&](int, const TaskInstanceRecord& t) {
         return !failed_only || t.state == TaskState::kFailed ||
                t.state == TaskState::kUpstreamFailed;
@@ -177,32 +194,35 @@ Result<void> MarkRun(state::Store& store, const state::RunRecord& run, RunState 
   if (target != RunState::kSuccess && target != RunState::kFailed) {
     return Fail(ErrorCode::kInvalidArgument, "a run can be marked success or failed");
   }
-  auto tasks = Load(store, run);
-  if (!tasks) return std::unexpected(tasks.error());
-  std::vector<TaskInstanceRecord> changed;
-  for (TaskInstanceRecord& t : *tasks) {
-    if (target == RunState::kSuccess) {
-      if (t.state == TaskState::kSuccess || t.state == TaskState::kSkipped ||
-          t.state == TaskState::kCached) {
-        continue;
-      }
-      t.state = TaskState::kSuccess;
-    } else {
-      if (state::IsFinished(t.state)) continue;
-      t.state = t.state == TaskState::kRunning || t.state == TaskState::kQueued
-                    ? TaskState::kFailed
-                    : TaskState::kSkipped;
-    }
-    t.next_try_at.reset();
-    t.ended_at = now;
-    changed.push_back(t);
-  }
-  state::RunRecord updated = run;
-  updated.state = target;
-  updated.ended_at = now;
-  return store.ApplyOutsideChange(updated, changed,
-                                  Audit(actor, now, "mark", "run:" + run.run_id,
-                                        fmt::format(R"({{"state":"{}"}})", state::Name(target))));
+  return UnderWriteLock(
+      store, run.run_id,
+      [&](const state::RunRecord& fresh, std::vector<TaskInstanceRecord>& tasks) -> Result<void> {
+        std::vector<TaskInstanceRecord> changed;
+        for (TaskInstanceRecord& t : tasks) {
+          if (target == RunState::kSuccess) {
+            if (t.state == TaskState::kSuccess || t.state == TaskState::kSkipped ||
+                t.state == TaskState::kCached) {
+              continue;
+            }
+            t.state = TaskState::kSuccess;
+          } else {
+            if (state::IsFinished(t.state)) continue;
+            t.state = t.state == TaskState::kRunning || t.state == TaskState::kQueued
+                          ? TaskState::kFailed
+                          : TaskState::kSkipped;
+          }
+          t.next_try_at.reset();
+          t.ended_at = now;
+          changed.push_back(t);
+        }
+        state::RunRecord updated = fresh;
+        updated.state = target;
+        updated.ended_at = now;
+        return store.ApplyOutsideChange(
+            updated, changed,
+            Audit(actor, now, "mark", "run:" + fresh.run_id,
+                  fmt::format(R"({{"state":"{}"}})", state::Name(target))));
+      });
 }
 
 Result<void> MarkTask(state::Store& store, const state::RunRecord& run, const std::string& task_id,
@@ -211,22 +231,25 @@ Result<void> MarkTask(state::Store& store, const state::RunRecord& run, const st
       target != TaskState::kSkipped) {
     return Fail(ErrorCode::kInvalidArgument, "a task can be marked success, failed or skipped");
   }
-  auto tasks = Load(store, run);
-  if (!tasks) return std::unexpected(tasks.error());
-  auto t = std::find_if(tasks->begin(), tasks->end(),
-                        [&](const auto& x) { return x.task_id == task_id; });
-  if (t == tasks->end()) {
-    return Fail(ErrorCode::kNotFound,
-                fmt::format("run '{}' has no task '{}'", run.run_id, task_id));
-  }
-  t->state = target;
-  t->next_try_at.reset();
-  t->ended_at = now;
-  state::RunRecord updated = run;
-  Resettle(&updated, *tasks, now);
-  return store.ApplyOutsideChange(updated, {*t},
-                                  Audit(actor, now, "mark", "task:" + run.run_id + "/" + task_id,
-                                        fmt::format(R"({{"state":"{}"}})", state::Name(target))));
+  return UnderWriteLock(
+      store, run.run_id,
+      [&](const state::RunRecord& fresh, std::vector<TaskInstanceRecord>& tasks) -> Result<void> {
+        auto t = std::find_if(tasks.begin(), tasks.end(),
+                              [&](const auto& x) { return x.task_id == task_id; });
+        if (t == tasks.end()) {
+          return Fail(ErrorCode::kNotFound,
+                      fmt::format("run '{}' has no task '{}'", fresh.run_id, task_id));
+        }
+        t->state = target;
+        t->next_try_at.reset();
+        t->ended_at = now;
+        state::RunRecord updated = fresh;
+        Resettle(&updated, tasks, now);
+        return store.ApplyOutsideChange(
+            updated, {*t},
+            Audit(actor, now, "mark", "task:" + fresh.run_id + "/" + task_id,
+                  fmt::format(R"({{"state":"{}"}})", state::Name(target))));
+      });
 }
 
 }  // namespace weir::scheduler

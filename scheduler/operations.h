@@ -1,6 +1,8 @@
 // What a person does to runs by hand: clear task instances so they run again, and mark runs or
 // task instances with a state. Each change is one transaction with its audit event, and bumps
-// the run's generation so that a scheduler driving the run reloads it.
+// the run's generation so that a scheduler driving the run reloads it. The run and its task
+// instances are read inside that transaction: of the `run` passed in only the id is used, so a
+// copy read earlier cannot write over what the scheduler recorded since.
 #ifndef WEIR_SCHEDULER_OPERATIONS_H_
 #define WEIR_SCHEDULER_OPERATIONS_H_
 

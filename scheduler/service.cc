@@ -165,7 +165,7 @@ Result<void> RecoverOrphans(state::Store& store, Clock& clock, const Driver& sel
     auto history = store.Attempts(attempt.run_id, attempt.task_id);
     if (!history) return std::unexpected(history.error());
     attempt.state = state::AttemptState::kFailed;
-    attempt.reason = "orphaned: the scheduler died";
+    attempt.reason = "orphaned: the weir process driving its run died";
     attempt.ended_at = clock.Now();
     // The task did not fail, weir did: the try is free, unless this keeps happening (three
     // orphaned attempts in a row), so that a task that kills its scheduler cannot loop forever.

@@ -33,6 +33,10 @@ struct StoreOptions {
 // attempts, reads, writes and column edges, with `root` the version asked about (or null).
 std::string LineageGraphToJson(const LineageGraph& graph, std::optional<std::int64_t> root);
 
+// The memory SQLite holds in this process now, over all its connections: page caches (each at
+// most about 2 MB), prepared statements, schemas.
+std::int64_t SqliteMemoryUsed();
+
 class Store {
  public:
   // Opens the database at `path`, migrating its schema forward.

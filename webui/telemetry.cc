@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/process.h"
 #include "state/state.h"
 
 namespace weir::webui {
@@ -154,6 +155,33 @@ Result<std::string> Telemetry::Render(state::Store& store) const {
       "# HELP weir_queue_depth Task instances ready to run and waiting for a slot (scheduled or "
       "queued).\n# TYPE weir_queue_depth gauge\nweir_queue_depth {}\n",
       queue);
+  if (auto usage = SelfUsage()) {  // the standard process metrics of Prometheus's clients
+    out += fmt::format(
+        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}\n"
+        "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+        "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes {}\n"
+        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}\n"
+        "# HELP process_start_time_seconds Start time of the process since unix epoch in "
+        "seconds.\n"
+        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {}\n"
+        "# HELP process_open_fds Number of open file descriptors.\n"
+        "# TYPE process_open_fds gauge\nprocess_open_fds {}\n",
+        usage->resident_bytes, usage->virtual_bytes, usage->cpu_seconds, usage->start_time_seconds,
+        usage->open_fds);
+    if (usage->max_fds > 0) {
+      out += fmt::format(
+          "# HELP process_max_fds Maximum number of open file descriptors.\n"
+          "# TYPE process_max_fds gauge\nprocess_max_fds {}\n",
+          usage->max_fds);
+    }
+  }
+  out += fmt::format(
+      "# HELP weir_sqlite_memory_bytes Memory SQLite holds in this process (the page caches of "
+      "its connections, prepared statements).\n"
+      "# TYPE weir_sqlite_memory_bytes gauge\nweir_sqlite_memory_bytes {}\n",
+      state::SqliteMemoryUsed());
   std::lock_guard lock(mutex_);
   out += task_seconds_.Render("weir_task_duration_seconds",
                               "Duration of the attempts that ended since the server started.");

@@ -329,8 +329,8 @@ tasks:
   CHECK(Query(db, "SELECT state FROM runs") == "success|\n");
   // Each attempt cut short by the full disk was recorded as orphaned and given back.
   CHECK(Query(db, "SELECT task_id, try_number, state, reason FROM attempts ORDER BY id") ==
-        "fill|1|failed|orphaned: the scheduler died|\n"
-        "fill|2|failed|orphaned: the scheduler died|\n"
+        "fill|1|failed|orphaned: the weir process driving its run died|\n"
+        "fill|2|failed|orphaned: the weir process driving its run died|\n"
         "fill|3|success||\n"
         "after|1|success||\n");
 }
@@ -500,7 +500,7 @@ tasks:
   REQUIRE(scheduler.WaitFor("run " + run_id + " success"));
   CHECK(scheduler.Stop(SIGTERM) == 0);
   CHECK(Query(db, "SELECT task_id, try_number, state, reason FROM attempts ORDER BY id") ==
-        "wait|1|failed|orphaned: the scheduler died|\nwait|2|success||\nafter|1|success||\n");
+        "wait|1|failed|orphaned: the weir process driving its run died|\nwait|2|success||\nafter|1|success||\n");
   CHECK(Query(db, "PRAGMA integrity_check") == "ok|\n");
 }
 

@@ -88,6 +88,22 @@ TEST_CASE(
                           "weir_http_requests_total{route=\"/api/v1/dags/{dag_id}/runs\","
                           "status=\"201\"} 1"));
   CHECK(testing::Contains(metrics->body, "weir_scheduler_tick_seconds_count"));
+  // The process metrics are the server's own: its RSS and open fds as /proc tells them.
+  auto gauge = [&](const std::string& name) {
+    std::size_t at = metrics->body.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stod(metrics->body.substr(at + name.size() + 2));
+  };
+  const std::string status = testing::ReadFile(std::filesystem::path("/proc") /
+                                               std::to_string(server.process.pid()) / "status");
+  const std::size_t vm_rss = status.find("VmRSS:");
+  REQUIRE(vm_rss != std::string::npos);
+  const double rss_kib = std::stod(status.substr(vm_rss + 6));
+  CHECK(gauge("process_resident_memory_bytes") / 1024 == Approx(rss_kib).epsilon(0.2));
+  CHECK(gauge("process_open_fds") >= 5);  // std streams, the listener, the state database
+  CHECK(gauge("process_max_fds") >= gauge("process_open_fds"));
+  CHECK(gauge("process_start_time_seconds") > 1.7e9);
+  CHECK(gauge("weir_sqlite_memory_bytes") > 0);
 
   CHECK(server.process.Stop(SIGTERM) == 0);
 }

@@ -351,7 +351,7 @@ tasks:
   auto attempts = f.store->Attempts(r.run_id, "a");
   REQUIRE(attempts);
   REQUIRE(attempts->size() == 2);
-  CHECK(attempts->at(0).reason == "orphaned: the scheduler died");
+  CHECK(attempts->at(0).reason == "orphaned: the weir process driving its run died");
   CHECK(attempts->at(1).state == state::AttemptState::kSuccess);
   auto tasks = f.store->TaskInstances(r.run_id);
   REQUIRE(tasks);
@@ -415,7 +415,7 @@ tasks:
     if (try_number < 4) {
       attempt.id = *id;
       attempt.state = state::AttemptState::kFailed;
-      attempt.reason = "orphaned: the scheduler died";
+      attempt.reason = "orphaned: the weir process driving its run died";
       attempt.ended_at = f.clock.Now();
       ti.free_tries = try_number;
       REQUIRE(f.store->FinishAttempt(ti, attempt));
@@ -429,7 +429,7 @@ tasks:
   CHECK(tasks->at(0).free_tries == 3);
   auto attempts = f.store->Attempts(r.run_id, "a");
   REQUIRE(attempts->size() == 4);
-  CHECK(attempts->at(3).reason == "orphaned: the scheduler died");
+  CHECK(attempts->at(3).reason == "orphaned: the weir process driving its run died");
   CHECK(std::any_of(f.log.begin(), f.log.end(), [](const std::string& l) {
     return l.find("no tries left, failed") != std::string::npos;
   }));

@@ -75,6 +75,34 @@ TEST_CASE("a new store creates the current schema in WAL mode", "[state]") {
   CHECK(Query(dir / "weir.db", "PRAGMA integrity_check") == "ok\n");
 }
 
+TEST_CASE("a WAL file that grew while a reader held it is cut back to 16 MiB at its next reset",
+          "[state]") {
+  TempDir dir;
+  auto store = Store::Open(dir / "weir.db");
+  REQUIRE(store);
+  const std::filesystem::path wal = dir / "weir.db-wal";
+  // A reader's open snapshot keeps every checkpoint from going past it: the WAL only grows.
+  sqlite3* reader = nullptr;
+  REQUIRE(sqlite3_open((dir / "weir.db").c_str(), &reader) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM runs;", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  const std::string big = "\"" + std::string(1 << 20, 'x') + "\"";
+  for (int i = 0; i < 24; ++i) {
+    REQUIRE((*store)->AppendAudit(
+        AuditEvent{0, FromMillis(i), "ann", "cli", "note", "dag:d", "", "{\"text\":" + big + "}"}));
+  }
+  CHECK(std::filesystem::file_size(wal) > 20u << 20);
+  REQUIRE(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(reader);
+  // The next commit checkpoints all of it; the one after starts the WAL over and cuts it.
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE((*store)->AppendAudit(
+        AuditEvent{0, FromMillis(100 + i), "ann", "cli", "note", "dag:d", "", "{}"}));
+  }
+  CHECK(std::filesystem::file_size(wal) <= 16u << 20);
+  CHECK(Query(dir / "weir.db", "SELECT count(*) FROM audit_events") == "27\n");
+}
+
 TEST_CASE("opening without create refuses a missing database and creates nothing", "[state]") {
   TempDir dir;
   auto store = Store::Open(dir / "missing.db", StoreOptions{.create = false});

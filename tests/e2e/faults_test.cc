@@ -500,7 +500,8 @@ tasks:
   REQUIRE(scheduler.WaitFor("run " + run_id + " success"));
   CHECK(scheduler.Stop(SIGTERM) == 0);
   CHECK(Query(db, "SELECT task_id, try_number, state, reason FROM attempts ORDER BY id") ==
-        "wait|1|failed|orphaned: the weir process driving its run died|\nwait|2|success||\nafter|1|success||\n");
+        "wait|1|failed|orphaned: the weir process driving its run "
+        "died|\nwait|2|success||\nafter|1|success||\n");
   CHECK(Query(db, "PRAGMA integrity_check") == "ok|\n");
 }
 

@@ -118,8 +118,9 @@ TEST_CASE(
         "300|\n");
   CHECK(Query(db, "SELECT count(*) FROM attempts WHERE state = 'running'") == "0|\n");
   // Orphaned attempts did not use up the single retry: no task failed for lack of tries.
-  CHECK(Query(db, "SELECT count(*) FROM attempts WHERE reason = 'orphaned: the weir process driving its run died'") !=
-        "0|\n");
+  CHECK(Query(db,
+              "SELECT count(*) FROM attempts WHERE reason = 'orphaned: the weir process driving "
+              "its run died'") != "0|\n");
   CHECK(Query(db, "SELECT count(*) FROM task_instances WHERE state = 'failed'") == "0|\n");
 }
 
@@ -337,8 +338,9 @@ tasks:
   CHECK(Query(db,
               "SELECT count(*) FROM attempts WHERE state != 'success' AND reason != "
               "'orphaned: the weir process driving its run died'") == "0|\n");
-  CHECK(Query(db, "SELECT count(*) FROM attempts WHERE reason = 'orphaned: the weir process driving its run died'") !=
-        "0|\n");
+  CHECK(Query(db,
+              "SELECT count(*) FROM attempts WHERE reason = 'orphaned: the weir process driving "
+              "its run died'") != "0|\n");
   // Each attempt has its own try, and every orphaned one was free (none was the fourth in a
   // row): each task instance used its one try (retries: 0) for its success.
   CHECK(Query(db,

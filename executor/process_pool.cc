@@ -464,7 +464,7 @@ class ProcessPool::Impl {
         auto pid = static_cast<pid_t>(found);
         const pid_t group = ::getpgid(pid);
         if (leaders.contains(pid) || leaders.contains(group)) continue;
-        std::optional<std::string> mark = ProcessEnvironmentValue(pid, kAttemptMarker);
+        std::optional<std::string> mark = AttemptMark(pid);
         if (mark && running_marks.contains(*mark)) continue;
         std::string name = ProcessName(pid);
         ::kill(group == pid ? -pid : pid, SIGKILL);
@@ -477,6 +477,21 @@ class ProcessPool::Impl {
         }
       }
       if (killed == 0) return;
+    }
+  }
+
+  // The attempt mark `pid` inherited. A process in the middle of an execve has an empty
+  // environment for a moment (the new image's is not set up yet): a process that shows none is
+  // read again for up to 100 ms, so that a running attempt's daemon caught mid-exec is not taken
+  // for a stranger, and an ended one's is noted in its log.
+  static std::optional<std::string> AttemptMark(pid_t pid) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    while (true) {
+      std::optional<std::string> mark = ProcessEnvironmentValue(pid, kAttemptMarker);
+      if (mark || std::chrono::steady_clock::now() >= give_up || !IsProcessAlive(pid, {})) {
+        return mark;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 

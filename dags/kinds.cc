@@ -189,7 +189,7 @@ std::string OneOf(const Value& v, std::string_view key, const std::vector<std::s
   }
   auto hint = v.is_string() ? ClosestMatch(v.AsString(), allowed) : std::nullopt;
   Add(errors, v,
-      fmt::format("'{}' must be one of {}{}", key, fmt::join(allowed, ", "),
+      fmt::format("'{}' must be one of {}{}", Printable(key), fmt::join(allowed, ", "),
                   hint ? fmt::format(" (did you mean '{}'?)", *hint) : ""));
   return "";
 }
@@ -351,7 +351,8 @@ void ValidateIngest(const Value& config, std::vector<Diagnostic>* errors) {
   if (columns != nullptr && columns->is_map() && partition != nullptr && partition->is_string() &&
       columns->Find(partition->AsString()) == nullptr) {
     Add(errors, *partition,
-        fmt::format("partition_column '{}' is not among 'columns'", partition->AsString()));
+        fmt::format("partition_column '{}' is not among 'columns'",
+                    Printable(partition->AsString())));
   }
 }
 

@@ -14,6 +14,13 @@ using json = nlohmann::json;
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
+// One metric of one value, with its HELP and TYPE lines.
+template <typename Number>
+void Sample(std::string* out, std::string_view name, std::string_view help, Number value,
+            std::string_view type = "gauge") {
+  *out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+}
+
 // Prometheus label values escape backslash, quote and newline.
 std::string Label(const std::string& text) {
   std::string out;
@@ -151,37 +158,26 @@ Result<std::string> Telemetry::Render(state::Store& store) const {
     if (std::string_view(s) == "scheduled" || std::string_view(s) == "queued") queue += n;
     out += fmt::format("weir_task_instances{{state=\"{}\"}} {}\n", s, n);
   }
-  out += fmt::format(
-      "# HELP weir_queue_depth Task instances ready to run and waiting for a slot (scheduled or "
-      "queued).\n# TYPE weir_queue_depth gauge\nweir_queue_depth {}\n",
-      queue);
+  Sample(&out, "weir_queue_depth",
+         "Task instances ready to run and waiting for a slot (scheduled or queued).", queue);
   if (auto usage = SelfUsage()) {  // the standard process metrics of Prometheus's clients
-    out += fmt::format(
-        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}\n"
-        "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
-        "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes {}\n"
-        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}\n"
-        "# HELP process_start_time_seconds Start time of the process since unix epoch in "
-        "seconds.\n"
-        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {}\n"
-        "# HELP process_open_fds Number of open file descriptors.\n"
-        "# TYPE process_open_fds gauge\nprocess_open_fds {}\n",
-        usage->resident_bytes, usage->virtual_bytes, usage->cpu_seconds, usage->start_time_seconds,
-        usage->open_fds);
+    Sample(&out, "process_resident_memory_bytes", "Resident memory size in bytes.",
+           usage->resident_bytes);
+    Sample(&out, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+           usage->virtual_bytes);
+    Sample(&out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+           usage->cpu_seconds, "counter");
+    Sample(&out, "process_start_time_seconds",
+           "Start time of the process since unix epoch in seconds.", usage->start_time_seconds);
+    Sample(&out, "process_open_fds", "Number of open file descriptors.", usage->open_fds);
     if (usage->max_fds > 0) {
-      out += fmt::format(
-          "# HELP process_max_fds Maximum number of open file descriptors.\n"
-          "# TYPE process_max_fds gauge\nprocess_max_fds {}\n",
-          usage->max_fds);
+      Sample(&out, "process_max_fds", "Maximum number of open file descriptors.", usage->max_fds);
     }
   }
-  out += fmt::format(
-      "# HELP weir_sqlite_memory_bytes Memory SQLite holds in this process (the page caches of "
-      "its connections, prepared statements).\n"
-      "# TYPE weir_sqlite_memory_bytes gauge\nweir_sqlite_memory_bytes {}\n",
-      state::SqliteMemoryUsed());
+  Sample(&out, "weir_sqlite_memory_bytes",
+         "Memory SQLite holds in this process (the page caches of its connections, prepared "
+         "statements).",
+         state::SqliteMemoryUsed());
   std::lock_guard lock(mutex_);
   out += task_seconds_.Render("weir_task_duration_seconds",
                               "Duration of the attempts that ended since the server started.");
@@ -195,10 +191,7 @@ Result<std::string> Telemetry::Render(state::Store& store) const {
     out += fmt::format("weir_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
                        Label(key.first), key.second, n);
   }
-  out += fmt::format(
-      "# HELP weir_event_subscribers Clients following /api/v1/events.\n"
-      "# TYPE weir_event_subscribers gauge\nweir_event_subscribers {}\n",
-      subscribers_.size());
+  Sample(&out, "weir_event_subscribers", "Clients following /api/v1/events.", subscribers_.size());
   return out;
 }
 

@@ -460,7 +460,8 @@ void ValidateCheck(const Value& check, std::vector<Diagnostic>* errors) {
           "a regex check needs 'pattern': a regular expression (RE2 syntax)");
     } else if (RE2 re(pattern->AsString(), RE2::Quiet); !re.ok()) {
       Add(errors, *pattern,
-          fmt::format("'pattern' is not a valid regular expression: {}", re.error()));
+          fmt::format("'pattern' is not a valid regular expression: {}",
+                      Printable(re.error(), 200)));
     }
   } else if (kind == "freshness") {
     const Value* max_age = check.Find("max_age");

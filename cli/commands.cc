@@ -4,9 +4,11 @@
 
 #include <fstream>
 #include <iostream>
+#include <mutex>
 
 #include "cli/openlineage_client.h"
 #include "cli/table.h"
+#include "common/secret_mask.h"
 #include "common/strings.h"
 #include "tasks/datasets.h"
 #include "tasks/validate.h"
@@ -144,6 +146,12 @@ Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_
 int Report(const Error& error) {
   std::cerr << "weir: " << error.message << "\n";
   return error.ExitCode();
+}
+
+std::string MaskStored(const Context& context, const std::string& text) {
+  static std::once_flag learned;  // the config file's secrets are learned in main
+  std::call_once(learned, [&] { context.LoadDags(); });
+  return ProcessSecrets::Instance().Apply(text);
 }
 
 dags::LoadResult Context::LoadDags() const {

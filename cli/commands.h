@@ -70,6 +70,11 @@ Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_
 // Prints "weir: <message>" on stderr and returns the error's exit code.
 int Report(const Error& error);
 
+// Masks what a person typed and the store kept as typed (a run's params, which tasks must get
+// unmasked) with the secrets of the config file and of every DAG under context.dags_dir that
+// can be read now, as the API does.
+std::string MaskStored(const Context& context, const std::string& text);
+
 int RunValidate(const Context& context, const std::vector<std::string>& paths);
 
 // dags list, dags next, dags pause|unpause, pools list|set (dag_commands.cc).

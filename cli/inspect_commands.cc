@@ -60,7 +60,7 @@ int RunRunsShow(const Context& context, const std::string& run_id) {
   std::cout << fmt::format("state     {}\n", state::Name(r.state));
   std::cout << fmt::format("interval  {} .. {}\n", FormatIso(r.interval_start),
                            FormatIso(r.interval_end));
-  std::cout << fmt::format("params    {}\n", r.params_json);
+  std::cout << fmt::format("params    {}\n", MaskStored(context, r.params_json));
   std::cout << fmt::format("duration  {}\n\n", Elapsed(r.started_at, r.ended_at));
   Table table({"TASK", "STATE", "TRIES", "DURATION", "LAST ATTEMPT"});
   for (const auto& t : *tasks) {

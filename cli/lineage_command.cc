@@ -59,6 +59,10 @@ std::string Describe(const LineageAttempt& a) {
                      state::Name(t.state), exit, FormatIso(t.started_at), ended);
 }
 
+void MaskParams(const Context& context, LineageGraph& graph) {
+  for (LineageAttempt& a : graph.attempts) a.params_json = MaskStored(context, a.params_json);
+}
+
 // The indentation one level down. Past 30 levels it stops growing, so that a chain thousands of
 // levels deep prints in linear, not quadratic, size; the tree's order still tells the levels.
 std::string Deeper(const std::string& prefix, std::string_view step) {
@@ -223,6 +227,7 @@ int RunLineage(const Context& context, const LineageOptions& options) {
     if (auto run = RequireRun(**store, options.target); !run) return Report(run.error());
     auto graph = (*store)->RunLineage(options.target);
     if (!graph) return Report(graph.error());
+    MaskParams(context, *graph);
     if (options.format == "json") {
       PrintJson(*graph, std::nullopt);
     } else if (options.format == "dot") {
@@ -262,6 +267,7 @@ int RunLineage(const Context& context, const LineageOptions& options) {
                                               : state::LineageDirection::kDownstream;
   auto graph = (*store)->Lineage(found->id, direction, options.depth);
   if (!graph) return Report(graph.error());
+  MaskParams(context, *graph);
   if (options.format == "json") {
     PrintJson(*graph, found->id);
   } else if (options.format == "dot") {

@@ -1,6 +1,6 @@
 // Secrets end to end: named in a DAG and in the config file, read from environment variables
 // and files, they reach tasks as variables, and their values and base64 forms are masked in
-// task logs, recorded configs (`weir explain`), the API and the audit log.
+// task logs, recorded configs (`weir explain`), printed run params, the API and the audit log.
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
@@ -67,7 +67,7 @@ void CheckMasked(const std::string& text) {
 
 TEST_CASE(
     "secrets of a DAG and of the config reach a task as variables and are masked in its log, "
-    "its recorded config and the audit log",
+    "its recorded config, its printed params and the audit log",
     "[e2e][secrets]") {
   Project p;
   WriteProject(p);
@@ -102,6 +102,22 @@ TEST_CASE(
   REQUIRE(audit.exit_code == 0);
   CheckMasked(audit.out);
   CHECK(Contains(audit.out, "***"));
+
+  // The run's params are stored as typed (a retry renders them again), and printed masked.
+  CHECK(Contains(testing::Query(p.Db(), "SELECT params_json FROM runs"), kDbPassword));
+  auto show = p({"runs", "show", run_id});
+  REQUIRE(show.exit_code == 0);
+  CheckMasked(show.out);
+  CHECK(Contains(show.out, R"("note":"***")"));
+  for (const std::vector<std::string>& lineage_args :
+       {std::vector<std::string>{"lineage", "run", run_id, "--format", "json"},
+        std::vector<std::string>{"lineage", "upstream", "file:out.txt"}}) {
+    auto lineage = p(lineage_args);
+    INFO(lineage_args[1]);
+    REQUIRE(lineage.exit_code == 0);
+    CheckMasked(lineage.out);
+    CHECK(Contains(lineage.out, "***"));
+  }
 }
 
 TEST_CASE("a secret that cannot be read fails the task and says which, never the run's others",

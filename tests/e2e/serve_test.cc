@@ -228,7 +228,7 @@ std::string MissingForBrowserTest(const std::filesystem::path& ui) {
 
 TEST_CASE(
     "in headless Chromium the dashboard lists the DAGs, triggers a run whose grid cells turn "
-    "green without a reload, shows a log and the training set's lineage",
+    "green without a reload, shows a log and the training set's lineage, and masks a secret",
     "[e2e][serve][ui]") {
   const std::filesystem::path ui = std::filesystem::path(WEIR_SOURCE_DIR) / "tests/e2e/ui";
   if (std::string missing = MissingForBrowserTest(ui); !missing.empty()) {
@@ -244,6 +244,26 @@ TEST_CASE(
             (dir / "home").string(), "--from", "2026-01-10", "--to", "2026-01-15"});
   INFO(backfill.out << backfill.err);
   REQUIRE(backfill.exit_code == 0);
+  // A DAG with a secret, run with the secret's value typed into a param: the browser must find
+  // it masked on the run page, in the task's log and in the audit log.
+  constexpr const char* kSecret = "ui-secret-Pw3n8Q";
+  const std::string secret_run = "masked@2026-01-16T00:00:00Z~manual-1";
+  ::setenv("WEIR_UI_SECRET_SOURCE", kSecret, 1);
+  ::setenv("UI_SECRET", kSecret, 1);
+  ::setenv("UI_SECRET_RUN", secret_run.c_str(), 1);
+  dir.Write(
+      "dags/masked.yaml",
+      "dag: masked\n"
+      "schedule: none\n"
+      "params: { note: none }\n"
+      "secrets: { DB_PASSWORD: { env: WEIR_UI_SECRET_SOURCE } }\n"
+      "tasks:\n"
+      "  leak: { kind: shell, script: 'echo \"password=$DB_PASSWORD note={{ params.note }}\"' }\n");
+  testing::Output masked = testing::Weir(
+      dir, {"run", "masked", "--dags", (dir / "dags").string(), "--home", (dir / "home").string(),
+            "--date", "2026-01-16", "--param", std::string("note=") + kSecret});
+  INFO(masked.out << masked.err);
+  REQUIRE(masked.exit_code == 0);
   Server server(dir);
   const std::filesystem::path shots =
       std::filesystem::path(WEIR_BINARY).parent_path() / "ui-screenshots";

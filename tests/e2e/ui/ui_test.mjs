@@ -1,8 +1,9 @@
 // The dashboard in headless Chromium, against a running `weir serve` on the example DAG:
-//   node ui_test.mjs BASE_URL TOKEN OUTDIR
+//   UI_SECRET=VALUE UI_SECRET_RUN=RUN_ID node ui_test.mjs BASE_URL TOKEN OUTDIR
 // BASE_URL is e.g. http://127.0.0.1:8090, TOKEN one of the server's WEIR_API_TOKENS, OUTDIR a
 // folder for the screenshots. The server's home must hold the example's runs of 2026-01-10..15
-// (weir backfill), so that a run of 2026-01-16 can succeed. Exits 0 when every step passed,
+// (weir backfill), so that a run of 2026-01-16 can succeed, and the run RUN_ID of a DAG whose
+// secret is VALUE, with VALUE typed into a param. Exits 0 when every step passed,
 // 1 with the failing step and why otherwise; every wait has a timeout, and a watchdog ends the
 // whole test after TOTAL_MS.
 
@@ -17,10 +18,13 @@ const HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</scr
 const DAG = 'user_training_set';
 const DATASET = 'warehouse://training_set';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// A secret's value, and a run whose param holds it (of a DAG that names the secret).
+const SECRET = process.env.UI_SECRET;
+const SECRET_RUN = process.env.UI_SECRET_RUN;
 
 const [base, token, outDir] = process.argv.slice(2);
-if (!base || !token || !outDir) {
-  console.error('usage: node ui_test.mjs BASE_URL TOKEN OUTDIR');
+if (!base || !token || !outDir || !SECRET || !SECRET_RUN) {
+  console.error('usage: UI_SECRET=VALUE UI_SECRET_RUN=RUN_ID node ui_test.mjs BASE_URL TOKEN OUTDIR');
   process.exit(2);
 }
 const url = (hash = '') => `${base.replace(/\/$/, '')}/${hash}`;
@@ -228,6 +232,29 @@ await step('the audit log lists the trigger', async () => {
     'markup from a reason ran in the page');
   check(await page.locator('[data-testid=audit-table] img').count() === 0,
     'markup from a reason became an element');
+});
+
+await step('a secret is masked on the run page, in the log and in the audit log', async () => {
+  const visible = () => document.querySelector('main').innerText;
+  const leaks = (text) => text.includes(SECRET) || text.includes(btoa(SECRET));
+  await page.goto(url(`#/runs/${encodeURIComponent(SECRET_RUN)}`));
+  await page.waitForSelector('[data-testid=gantt] .bar[data-task=leak]');
+  let text = await page.evaluate(visible);
+  check(!leaks(text), 'the run page shows the secret');
+  check(/note=.*\*\*\*/.test(text), `the run page does not show the masked param: ${text}`);
+  await page.goto(url(`#/runs/${encodeURIComponent(SECRET_RUN)}/tasks/leak/logs`));
+  await page.waitForFunction(
+    () => /password=/.test(document.querySelector('[data-testid=log-text]')?.textContent || ''));
+  text = await page.textContent('[data-testid=log-text]');
+  check(!leaks(text), 'the log shows the secret');
+  // The param is shell-quoted in the script, so its mask is too.
+  check(text.includes(`password=*** note='***'`), `the log is not masked: ${text.slice(0, 300)}`);
+  await page.click('[data-testid=nav-audit]');
+  await page.waitForFunction((run) =>
+    (document.querySelector('[data-testid=audit-table]')?.textContent || '').includes(run),
+  SECRET_RUN);
+  text = await page.evaluate(visible);
+  check(!leaks(text), 'the audit log shows the secret');
 });
 
 await step('the DAG list at a phone\'s size', async () => {

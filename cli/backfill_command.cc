@@ -151,9 +151,7 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   if (*refused) {
     std::cout << fmt::format("handed to {} (pid {} on {}), which runs it; following...\n",
                              (*refused)->holder, (*refused)->pid, (*refused)->host);
-    int followed = Follow(**store, *run_ids);
-    (void)(*store)->FinishBackfill(applied->id, clock.Now());
-    return followed;
+    return Follow(**store, *run_ids);
   }
   // Holding the lease, first recover what a killed predecessor (this command run before, or a
   // scheduler) left running, as a starting scheduler does: its attempts become orphaned, free.
@@ -236,9 +234,6 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
     outcome = pool.Wait(deadline);
   }
   if (live) std::cerr << "\r\x1b[K";
-  if (pending.empty() && loop.RunCount() == 0) {
-    (void)(*store)->FinishBackfill(applied->id, clock.Now());
-  }
   (void)(*store)->ReleaseLease(me);
   std::cout << fmt::format("backfill of {}: {}/{} runs done, {} failed\n", (*dag)->id, done, total,
                            failed);

@@ -171,12 +171,15 @@ Result<AppliedBackfill> ApplyBackfill(state::Store& store, const dags::Dag& dag,
       rerun, options.reverse, options.max_active_runs,
       options.tasks ? dags::Value::String(*options.tasks).ToJson() : "null", options.downstream,
       to_drive.size());
-  state::BackfillRecord record{
-      0,          dag.id, FormatDate(options.from), FormatDate(options.to), details, "running",
-      actor.name, now};
+  state::BackfillRecord record{.dag_id = dag.id,
+                               .from_date = FormatDate(options.from),
+                               .to_date = FormatDate(options.to),
+                               .options_json = details,
+                               .actor = actor.name,
+                               .created_at = now};
   state::AuditEvent audit{
       0, now, actor.name, actor.source, "backfill", "dag:" + dag.id, actor.reason, details};
-  auto id = store.CreateBackfill(record, created, audit);
+  auto id = store.CreateBackfill(record, created, to_drive, audit);
   if (!id) return std::unexpected(id.error());
   if (auto ok = batch->Commit(); !ok) return std::unexpected(ok.error());
   return AppliedBackfill{*id, std::move(to_drive)};

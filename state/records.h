@@ -267,16 +267,33 @@ struct LeaseRecord {
   Timestamp heartbeat_at;
 };
 
+// A backfill: the plan a person asked for (`weir backfill`, the API or the dashboard) and the
+// runs it drives: those it created, and the existing ones it resumed or ran again.
 struct BackfillRecord {
   std::int64_t id = 0;
   std::string dag_id;
   std::string from_date;  // YYYY-MM-DD
   std::string to_date;
   std::string options_json = "{}";
-  std::string state = "running";  // running | done
   std::string actor;
   Timestamp created_at;
-  std::optional<Timestamp> ended_at;
+};
+
+// A backfill with how far it is, counted from its runs as they are now (a run cleared after the
+// backfill ended counts as queued again, and the backfill as running).
+struct BackfillProgress {
+  BackfillRecord plan;
+  int runs = 0;  // queued + running + success + failed
+  int queued = 0;
+  int running = 0;
+  int success = 0;
+  int failed = 0;
+  std::optional<Timestamp> ended_at;  // when its last run ended, once every one has
+
+  // running while a run is queued or running; then success, or failed when any run failed.
+  const char* State() const {
+    return queued + running > 0 ? "running" : failed > 0 ? "failed" : "success";
+  }
 };
 
 }  // namespace weir::state

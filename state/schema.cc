@@ -214,6 +214,26 @@ CREATE INDEX check_results_by_dataset ON check_results (dataset_uri, attempt_id)
 
 ALTER TABLE attempts ADD COLUMN metrics_json TEXT;
 )sql",
+    // 5 -> 6: which runs each backfill drives (the runs it created, resumed or ran again), in
+    // its plan's order. A backfill's state and end are counted from them; the stored ones are
+    // dropped (nothing marked a backfill done that a scheduler or the API drove). Earlier
+    // backfills get the runs they created, oldest interval first.
+    R"sql(
+CREATE TABLE backfill_runs (
+  backfill_id  INTEGER NOT NULL REFERENCES backfills (id),
+  position     INTEGER NOT NULL,
+  run_id       TEXT NOT NULL REFERENCES runs (run_id),
+  PRIMARY KEY (backfill_id, position)
+) WITHOUT ROWID;
+INSERT INTO backfill_runs (backfill_id, position, run_id)
+  SELECT backfill_id,
+         row_number() OVER (PARTITION BY backfill_id ORDER BY interval_start_ms, run_id) - 1,
+         run_id
+  FROM runs WHERE backfill_id IS NOT NULL;
+CREATE INDEX backfills_by_dag ON backfills (dag_id, id);
+ALTER TABLE backfills DROP COLUMN state;
+ALTER TABLE backfills DROP COLUMN ended_at_ms;
+)sql",
 };
 
 constexpr int kCurrentVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

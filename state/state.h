@@ -136,13 +136,19 @@ class Store {
                                                 const std::vector<TaskInstanceRecord>& tasks,
                                                 const AuditEvent& audit);
 
-  // Records a backfill plan with its new runs (and their task instances) in one transaction;
-  // returns the plan's id.
+  // Records a backfill plan with its new runs (and their task instances) and the audit event in
+  // one transaction; `run_ids` are every run it drives, new or existing, in the plan's order.
+  // Returns the plan's id.
   [[nodiscard]] Result<std::int64_t> CreateBackfill(
       const BackfillRecord& plan,
       const std::vector<std::pair<RunRecord, std::vector<TaskInstanceRecord>>>& runs,
-      const AuditEvent& audit);
-  [[nodiscard]] Result<void> FinishBackfill(std::int64_t id, Timestamp now);
+      const std::vector<std::string>& run_ids, const AuditEvent& audit);
+  // The backfills of `dag_id` (every DAG's when empty), newest first, at most `limit`.
+  [[nodiscard]] Result<std::vector<BackfillProgress>> ListBackfills(const std::string& dag_id,
+                                                                    int limit);
+  [[nodiscard]] Result<std::optional<BackfillProgress>> GetBackfill(std::int64_t id);
+  // The runs backfill `id` drives, in its plan's order.
+  [[nodiscard]] Result<std::vector<RunRecord>> BackfillRuns(std::int64_t id);
 
   // Groups every change made until Commit() into one transaction (the calls above then nest
   // as savepoints); rolled back if destroyed uncommitted. The run loop makes one batch per

@@ -672,21 +672,20 @@ Result<void> Store::ApplyOutsideChange(const RunRecord& run,
 Result<std::int64_t> Store::CreateBackfill(
     const BackfillRecord& plan,
     const std::vector<std::pair<RunRecord, std::vector<TaskInstanceRecord>>>& runs,
-    const AuditEvent& audit) {
+    const std::vector<std::string>& run_ids, const AuditEvent& audit) {
   std::int64_t id = 0;
   auto done = InTransaction(*db_, [&]() -> Result<void> {
     auto stmt = db_->Prepare(
-        "INSERT INTO backfills (dag_id, from_date, to_date, options_json, state, actor, "
-        "created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "INSERT INTO backfills (dag_id, from_date, to_date, options_json, actor, created_at_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (!stmt) return std::unexpected(stmt.error());
     auto ok = (*stmt)
                   ->Bind(1, plan.dag_id)
                   .Bind(2, plan.from_date)
                   .Bind(3, plan.to_date)
                   .Bind(4, plan.options_json)
-                  .Bind(5, plan.state)
-                  .Bind(6, plan.actor)
-                  .Bind(7, ToMillis(plan.created_at))
+                  .Bind(5, plan.actor)
+                  .Bind(6, ToMillis(plan.created_at))
                   .Run();
     if (!ok) return ok;
     id = db_->LastInsertRowId();
@@ -696,6 +695,14 @@ Result<std::int64_t> Store::CreateBackfill(
       auto created = InsertRun(*db_, r, tasks);
       if (!created) return created;
     }
+    auto member = db_->Prepare(
+        "INSERT INTO backfill_runs (backfill_id, position, run_id) VALUES (?1, ?2, ?3)");
+    if (!member) return std::unexpected(member.error());
+    for (std::size_t i = 0; i < run_ids.size(); ++i) {
+      auto added =
+          (*member)->Bind(1, id).Bind(2, static_cast<std::int64_t>(i)).Bind(3, run_ids[i]).Run();
+      if (!added) return added;
+    }
     auto appended = InsertAudit(*db_, audit);
     if (!appended) return std::unexpected(appended.error());
     return {};
@@ -704,12 +711,67 @@ Result<std::int64_t> Store::CreateBackfill(
   return id;
 }
 
-Result<void> Store::FinishBackfill(std::int64_t id, Timestamp now) {
-  return InTransaction(*db_, [&]() -> Result<void> {
-    auto stmt = db_->Prepare("UPDATE backfills SET state = 'done', ended_at_ms = ?2 WHERE id = ?1");
-    if (!stmt) return std::unexpected(stmt.error());
-    return (*stmt)->Bind(1, id).Bind(2, ToMillis(now)).Run();
-  });
+namespace {
+
+// A backfill and its runs' states counted; `where` selects the backfills (binding ?1), newest
+// first.
+std::string BackfillQuery(std::string_view where) {
+  return fmt::format(
+      "SELECT b.id, b.dag_id, b.from_date, b.to_date, b.options_json, b.actor, b.created_at_ms, "
+      "count(r.run_id), coalesce(sum(r.state = 'queued'), 0), "
+      "coalesce(sum(r.state = 'running'), 0), coalesce(sum(r.state = 'success'), 0), "
+      "coalesce(sum(r.state = 'failed'), 0), max(r.ended_at_ms) "
+      "FROM backfills b LEFT JOIN backfill_runs m ON m.backfill_id = b.id "
+      "LEFT JOIN runs r ON r.run_id = m.run_id WHERE {} GROUP BY b.id ORDER BY b.id DESC",
+      where);
+}
+
+BackfillProgress ReadBackfill(const Statement& s) {
+  BackfillProgress b;
+  b.plan.id = s.Int(0);
+  b.plan.dag_id = s.Text(1);
+  b.plan.from_date = s.Text(2);
+  b.plan.to_date = s.Text(3);
+  b.plan.options_json = s.Text(4);
+  b.plan.actor = s.Text(5);
+  b.plan.created_at = FromMillis(s.Int(6));
+  b.runs = static_cast<int>(s.Int(7));
+  b.queued = static_cast<int>(s.Int(8));
+  b.running = static_cast<int>(s.Int(9));
+  b.success = static_cast<int>(s.Int(10));
+  b.failed = static_cast<int>(s.Int(11));
+  if (b.queued + b.running == 0 && b.runs > 0) b.ended_at = OptionalTime(s, 12);
+  return b;
+}
+
+}  // namespace
+
+Result<std::vector<BackfillProgress>> Store::ListBackfills(const std::string& dag_id, int limit) {
+  auto stmt = db_->Prepare(BackfillQuery(dag_id.empty() ? "1" : "b.dag_id = ?1") + " LIMIT ?2");
+  if (!stmt) return std::unexpected(stmt.error());
+  if (!dag_id.empty()) (*stmt)->Bind(1, dag_id);
+  (*stmt)->Bind(2, limit);
+  return CollectRows<BackfillProgress>(**stmt, ReadBackfill);
+}
+
+Result<std::optional<BackfillProgress>> Store::GetBackfill(std::int64_t id) {
+  auto stmt = db_->Prepare(BackfillQuery("b.id = ?1"));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, id);
+  auto rows = CollectRows<BackfillProgress>(**stmt, ReadBackfill);
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::nullopt;
+  return std::move(rows->front());
+}
+
+Result<std::vector<RunRecord>> Store::BackfillRuns(std::int64_t id) {
+  auto stmt = db_->Prepare(
+      fmt::format("SELECT {} FROM runs JOIN (SELECT run_id AS member, position FROM backfill_runs "
+                  "WHERE backfill_id = ?1) ON run_id = member ORDER BY position",
+                  kRunColumns));
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, id);
+  return CollectRows<RunRecord>(**stmt, [](const Statement& s) { return ReadRun(s); });
 }
 
 }  // namespace weir::state

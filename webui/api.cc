@@ -97,6 +97,25 @@ json RunJson(const state::RunRecord& r) {
           {"backfill_id", OrNull(r.backfill_id)}};
 }
 
+// A backfill with its runs' states counted (see state::BackfillProgress).
+json BackfillJson(const state::BackfillProgress& b) {
+  return {{"backfill_id", b.plan.id},
+          {"dag_id", b.plan.dag_id},
+          {"from", b.plan.from_date},
+          {"to", b.plan.to_date},
+          {"options", ParsedOr(b.plan.options_json, json::object())},
+          {"actor", b.plan.actor},
+          {"created_at", FormatIso(b.plan.created_at)},
+          {"ended_at", Iso(b.ended_at)},
+          {"state", b.State()},
+          {"counts",
+           {{"total", b.runs},
+            {"queued", b.queued},
+            {"running", b.running},
+            {"success", b.success},
+            {"failed", b.failed}}}};
+}
+
 json TaskJson(const state::TaskInstanceRecord& t) {
   return {{"task_id", t.task_id},
           {"state", state::Name(t.state)},
@@ -362,6 +381,8 @@ std::string RouteName(const std::vector<std::string>& p) {
       route += "/{dag_id}";
     } else if (i == 3 && p[2] == "runs") {
       route += "/{run_id}";
+    } else if (i == 3 && p.size() == 4 && p[2] == "backfills") {
+      route += "/{backfill_id}";
     } else if (i == 5 && p[4] == "tasks") {
       route += "/{task_id}";
     } else if (kWords.contains(p[i])) {
@@ -668,6 +689,8 @@ struct Api::Impl {
   HttpResponse GetDataset(state::Store& store, const Query& query);
   HttpResponse GetLineage(state::Store& store, const Query& query);
   HttpResponse ListAudit(state::Store& store, const Query& query);
+  HttpResponse ListBackfills(state::Store& store, const Query& query);
+  HttpResponse GetBackfill(state::Store& store, const std::string& id);
   // POST
   HttpResponse Trigger(state::Store& store, const std::string& dag_id, const json& body,
                        const scheduler::Actor& actor);
@@ -811,6 +834,8 @@ HttpResponse Api::Impl::Route(const HttpRequest& request, const std::vector<std:
     if (n == 3 && at(2) == "dataset") return GetDataset(**store, query);
     if (n == 3 && at(2) == "lineage") return GetLineage(**store, query);
     if (n == 3 && at(2) == "audit") return ListAudit(**store, query);
+    if (n == 3 && at(2) == "backfills") return ListBackfills(**store, query);
+    if (n == 4 && at(2) == "backfills") return GetBackfill(**store, at(3));
     if (n == 3 && at(2) == "openapi.json") {
       const Asset* document = FindAsset("openapi.json");
       if (document == nullptr) return ErrorAnswer(404, "no OpenAPI document in this build");
@@ -1119,6 +1144,42 @@ HttpResponse Api::Impl::ListAudit(state::Store& store, const Query& query) {
   json out = json::array();
   for (const auto& e : *events) out.push_back(AuditJson(e));
   return Json(200, {{"events", out}});
+}
+
+HttpResponse Api::Impl::ListBackfills(state::Store& store, const Query& query) {
+  for (const auto& [name, value] : query) {
+    if (name != "dag" && name != "limit") {
+      return ErrorAnswer(400, fmt::format("unknown query parameter '{}' (known: dag, limit)",
+                                          Printable(name, 40)));
+    }
+  }
+  auto limit = IntParam(query, "limit", 25, 1, kMaxPageSize);
+  if (!limit) return ErrorAnswer(limit.error());
+  auto dag = query.find("dag");
+  auto backfills =
+      store.ListBackfills(dag == query.end() ? "" : dag->second, static_cast<int>(*limit));
+  if (!backfills) return ErrorAnswer(backfills.error());
+  json out = json::array();
+  for (const auto& b : *backfills) out.push_back(BackfillJson(b));
+  return Json(200, {{"backfills", out}});
+}
+
+HttpResponse Api::Impl::GetBackfill(state::Store& store, const std::string& id_text) {
+  std::int64_t id = 0;
+  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (ec != std::errc() || end != id_text.data() + id_text.size() || id < 1) {
+    return ErrorAnswer(400, fmt::format("backfill id '{}': expected a whole number from 1",
+                                        Printable(id_text, 40)));
+  }
+  auto backfill = store.GetBackfill(id);
+  if (!backfill) return ErrorAnswer(backfill.error());
+  if (!*backfill) return ErrorAnswer(404, fmt::format("no backfill {}", id));
+  auto runs = store.BackfillRuns(id);
+  if (!runs) return ErrorAnswer(runs.error());
+  json out = BackfillJson(**backfill);
+  out["runs"] = json::array();
+  for (const auto& r : *runs) out["runs"].push_back(RunJson(r));
+  return Json(200, out);
 }
 
 // ---- Changes -------------------------------------------------------------------------------

@@ -146,6 +146,19 @@ class WriteLockHolder {
   FILE* from_ = nullptr;
 };
 
+// Whether a thread of process `pid` sleeps: weir sleeps nowhere but in SQLite's busy handler,
+// between its tries to take the state database's write lock.
+bool AsleepInBusyHandler(pid_t pid) {
+  std::error_code ec;
+  for (const auto& thread :
+       std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+    std::string syscall = ReadFile(thread.path() / "syscall");
+    long number = std::strtol(syscall.c_str(), nullptr, 10);
+    if (number == SYS_clock_nanosleep || number == SYS_nanosleep) return true;
+  }
+  return false;
+}
+
 // `weir ARGS --dags DIR/dags --home DIR/home` started in the background, for a command that is
 // to block; its output goes to DIR/NAME.out and DIR/NAME.err.
 class Background {
@@ -178,10 +191,7 @@ class Background {
   // busy handler, which sleeps between its tries (weir sleeps nowhere else). Fails the test if
   // the command ends instead.
   void WaitUntilBlocked() {
-    while (true) {
-      std::string syscall = ReadFile(fmt::format("/proc/{}/syscall", pid_));
-      long number = std::strtol(syscall.c_str(), nullptr, 10);
-      if (number == SYS_clock_nanosleep || number == SYS_nanosleep) return;
+    while (!AsleepInBusyHandler(pid_)) {
       REQUIRE_FALSE(Exited());
       ::poll(nullptr, 0, 1);
     }
@@ -434,6 +444,12 @@ tasks:
     REQUIRE(fd >= 0);
     REQUIRE(::write(fd, "go\n", 3) == 3);
     ::close(fd);
+  }
+  // The scheduler waits for the lock first, so its busy timeout runs out before the CLI's.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (!AsleepInBusyHandler(scheduler.pid())) {
+    REQUIRE(std::chrono::steady_clock::now() < give_up);
+    ::poll(nullptr, 0, 1);
   }
   Background pause(dir, {"dags", "pause", "other"}, "pause");
   pause.WaitUntilBlocked();

@@ -1,6 +1,8 @@
 // Backfill plans against a real store, driven by a run loop on a scripted runner.
 #include "scheduler/backfill.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 
 #include "dags/dags.h"
@@ -37,12 +39,26 @@ struct Fixture {
     return o;
   }
 
+  // Plans and applies the backfill: its runs are queued.
+  AppliedBackfill Apply(const BackfillOptions& options) {
+    auto plan = PlanBackfill(*store, *dag, options);
+    REQUIRE(plan);
+    auto applied = ApplyBackfill(*store, *dag, options, *plan, actor, clock.Now());
+    REQUIRE(applied);
+    return *applied;
+  }
+
   // Plans, applies and drives the backfill to the end; returns the plan.
   BackfillPlan Run(const BackfillOptions& options) {
     auto plan = PlanBackfill(*store, *dag, options);
     REQUIRE(plan);
     auto ids = ApplyBackfill(*store, *dag, options, *plan, actor, clock.Now());
     REQUIRE(ids);
+    Drive(ids->run_ids);
+    return *plan;
+  }
+
+  void Drive(const std::vector<std::string>& run_ids) {
     RunLoop loop(
         *store, runner,
         [](const dags::Dag&, const dags::TaskSpec&,
@@ -50,8 +66,14 @@ struct Fixture {
           return Command{{"true"}, {}, ""};
         },
         clock, RunLoopOptions{.parallelism = 2, .log_dir = dir / "logs"});
-    for (const std::string& id : ids->run_ids) REQUIRE(loop.RunToCompletion(dag, id));
-    return *plan;
+    for (const std::string& id : run_ids) REQUIRE(loop.RunToCompletion(dag, id));
+  }
+
+  state::BackfillProgress Progress(std::int64_t id) {
+    auto found = store->GetBackfill(id);
+    REQUIRE(found);
+    REQUIRE(found->has_value());
+    return **found;
   }
 
   std::vector<std::string> Statuses(const BackfillOptions& options) {
@@ -159,6 +181,76 @@ TEST_CASE("a task selection runs only the matching tasks, with --downstream what
   f.runner.starts.clear();
   f.Run(with_downstream);
   CHECK(f.runner.starts.size() == 2);
+}
+
+std::string Counts(const state::BackfillProgress& b) {
+  return fmt::format("{} runs: {} queued, {} running, {} success, {} failed -> {}", b.runs,
+                     b.queued, b.running, b.success, b.failed, b.State());
+}
+
+TEST_CASE(
+    "a backfill's state is counted from the runs it drives as they are now, whoever drives "
+    "them",
+    "[scheduler]") {
+  Fixture f(kDaily);
+  BackfillOptions three = f.Days("2026-01-01", "2026-01-03");
+  three.reverse = true;
+  AppliedBackfill first = f.Apply(three);
+  CHECK(Counts(f.Progress(first.id)) ==
+        "3 runs: 3 queued, 0 running, 0 success, 0 failed -> running");
+  CHECK_FALSE(f.Progress(first.id).ended_at);
+  CHECK(f.Progress(first.id).plan.actor == "tester");
+  CHECK(f.Progress(first.id).plan.from_date == "2026-01-01");
+
+  // Driven by anyone (here a run loop, as a scheduler adopting them would): it ends with its
+  // last run, failed when one failed.
+  f.runner.exit_codes["load"] = {1};
+  f.Drive({first.run_ids[0]});
+  CHECK(Counts(f.Progress(first.id)) ==
+        "3 runs: 2 queued, 0 running, 0 success, 1 failed -> running");
+  f.runner.exit_codes.clear();
+  f.clock.Advance(std::chrono::minutes(5));
+  f.Drive({first.run_ids[1], first.run_ids[2]});
+  state::BackfillProgress ended = f.Progress(first.id);
+  CHECK(Counts(ended) == "3 runs: 0 queued, 0 running, 2 success, 1 failed -> failed");
+  auto last = f.store->GetRun(first.run_ids[2]);
+  REQUIRE(ended.ended_at);
+  CHECK(*ended.ended_at == *(*last)->ended_at);
+
+  // Its runs in the plan's order (newest interval first here).
+  auto runs = f.store->BackfillRuns(first.id);
+  REQUIRE(runs);
+  std::vector<std::string> ids;
+  for (const auto& r : *runs) ids.push_back(r.run_id);
+  CHECK(ids == Lines{"daily@2026-01-03T01:00:00Z", "daily@2026-01-02T01:00:00Z",
+                     "daily@2026-01-01T01:00:00Z"});
+
+  // Rerunning the failed one: a second backfill of that run alone, and the first one is running
+  // again until it ends.
+  BackfillOptions rerun = f.Days("2026-01-01", "2026-01-03");
+  rerun.rerun = BackfillOptions::Rerun::kFailed;
+  AppliedBackfill second = f.Apply(rerun);
+  CHECK(second.run_ids == Lines{"daily@2026-01-03T01:00:00Z"});
+  CHECK(Counts(f.Progress(second.id)) ==
+        "1 runs: 1 queued, 0 running, 0 success, 0 failed -> running");
+  CHECK(f.Progress(first.id).State() == std::string("running"));
+  f.Drive(second.run_ids);
+  CHECK(Counts(f.Progress(second.id)) ==
+        "1 runs: 0 queued, 0 running, 1 success, 0 failed -> success");
+  CHECK(Counts(f.Progress(first.id)) ==
+        "3 runs: 0 queued, 0 running, 3 success, 0 failed -> success");
+
+  // Listed newest first, by DAG.
+  auto listed = f.store->ListBackfills("daily", 10);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 2);
+  CHECK(listed->at(0).plan.id == second.id);
+  CHECK(listed->at(1).plan.id == first.id);
+  CHECK(f.store->ListBackfills("other", 10)->empty());
+  CHECK(f.store->ListBackfills("", 1)->size() == 1);
+  auto missing = f.store->GetBackfill(second.id + 100);
+  REQUIRE(missing);
+  CHECK_FALSE(missing->has_value());
 }
 
 TEST_CASE("bad backfill requests are refused before anything is written", "[scheduler]") {

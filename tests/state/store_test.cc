@@ -137,6 +137,47 @@ TEST_CASE("a database of every older schema version is migrated forward keeping 
   }
 }
 
+TEST_CASE(
+    "a backfill recorded before schema 6 keeps the runs it created, oldest first, and its "
+    "state is counted from them",
+    "[state]") {
+  TempDir dir;
+  {
+    auto db = Database::Open(dir / "weir.db", true);
+    REQUIRE(db);
+    REQUIRE(Migrate(**db, 5));
+    // Left 'running' by a scheduler that drove its runs: nothing marked it done.
+    REQUIRE((*db)->Exec(
+        "INSERT INTO dag_versions (id, dag_id, file_path, content_hash, first_seen_ms) "
+        "VALUES (1, 'tiny', 'tiny.yaml', 'abc', 1);"
+        "INSERT INTO backfills (id, dag_id, from_date, to_date, state, actor, created_at_ms) "
+        "VALUES (7, 'tiny', '2026-01-01', '2026-01-02', 'running', 'ann', 5);"
+        "INSERT INTO runs (run_id, dag_id, dag_version_id, kind, state, interval_start_ms, "
+        "interval_end_ms, logical_date_ms, created_at_ms, ended_at_ms, backfill_id) VALUES "
+        "('tiny@2', 'tiny', 1, 'backfill', 'failed', 2000, 3000, 2000, 5, 90, 7),"
+        "('tiny@1', 'tiny', 1, 'backfill', 'success', 1000, 2000, 1000, 5, 80, 7),"
+        "('tiny@0', 'tiny', 1, 'manual', 'success', 0, 1000, 0, 5, 70, NULL);"));
+  }
+  auto store = Store::Open(dir / "weir.db");
+  REQUIRE(store);
+  auto backfill = (*store)->GetBackfill(7);
+  REQUIRE(backfill);
+  REQUIRE(backfill->has_value());
+  const BackfillProgress& b = **backfill;
+  CHECK(b.runs == 2);
+  CHECK(b.success == 1);
+  CHECK(b.failed == 1);
+  CHECK(std::string(b.State()) == "failed");
+  CHECK(b.ended_at == FromMillis(90));
+  CHECK(b.plan.actor == "ann");
+  auto runs = (*store)->BackfillRuns(7);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 2);
+  CHECK(runs->at(0).run_id == "tiny@1");
+  CHECK(runs->at(1).run_id == "tiny@2");
+  CHECK(Query(dir / "weir.db", "PRAGMA foreign_key_check") == "");
+}
+
 TEST_CASE("a database from a newer weir is refused and left untouched", "[state]") {
   TempDir dir;
   {

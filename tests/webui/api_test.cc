@@ -305,6 +305,81 @@ TEST_CASE("pause, backfill, clear and mark act through the scheduler's operation
   CHECK(f.Send("GET", "/api/v1/audit?since=yesterday-ish").status == 400);
 }
 
+TEST_CASE(
+    "a backfill made through the API is listed with its progress, counted from its runs, and "
+    "shows its runs in its plan's order",
+    "[webui]") {
+  Fixture f;
+  HttpResponse applied = f.Post("/api/v1/dags/daily/backfills",
+                                R"({"from": "2027-01-01", "to": "2027-01-03", "reverse": true})");
+  REQUIRE(applied.status == 201);
+  const std::int64_t id = Body(applied)["backfill_id"];
+  json listed = Body(f.Send("GET", "/api/v1/backfills?dag=daily"));
+  REQUIRE(listed["backfills"].size() == 1);
+  json b = listed["backfills"][0];
+  CHECK(b["backfill_id"] == id);
+  CHECK(b["dag_id"] == "daily");
+  CHECK(b["from"] == "2027-01-01");
+  CHECK(b["to"] == "2027-01-03");
+  CHECK(b["actor"] == "ci");
+  CHECK(b["options"]["reverse"] == true);
+  CHECK(b["state"] == "running");
+  CHECK(b["ended_at"].is_null());
+  CHECK(b["counts"] ==
+        json{{"total", 3}, {"queued", 3}, {"running", 0}, {"success", 0}, {"failed", 0}});
+  CHECK(Body(f.Send("GET", "/api/v1/backfills?dag=other"))["backfills"].empty());
+
+  // Marked by hand, one failed and two succeeded: the backfill has ended, failed.
+  const char* outcomes[][2] = {{"daily@2027-01-01T00:00:00Z", "failed"},
+                               {"daily@2027-01-02T00:00:00Z", "success"},
+                               {"daily@2027-01-03T00:00:00Z", "success"}};
+  for (auto [run_id, state] : outcomes) {
+    REQUIRE(f.Post(fmt::format("/api/v1/runs/{}/mark", run_id),
+                   fmt::format(R"({{"state": "{}"}})", state))
+                .status == 200);
+  }
+  json one = Body(f.Send("GET", fmt::format("/api/v1/backfills/{}", id)));
+  CHECK(one["state"] == "failed");
+  CHECK(one["ended_at"].is_string());
+  CHECK(one["counts"]["success"] == 2);
+  CHECK(one["counts"]["failed"] == 1);
+  std::vector<std::string> runs;
+  for (const json& r : one["runs"]) runs.push_back(r["run_id"]);
+  CHECK(runs == std::vector<std::string>{"daily@2027-01-03T00:00:00Z", "daily@2027-01-02T00:00:00Z",
+                                         "daily@2027-01-01T00:00:00Z"});
+  CHECK(one["runs"][2]["state"] == "failed");
+}
+
+TEST_CASE("bad backfill ids and query strings get a 4xx naming them and change nothing",
+          "[webui]") {
+  Fixture f;
+  REQUIRE(f.Post("/api/v1/dags/daily/backfills", R"({"from": "2027-01-01", "to": "2027-01-01"})")
+              .status == 201);
+  const std::string before = f.Snapshot();
+  const std::pair<const char*, const char*> cases[] = {
+      {"/api/v1/backfills/abc", "backfill id 'abc': expected a whole number from 1"},
+      {"/api/v1/backfills/0", "backfill id '0': expected a whole number from 1"},
+      {"/api/v1/backfills/-1", "backfill id '-1': expected a whole number from 1"},
+      {"/api/v1/backfills/99999999999999999999999",
+       "backfill id '99999999999999999999999': expected a whole number from 1"},
+      {"/api/v1/backfills/1%0a2", "backfill id '1\\n2': expected a whole number from 1"},
+      {"/api/v1/backfills/999", "no backfill 999"},
+      {"/api/v1/backfills?limit=0",
+       "query parameter limit: expected a whole number from 1 to 500, got '0'"},
+      {"/api/v1/backfills?limit=x",
+       "query parameter limit: expected a whole number from 1 to 500, got 'x'"},
+      {"/api/v1/backfills?state=running", "unknown query parameter 'state' (known: dag, limit)"},
+  };
+  for (auto [target, error] : cases) {
+    INFO(target);
+    HttpResponse r = f.Send("GET", target);
+    CHECK(r.status == (std::string(error).starts_with("no backfill") ? 404 : 400));
+    CHECK(Body(r)["error"] == error);
+  }
+  CHECK(f.Send("POST", "/api/v1/backfills", "{}", kToken).status == 404);
+  CHECK(f.Snapshot() == before);
+}
+
 // The value of the session cookie an answer sets.
 std::string SessionCookie(const HttpResponse& r) {
   for (const auto& [name, value] : r.headers) {
@@ -403,7 +478,8 @@ TEST_CASE("the OpenAPI document describes every route the API answers, and only 
     std::string target = path;
     for (auto [from, to] : {std::pair<std::string, std::string>{"{dag_id}", "daily"},
                             {"{run_id}", "daily@2027-01-10T00:00:00Z~manual-1"},
-                            {"{task_id}", "extract"}}) {
+                            {"{task_id}", "extract"},
+                            {"{backfill_id}", "1"}}) {
       if (auto at = target.find(from); at != std::string::npos) target.replace(at, from.size(), to);
     }
     for (const auto& [method, operation] : item.items()) {
@@ -419,7 +495,7 @@ TEST_CASE("the OpenAPI document describes every route the API answers, and only 
       CHECK(answer.status != 405);
     }
   }
-  CHECK(routes == 25);
+  CHECK(routes == 27);
   CHECK(Body(f.Send("GET", "/api/v1/dags/daily/nothing"))["error"] == "no such API endpoint");
 }
 

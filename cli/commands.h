@@ -109,6 +109,9 @@ int RunRun(const Context& context, const RunOptions& options);
 
 int RunRunsList(const Context& context, const std::string& dag_id, int limit);
 int RunRunsShow(const Context& context, const std::string& run_id);
+// backfills list [DAG], backfills show ID: each backfill's progress, counted from its runs.
+int RunBackfillsList(const Context& context, const std::string& dag_id, int limit);
+int RunBackfillsShow(const Context& context, const std::string& id);
 // Clear and mark (audited; a running scheduler picks the change up).
 int RunRunsClear(const Context& context, const std::string& run_id, bool failed_only,
                  const std::string& reason);

@@ -1,7 +1,8 @@
-// Read-only commands over the store: runs list, runs show, tasks logs.
+// Read-only commands over the store: runs list|show, backfills list|show, tasks logs.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <iostream>
 
@@ -15,6 +16,14 @@ namespace {
 std::string Elapsed(std::optional<Timestamp> start, std::optional<Timestamp> end) {
   if (!start || !end) return "-";
   return FormatDuration(*end - *start);
+}
+
+// "2/3 runs done, 1 failed"
+std::string Progress(const state::BackfillProgress& b) {
+  std::string text = fmt::format("{}/{} runs done", b.success + b.failed, b.runs);
+  if (b.failed > 0) text += fmt::format(", {} failed", b.failed);
+  if (b.running > 0) text += fmt::format(", {} running", b.running);
+  return text;
 }
 
 }  // namespace
@@ -39,6 +48,65 @@ int RunRunsList(const Context& context, const std::string& dag_id, int limit) {
     table.Add({run.run_id, state::Name(run.kind), state::Name(run.state),
                FormatIso(run.interval_start), FormatIso(run.interval_end),
                Elapsed(run.started_at, run.ended_at)});
+  }
+  table.Print(std::cout);
+  return 0;
+}
+
+int RunBackfillsList(const Context& context, const std::string& dag_id, int limit) {
+  if (limit <= 0) return Report(Error{ErrorCode::kInvalidArgument, "--limit must be positive"});
+  auto store = context.OpenStore(false);
+  if (!store) {
+    if (store.error().code != ErrorCode::kNotFound) return Report(store.error());
+    std::cout << "no backfills yet\n";
+    return 0;
+  }
+  auto backfills = (*store)->ListBackfills(dag_id, limit);
+  if (!backfills) return Report(backfills.error());
+  if (backfills->empty()) {
+    std::cout << (dag_id.empty() ? std::string("no backfills yet\n")
+                                 : fmt::format("no backfills of DAG '{}'\n", Printable(dag_id)));
+    return 0;
+  }
+  Table table({"ID", "DAG", "FROM", "TO", "STATE", "PROGRESS", "BY", "CREATED"});
+  for (const auto& b : *backfills) {
+    table.Add({std::to_string(b.plan.id), b.plan.dag_id, b.plan.from_date, b.plan.to_date,
+               b.State(), Progress(b), b.plan.actor, FormatIso(b.plan.created_at)});
+  }
+  table.Print(std::cout);
+  return 0;
+}
+
+int RunBackfillsShow(const Context& context, const std::string& id_text) {
+  std::int64_t id = 0;
+  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (ec != std::errc() || end != id_text.data() + id_text.size() || id < 1) {
+    return Report(Error{ErrorCode::kInvalidArgument,
+                        fmt::format("backfill id '{}': expected a whole number from 1 (see weir "
+                                    "backfills list)",
+                                    Printable(id_text))});
+  }
+  auto store = context.OpenStore(false);
+  if (!store) return Report(store.error());
+  auto backfill = (*store)->GetBackfill(id);
+  if (!backfill) return Report(backfill.error());
+  if (!*backfill) return Report(Error{ErrorCode::kNotFound, fmt::format("no backfill {}", id)});
+  auto runs = (*store)->BackfillRuns(id);
+  if (!runs) return Report(runs.error());
+  const state::BackfillProgress& b = **backfill;
+  std::cout << fmt::format("backfill  {}\n", b.plan.id);
+  std::cout << fmt::format("dag       {}\n", b.plan.dag_id);
+  std::cout << fmt::format("range     {} .. {}\n", b.plan.from_date, b.plan.to_date);
+  std::cout << fmt::format("options   {}\n", b.plan.options_json);
+  std::cout << fmt::format("by        {} at {}\n", b.plan.actor, FormatIso(b.plan.created_at));
+  std::cout << fmt::format("state     {}\n", b.State());
+  std::cout << fmt::format("progress  {} ({} queued, {} running, {} success, {} failed)\n",
+                           Progress(b), b.queued, b.running, b.success, b.failed);
+  std::cout << fmt::format("ended     {}\n\n", b.ended_at ? FormatIso(*b.ended_at) : "-");
+  Table table({"RUN", "STATE", "INTERVAL START", "INTERVAL END", "DURATION"});
+  for (const auto& run : *runs) {
+    table.Add({run.run_id, state::Name(run.state), FormatIso(run.interval_start),
+               FormatIso(run.interval_end), Elapsed(run.started_at, run.ended_at)});
   }
   table.Print(std::cout);
   return 0;

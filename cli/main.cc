@@ -158,6 +158,21 @@ int main(int argc, char** argv) {
   CLI::App* runs_show = runs->add_subcommand("show", "Show a run and its task instances");
   runs_show->add_option("run", show_run, "Run id")->required();
   add_common(runs_show);
+  CLI::App* backfills = app.add_subcommand("backfills", "Inspect backfills and their progress");
+  backfills->require_subcommand(1);
+  add_common(backfills);
+  std::string backfills_dag;
+  int backfills_limit = 25;
+  CLI::App* backfills_list = backfills->add_subcommand("list", "List backfills, newest first");
+  backfills_list->add_option("dag", backfills_dag, "Only backfills of this DAG");
+  backfills_list->add_option("--limit", backfills_limit, "At most this many (default 25)");
+  add_common(backfills_list);
+  std::string show_backfill;
+  CLI::App* backfills_show =
+      backfills->add_subcommand("show", "Show a backfill, its progress and its runs");
+  backfills_show->add_option("id", show_backfill, "Backfill id")->required();
+  add_common(backfills_show);
+
   std::string admin_run, admin_task, admin_state, admin_reason;
   bool failed_only = false, downstream = false, upstream = false;
   CLI::App* runs_clear = runs->add_subcommand("clear", "Run a run's task instances again");
@@ -313,6 +328,8 @@ int main(int argc, char** argv) {
   if (*backfill) return RunBackfill(context, backfill_command);
   if (*runs_list) return RunRunsList(context, runs_dag, runs_limit);
   if (*runs_show) return RunRunsShow(context, show_run);
+  if (*backfills_list) return RunBackfillsList(context, backfills_dag, backfills_limit);
+  if (*backfills_show) return RunBackfillsShow(context, show_backfill);
   if (*logs) return RunTaskLogs(context, logs_run, logs_task, logs_try);
   if (*runs_clear) return RunRunsClear(context, admin_run, failed_only, admin_reason);
   if (*runs_mark) return RunRunsMark(context, admin_run, admin_state, admin_reason);

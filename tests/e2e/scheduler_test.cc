@@ -23,6 +23,7 @@ extern char** environ;
 namespace weir {
 namespace {
 
+using testing::Contains;
 using testing::Output;
 using testing::Query;
 using testing::TempDir;
@@ -236,6 +237,20 @@ TEST_CASE("a backfill killed with SIGKILL resumes when run again, and no interva
   Output third = Weir(dir, args);
   CHECK(third.exit_code == 0);
   CHECK(third.out.find("nothing to run") != std::string::npos);
+  // The killed backfill ended with the runs the resumed one drove; the third drove none.
+  Output list = Weir(dir, {"backfills", "list", "daily", "--dags", "dags", "--home", "home"});
+  INFO(list.out << list.err);
+  REQUIRE(list.exit_code == 0);
+  CHECK(testing::CountLines(list.out) == 4);
+  CHECK(Contains(list.out, "2026-01-01  2026-01-20  success  20/20 runs done"));
+  CHECK(Contains(list.out, "2026-01-01  2026-01-20  success  0/0 runs done"));
+  Output first = Weir(dir, {"backfills", "show", "1", "--dags", "dags", "--home", "home"});
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(Contains(first.out, "state     success\n"));
+  CHECK(
+      Contains(first.out, "progress  20/20 runs done (0 queued, 0 running, 20 success, 0 failed)"));
+  CHECK(Contains(first.out, "daily@2026-01-20T"));
 }
 
 TEST_CASE(
@@ -388,6 +403,12 @@ TEST_CASE("with a live scheduler, a backfill hands its plan over and follows it"
   CHECK(backfill.out.find("handed to weir scheduler (pid ") != std::string::npos);
   CHECK(backfill.out.find("3/3 runs done (0 failed)") != std::string::npos);
   CHECK(scheduler.Stop(SIGTERM) == 0);
+  // Driven by the scheduler, it ended all the same.
+  Output show = Weir(dir, {"backfills", "show", "1", "--dags", "dags", "--home", "home"});
+  INFO(show.out << show.err);
+  CHECK(show.exit_code == 0);
+  CHECK(Contains(show.out, "state     success\n"));
+  CHECK(!Contains(show.out, "ended     -"));
 }
 
 TEST_CASE("bad backfill input gets a one-line error, exit 2, and changes nothing", "[e2e]") {
@@ -432,6 +453,13 @@ TEST_CASE("bad backfill input gets a one-line error, exit 2, and changes nothing
        "a backfill needs a cron schedule"},
       {{"backfill", "minutely", "--from", "2026-01-01", "--to", "2026-12-31"},
        "more than 100000 intervals; narrow it or pass --yes"},
+      {{"backfills", "show", "abc"}, "backfill id 'abc': expected a whole number from 1"},
+      {{"backfills", "show", "0"}, "backfill id '0': expected a whole number from 1"},
+      {{"backfills", "show", "1\n2"}, "backfill id '1\\n2': expected a whole number from 1"},
+      {{"backfills", "show", "99"}, "no backfill 99"},
+      {{"backfills", "list", "--limit", "0"}, "--limit must be positive"},
+      {{"backfills", "list", "--limit", "x"}, "--limit"},
+      {{"backfills", "frob"}, "A subcommand is required"},
   };
   for (const auto& [args, expected] : cases) {
     Output o = weir(args);

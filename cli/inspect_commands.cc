@@ -2,9 +2,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 #include "cli/commands.h"
 #include "cli/table.h"
@@ -78,14 +78,14 @@ int RunBackfillsList(const Context& context, const std::string& dag_id, int limi
 }
 
 int RunBackfillsShow(const Context& context, const std::string& id_text) {
-  std::int64_t id = 0;
-  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-  if (ec != std::errc() || end != id_text.data() + id_text.size() || id < 1) {
+  auto parsed = ParseWholeNumber(id_text, 1, std::numeric_limits<std::int64_t>::max());
+  if (!parsed) {
     return Report(Error{ErrorCode::kInvalidArgument,
                         fmt::format("backfill id '{}': expected a whole number from 1 (see weir "
                                     "backfills list)",
                                     Printable(id_text))});
   }
+  const std::int64_t id = *parsed;
   auto store = context.OpenStore(false);
   if (!store) return Report(store.error());
   auto backfill = (*store)->GetBackfill(id);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "common/error.h"
 
@@ -131,6 +132,16 @@ std::optional<std::size_t> FindInvalidUtf8(std::string_view s) {
     i += len;
   }
   return std::nullopt;
+}
+
+std::optional<std::int64_t> ParseWholeNumber(std::string_view text, std::int64_t min,
+                                             std::int64_t max) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 std::string Printable(std::string_view s, std::size_t max_len) {

@@ -2,6 +2,7 @@
 #ifndef WEIR_COMMON_STRINGS_H_
 #define WEIR_COMMON_STRINGS_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,11 @@ std::string ShellQuote(std::string_view s);
 
 // Offset (0-based) of the first byte that is not part of valid UTF-8, or nullopt.
 std::optional<std::size_t> FindInvalidUtf8(std::string_view s);
+
+// `text` as a whole number in [min, max] (decimal digits, an optional leading '-', nothing
+// else), or nullopt.
+std::optional<std::int64_t> ParseWholeNumber(std::string_view text, std::int64_t min,
+                                             std::int64_t max);
 
 // Escapes control characters and invalid UTF-8 so a value fits on one line of an error; the
 // result is valid UTF-8 and at most `max_len` bytes plus one character and "...".

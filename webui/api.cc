@@ -9,7 +9,6 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -265,15 +264,13 @@ Result<std::int64_t> IntParam(const Query& query, const std::string& name, std::
                               std::int64_t min, std::int64_t max) {
   auto it = query.find(name);
   if (it == query.end()) return fallback;
-  std::int64_t value = 0;
-  const std::string& text = it->second;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+  auto value = ParseWholeNumber(it->second, min, max);
+  if (!value) {
     return Fail(ErrorCode::kInvalidArgument,
                 fmt::format("query parameter {}: expected a whole number from {} to {}, got '{}'",
-                            name, min, max, Printable(text, 40)));
+                            name, min, max, Printable(it->second, 40)));
   }
-  return value;
+  return *value;
 }
 
 // The JSON object of a request body (an empty body is {}).
@@ -1095,11 +1092,9 @@ HttpResponse Api::Impl::GetLineage(state::Store& store, const Query& query) {
   std::string uri = dataset->second;
   std::optional<int> version;
   if (const std::size_t at = uri.rfind('@'); at != std::string::npos) {
-    int v = 0;
-    const std::string tail = uri.substr(at + 1);
-    auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), v);
-    if (ec == std::errc() && end == tail.data() + tail.size() && v > 0) {
-      version = v;
+    if (auto v = ParseWholeNumber(std::string_view(uri).substr(at + 1), 1,
+                                  std::numeric_limits<int>::max())) {
+      version = static_cast<int>(*v);
       uri.resize(at);
     }
   }
@@ -1165,12 +1160,12 @@ HttpResponse Api::Impl::ListBackfills(state::Store& store, const Query& query) {
 }
 
 HttpResponse Api::Impl::GetBackfill(state::Store& store, const std::string& id_text) {
-  std::int64_t id = 0;
-  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-  if (ec != std::errc() || end != id_text.data() + id_text.size() || id < 1) {
+  auto parsed = ParseWholeNumber(id_text, 1, std::numeric_limits<std::int64_t>::max());
+  if (!parsed) {
     return ErrorAnswer(400, fmt::format("backfill id '{}': expected a whole number from 1",
                                         Printable(id_text, 40)));
   }
+  const std::int64_t id = *parsed;
   auto backfill = store.GetBackfill(id);
   if (!backfill) return ErrorAnswer(backfill.error());
   if (!*backfill) return ErrorAnswer(404, fmt::format("no backfill {}", id));

@@ -224,5 +224,16 @@ TEST_CASE("Printable escapes invalid UTF-8 and never cuts a character in half", 
   CHECK_FALSE(FindInvalidUtf8(Printable("\xFF\xFE\x80\xC3")));
 }
 
+TEST_CASE("ParseWholeNumber takes decimal digits in range and nothing else", "[common]") {
+  CHECK(ParseWholeNumber("42", 1, 100) == 42);
+  CHECK(ParseWholeNumber("-3", -5, 5) == -3);
+  CHECK(ParseWholeNumber("9223372036854775807", 0, INT64_MAX) == INT64_MAX);
+  for (const char* bad : {"", "0", "101", "4x", " 4", "4 ", "+4", "0x10", "1e2", "1.0",
+                          "99999999999999999999", "4\n"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseWholeNumber(bad, 1, 100));
+  }
+}
+
 }  // namespace
 }  // namespace weir

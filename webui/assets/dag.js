@@ -1,5 +1,5 @@
 // The DAG list and a DAG's page: its runs as a grid of runs x tasks, its task graph coloured by
-// one run, and the Trigger, Backfill and Pause actions.
+// one run, its backfills with their progress, and the Trigger, Backfill and Pause actions.
 
 import {KEEP_OPEN, action, getJson, openDialog, post, requireSession, showError, showMessage}
   from './api.js';
@@ -53,6 +53,38 @@ export async function dagList(main, ctx) {
   ctx.cleanup(reload.cancel);
 }
 
+// The DAG's latest backfills, each with a bar of its runs' states.
+function backfillTable(backfills) {
+  if (!backfills.length) {
+    return h('p', {class: 'empty'}, 'No backfill yet: the Backfill button plans one.');
+  }
+  const headers = ['Id', 'Days', 'State', 'Progress', 'By', 'Created'];
+  return table(headers, backfills.map((b) => tableRow(headers, [
+    String(b.backfill_id),
+    b.from === b.to ? b.from : `${b.from} → ${b.to}`,
+    stateBadge(b.state),
+    progressBar(b.counts),
+    b.actor,
+    fmtTime(b.created_at),
+  ], {'data-testid': 'backfill-row', 'data-backfill': b.backfill_id,
+    'data-backfill-state': b.state})));
+}
+
+function progressBar(counts) {
+  const parts = ['success', 'failed', 'running', 'queued'].filter((st) => counts[st] > 0);
+  const said = parts.map((st) => `${counts[st]} ${st}`).join(', ') || 'no runs';
+  const bar = h('span', {class: 'progress', role: 'img', 'aria-label': said, title: said},
+    parts.map((st) => {
+      const part = h('span', {class: 'st', 'data-state': st});
+      part.style.width = `${(counts[st] / counts.total) * 100}%`;
+      return part;
+    }));
+  const done = counts.success + counts.failed;
+  return h('span', {class: 'progress-cell'}, bar,
+    h('span', {class: 'small', 'data-testid': 'backfill-progress'},
+      `${done}/${counts.total} runs done${counts.failed ? `, ${counts.failed} failed` : ''}`));
+}
+
 function pauseButton(dagId, paused, after) {
   return h('button', {type: 'button', 'data-testid': 'pause-button', 'data-dag': dagId,
     'data-paused': paused ? 'true' : 'false',
@@ -96,6 +128,7 @@ export async function dagPage(main, ctx, dagId, q) {
   const graphBox = h('div', {class: 'graph-scroll'});
   const runPicker = h('select', {id: 'graph-run', 'aria-label': 'run shown in the graph'});
   const pager = h('div', {class: 'pager'});
+  const backfillsBox = h('div', {'data-testid': 'backfills'});
   const filter = h('select', {id: 'state-filter', 'data-testid': 'state-filter',
     onchange: () => { location.hash = here(0, filter.value); }},
   h('option', {value: ''}, 'all states'),
@@ -108,7 +141,8 @@ export async function dagPage(main, ctx, dagId, q) {
         h('button', {type: 'button', class: 'primary', 'data-testid': 'trigger-button',
           onclick: () => trigger(dag, () => loadRuns())}, 'Trigger'),
         h('button', {type: 'button', 'data-testid': 'backfill-button',
-          onclick: () => backfill(dag, () => loadRuns())}, 'Backfill'),
+          onclick: () => backfill(dag, () => Promise.all([loadRuns(), loadBackfills()]))},
+        'Backfill'),
         pauseButton(dag.dag_id, dag.paused, async () => {
           dag.paused = !dag.paused;
           renderHead();
@@ -133,7 +167,10 @@ export async function dagPage(main, ctx, dagId, q) {
     h('section', {'aria-labelledby': 'graph-h'},
       h('div', {class: 'section-head'}, h('h2', {id: 'graph-h'}, 'Graph'),
         h('label', {class: 'inline', for: 'graph-run'}, 'Coloured by run ', runPicker)),
-      graphBox));
+      graphBox),
+    h('section', {'aria-labelledby': 'backfills-h'},
+      h('div', {class: 'section-head'}, h('h2', {id: 'backfills-h'}, 'Backfills')),
+      backfillsBox));
 
   let runs = [];
   let selected = null;  // the run the graph shows: the one picked, else the latest created
@@ -187,24 +224,33 @@ export async function dagPage(main, ctx, dagId, q) {
     drawGraphFor();
   };
 
+  const loadBackfills = async () => {
+    const data = await getJson(`/api/v1/backfills${query({dag: dagId, limit: 10})}`);
+    if (ctx.alive) replace(backfillsBox, backfillTable(data.backfills));
+  };
+
   const loadRuns = async () => {
     const data = await getJson(`/api/v1/dags/${enc(dagId)}/runs${query({limit: PAGE_SIZE,
       offset: offset || '', state: stateFilter})}`);
     if (ctx.alive) renderRuns(data);
   };
-  await loadRuns();
+  await Promise.all([loadRuns(), loadBackfills()]);
 
   // A run this page does not show (just triggered, or a state filter now matches it): fetch the
   // page again, once things settle.
   const reload = debounce(() => loadRuns().catch(showError), 300);
+  // A backfill's progress moves with its runs' states.
+  const reloadBackfills = debounce(() => loadBackfills().catch(showError), 1000);
   ctx.on((type, ev) => {
     if (ev.dag_id !== dagId) return;
+    if (type === 'run') reloadBackfills();
     const run = runs.find((r) => r.run_id === ev.run_id);
     if (run && type === 'task') run.task_states[ev.task_id] = ev.state;
     if (run && type === 'run') { run.state = ev.state; drawPicker(); }
     if ((!run && offset === 0) || (type === 'run' && stateFilter)) reload();
   });
   ctx.cleanup(reload.cancel);
+  ctx.cleanup(reloadBackfills.cancel);
 }
 
 function fact(name, ...value) {

@@ -109,6 +109,15 @@ await step('the DAG page shows the grid and the graph', async () => {
   check(page.url().includes(`#/dags/${DAG}`), `the address is ${page.url()}`);
 });
 
+await step('the DAG page lists the week\'s backfill as ended, with its progress', async () => {
+  const row = '[data-testid=backfills] [data-testid=backfill-row][data-backfill="1"]';
+  await page.waitForSelector(`${row}[data-backfill-state=success]`);
+  const progress = await page.textContent(`${row} [data-testid=backfill-progress]`);
+  check(progress === '6/6 runs done', `the backfill's progress reads '${progress}'`);
+  const bar = await page.getAttribute(`${row} .progress`, 'aria-label');
+  check(bar === '6 success', `the progress bar says '${bar}'`);
+});
+
 await step('sign in with the token through the dialog', async () => {
   await page.click('[data-testid=signin-button]');
   await page.fill('[data-testid=signin-token]', token);

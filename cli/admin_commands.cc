@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/strings.h"
+#include "scheduler/backfill.h"
 #include "scheduler/operations.h"
 
 namespace weir::cli {
@@ -77,6 +78,28 @@ int RunRunsMark(const Context& context, const std::string& run_id, const std::st
                                  SystemClock::Instance().Now());
   if (!done) return Report(done.error());
   std::cout << fmt::format("marked run {} {}\n", run_id, state_name);
+  return 0;
+}
+
+int RunBackfillsCancel(const Context& context, const std::string& id_text,
+                       const std::string& reason) {
+  auto id = ParseBackfillId(id_text);
+  if (!id) return Report(id.error());
+  auto store = context.OpenStore(false);
+  if (!store) return Report(store.error());
+  auto canceled =
+      scheduler::CancelBackfill(**store, *id, Who(context, reason), SystemClock::Instance().Now());
+  if (!canceled) return Report(canceled.error());
+  std::cout << fmt::format("canceled backfill {} of {}: {} queued run{} marked failed", *id,
+                           canceled->dag_id, canceled->canceled.size(),
+                           canceled->canceled.size() == 1 ? "" : "s");
+  if (canceled->still_running > 0) {
+    std::cout << fmt::format("; {} running run{} go{} on to {} end", canceled->still_running,
+                             canceled->still_running == 1 ? "" : "s",
+                             canceled->still_running == 1 ? "es" : "",
+                             canceled->still_running == 1 ? "its" : "their");
+  }
+  std::cout << "\n";
   return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <mutex>
 
 #include "cli/openlineage_client.h"
@@ -134,6 +135,17 @@ scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optiona
     };
   }
   return options;
+}
+
+Result<std::int64_t> ParseBackfillId(const std::string& text) {
+  auto id = ParseWholeNumber(text, 1, std::numeric_limits<std::int64_t>::max());
+  if (!id) {
+    return Fail(ErrorCode::kInvalidArgument,
+                fmt::format("backfill id '{}': expected a whole number from 1 (see weir backfills "
+                            "list)",
+                            Printable(text)));
+  }
+  return *id;
 }
 
 Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_id) {

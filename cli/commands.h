@@ -64,6 +64,9 @@ scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optiona
 std::unique_ptr<OpenLineageClient> MakeOpenLineageClient(
     const std::optional<struct OpenLineageConfig>& config);
 
+// A backfill id as typed: a whole number from 1, else kInvalidArgument naming it.
+[[nodiscard]] Result<std::int64_t> ParseBackfillId(const std::string& text);
+
 // The run `run_id`, or kNotFound "no run 'ID'".
 Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_id);
 
@@ -112,6 +115,8 @@ int RunRunsShow(const Context& context, const std::string& run_id);
 // backfills list [DAG], backfills show ID: each backfill's progress, counted from its runs.
 int RunBackfillsList(const Context& context, const std::string& dag_id, int limit);
 int RunBackfillsShow(const Context& context, const std::string& id);
+// backfills cancel ID: its queued runs fail, its running ones go on (admin_commands.cc).
+int RunBackfillsCancel(const Context& context, const std::string& id, const std::string& reason);
 // Clear and mark (audited; a running scheduler picks the change up).
 int RunRunsClear(const Context& context, const std::string& run_id, bool failed_only,
                  const std::string& reason);

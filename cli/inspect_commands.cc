@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
-#include <limits>
 
 #include "cli/commands.h"
 #include "cli/table.h"
@@ -78,13 +77,8 @@ int RunBackfillsList(const Context& context, const std::string& dag_id, int limi
 }
 
 int RunBackfillsShow(const Context& context, const std::string& id_text) {
-  auto parsed = ParseWholeNumber(id_text, 1, std::numeric_limits<std::int64_t>::max());
-  if (!parsed) {
-    return Report(Error{ErrorCode::kInvalidArgument,
-                        fmt::format("backfill id '{}': expected a whole number from 1 (see weir "
-                                    "backfills list)",
-                                    Printable(id_text))});
-  }
+  auto parsed = ParseBackfillId(id_text);
+  if (!parsed) return Report(parsed.error());
   const std::int64_t id = *parsed;
   auto store = context.OpenStore(false);
   if (!store) return Report(store.error());

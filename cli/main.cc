@@ -172,6 +172,12 @@ int main(int argc, char** argv) {
       backfills->add_subcommand("show", "Show a backfill, its progress and its runs");
   backfills_show->add_option("id", show_backfill, "Backfill id")->required();
   add_common(backfills_show);
+  std::string cancel_backfill, cancel_reason;
+  CLI::App* backfills_cancel = backfills->add_subcommand(
+      "cancel", "Cancel a backfill: its queued runs fail, its running ones go on to their end");
+  backfills_cancel->add_option("id", cancel_backfill, "Backfill id")->required();
+  backfills_cancel->add_option("--reason", cancel_reason, "Why (kept in the audit log)");
+  add_common(backfills_cancel);
 
   std::string admin_run, admin_task, admin_state, admin_reason;
   bool failed_only = false, downstream = false, upstream = false;
@@ -330,6 +336,7 @@ int main(int argc, char** argv) {
   if (*runs_show) return RunRunsShow(context, show_run);
   if (*backfills_list) return RunBackfillsList(context, backfills_dag, backfills_limit);
   if (*backfills_show) return RunBackfillsShow(context, show_backfill);
+  if (*backfills_cancel) return RunBackfillsCancel(context, cancel_backfill, cancel_reason);
   if (*logs) return RunTaskLogs(context, logs_run, logs_task, logs_try);
   if (*runs_clear) return RunRunsClear(context, admin_run, failed_only, admin_reason);
   if (*runs_mark) return RunRunsMark(context, admin_run, admin_state, admin_reason);

@@ -185,4 +185,40 @@ Result<AppliedBackfill> ApplyBackfill(state::Store& store, const dags::Dag& dag,
   return AppliedBackfill{*id, std::move(to_drive)};
 }
 
+Result<CanceledBackfill> CancelBackfill(state::Store& store, std::int64_t id, const Actor& actor,
+                                        Timestamp now) {
+  auto batch = store.StartBatch();
+  if (!batch) return std::unexpected(batch.error());
+  auto backfill = store.GetBackfill(id);
+  if (!backfill) return std::unexpected(backfill.error());
+  if (!*backfill) return Fail(ErrorCode::kNotFound, fmt::format("no backfill {}", id));
+  if ((*backfill)->queued + (*backfill)->running == 0) {
+    return Fail(
+        ErrorCode::kFailedPrecondition,
+        fmt::format("backfill {} has ended ({}): nothing to cancel", id, (*backfill)->State()));
+  }
+  auto runs = store.BackfillRuns(id);
+  if (!runs) return std::unexpected(runs.error());
+  CanceledBackfill out{.dag_id = (*backfill)->plan.dag_id};
+  for (const state::RunRecord& run : *runs) {
+    if (run.state == state::RunState::kRunning) ++out.still_running;
+    if (run.state != state::RunState::kQueued) continue;
+    if (auto ok = FailRunUnaudited(store, run.run_id, now); !ok) return std::unexpected(ok.error());
+    out.canceled.push_back(run.run_id);
+  }
+  if (auto ok = store.NoteBackfillCanceled(id, now); !ok) return std::unexpected(ok.error());
+  state::AuditEvent audit{0,
+                          now,
+                          actor.name,
+                          actor.source,
+                          "cancel_backfill",
+                          "dag:" + out.dag_id,
+                          actor.reason,
+                          fmt::format(R"({{"backfill":{},"canceled":{},"still_running":{}}})", id,
+                                      out.canceled.size(), out.still_running)};
+  if (auto ok = store.AppendAudit(audit); !ok) return std::unexpected(ok.error());
+  if (auto ok = batch->Commit(); !ok) return std::unexpected(ok.error());
+  return out;
+}
+
 }  // namespace weir::scheduler

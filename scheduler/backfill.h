@@ -64,6 +64,20 @@ struct AppliedBackfill {
                                                     const BackfillPlan& plan, const Actor& actor,
                                                     Timestamp now);
 
+struct CanceledBackfill {
+  std::string dag_id;
+  std::vector<std::string> canceled;  // its queued runs, now failed
+  int still_running = 0;              // its runs a driver has begun: they go on to their end
+};
+
+// Cancels backfill `id`, in one transaction with one audit event (`cancel_backfill` of
+// "dag:DAG", with the backfill's id and what it did in its details): its
+// queued runs are marked failed (their task instances that have not run become skipped), the
+// runs it has running go on to their end, and it is noted canceled. kNotFound when there is no
+// such backfill, kFailedPrecondition when every run of it has ended.
+[[nodiscard]] Result<CanceledBackfill> CancelBackfill(state::Store& store, std::int64_t id,
+                                                      const Actor& actor, Timestamp now);
+
 }  // namespace weir::scheduler
 
 #endif  // WEIR_SCHEDULER_BACKFILL_H_

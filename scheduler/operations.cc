@@ -189,13 +189,16 @@ Result<std::vector<std::string>> ClearRun(state::Store& store, const dags::Dag& 
       actor, now, fmt::format(R"("failed_only":{})", failed_only));
 }
 
-Result<void> MarkRun(state::Store& store, const state::RunRecord& run, RunState target,
-                     const Actor& actor, Timestamp now) {
+namespace {
+
+// MarkRun, with `actor`'s audit event, or none when the caller records one for many runs.
+Result<void> Mark(state::Store& store, const std::string& run_id, RunState target,
+                  const Actor* actor, Timestamp now) {
   if (target != RunState::kSuccess && target != RunState::kFailed) {
     return Fail(ErrorCode::kInvalidArgument, "a run can be marked success or failed");
   }
   return UnderWriteLock(
-      store, run.run_id,
+      store, run_id,
       [&](const state::RunRecord& fresh, std::vector<TaskInstanceRecord>& tasks) -> Result<void> {
         std::vector<TaskInstanceRecord> changed;
         for (TaskInstanceRecord& t : tasks) {
@@ -218,11 +221,24 @@ Result<void> MarkRun(state::Store& store, const state::RunRecord& run, RunState 
         state::RunRecord updated = fresh;
         updated.state = target;
         updated.ended_at = now;
-        return store.ApplyOutsideChange(
-            updated, changed,
-            Audit(actor, now, "mark", "run:" + fresh.run_id,
-                  fmt::format(R"({{"state":"{}"}})", state::Name(target))));
+        std::optional<state::AuditEvent> audit;
+        if (actor != nullptr) {
+          audit = Audit(*actor, now, "mark", "run:" + fresh.run_id,
+                        fmt::format(R"({{"state":"{}"}})", state::Name(target)));
+        }
+        return store.ApplyOutsideChange(updated, changed, audit);
       });
+}
+
+}  // namespace
+
+Result<void> MarkRun(state::Store& store, const state::RunRecord& run, RunState target,
+                     const Actor& actor, Timestamp now) {
+  return Mark(store, run.run_id, target, &actor, now);
+}
+
+Result<void> FailRunUnaudited(state::Store& store, const std::string& run_id, Timestamp now) {
+  return Mark(store, run_id, RunState::kFailed, nullptr, now);
 }
 
 Result<void> MarkTask(state::Store& store, const state::RunRecord& run, const std::string& task_id,

@@ -68,6 +68,11 @@ class RunDags {
 [[nodiscard]] Result<void> MarkRun(state::Store& store, const state::RunRecord& run,
                                    state::RunState target, const Actor& actor, Timestamp now);
 
+// Marks `run_id` failed as MarkRun does, recording no audit event of its own: for a change of
+// many runs in the caller's batch that the caller audits once (cancelling a backfill).
+[[nodiscard]] Result<void> FailRunUnaudited(state::Store& store, const std::string& run_id,
+                                            Timestamp now);
+
 // Marks one task instance success, failed or skipped. The run is queued again when some task
 // instance is still to be decided, else it ends as success or failed by its task instances.
 [[nodiscard]] Result<void> MarkTask(state::Store& store, const state::RunRecord& run,

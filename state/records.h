@@ -277,6 +277,7 @@ struct BackfillRecord {
   std::string options_json = "{}";
   std::string actor;
   Timestamp created_at;
+  std::optional<Timestamp> canceled_at;  // when it was first canceled
 };
 
 // A backfill with how far it is, counted from its runs as they are now (a run cleared after the
@@ -290,9 +291,12 @@ struct BackfillProgress {
   int failed = 0;
   std::optional<Timestamp> ended_at;  // when its last run ended, once every one has
 
-  // running while a run is queued or running; then success, or failed when any run failed.
+  // running while a run is queued or running; then canceled when it was, else success, or
+  // failed when any run failed.
   const char* State() const {
-    return queued + running > 0 ? "running" : failed > 0 ? "failed" : "success";
+    if (queued + running > 0) return "running";
+    if (plan.canceled_at) return "canceled";
+    return failed > 0 ? "failed" : "success";
   }
 };
 

@@ -216,8 +216,8 @@ ALTER TABLE attempts ADD COLUMN metrics_json TEXT;
 )sql",
     // 5 -> 6: which runs each backfill drives (the runs it created, resumed or ran again), in
     // its plan's order. A backfill's state and end are counted from them; the stored ones are
-    // dropped (nothing marked a backfill done that a scheduler or the API drove). Earlier
-    // backfills get the runs they created, oldest interval first.
+    // dropped (nothing marked a backfill done that a scheduler or the API drove), and when it
+    // was canceled is kept. Earlier backfills get the runs they created, oldest interval first.
     R"sql(
 CREATE TABLE backfill_runs (
   backfill_id  INTEGER NOT NULL REFERENCES backfills (id),
@@ -233,6 +233,7 @@ INSERT INTO backfill_runs (backfill_id, position, run_id)
 CREATE INDEX backfills_by_dag ON backfills (dag_id, id);
 ALTER TABLE backfills DROP COLUMN state;
 ALTER TABLE backfills DROP COLUMN ended_at_ms;
+ALTER TABLE backfills ADD COLUMN canceled_at_ms INTEGER;
 )sql",
 };
 

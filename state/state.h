@@ -132,9 +132,10 @@ class Store {
   // A change made from outside a run's driver (clear, mark): writes the run and the given task
   // instances, bumps the run's generation so its driver reloads it, and appends the audit event,
   // all in one transaction.
+  // Without `audit` the caller records one event for a change of many runs (inside its batch).
   [[nodiscard]] Result<void> ApplyOutsideChange(const RunRecord& run,
                                                 const std::vector<TaskInstanceRecord>& tasks,
-                                                const AuditEvent& audit);
+                                                const std::optional<AuditEvent>& audit);
 
   // Records a backfill plan with its new runs (and their task instances) and the audit event in
   // one transaction; `run_ids` are every run it drives, new or existing, in the plan's order.
@@ -149,6 +150,8 @@ class Store {
   [[nodiscard]] Result<std::optional<BackfillProgress>> GetBackfill(std::int64_t id);
   // The runs backfill `id` drives, in its plan's order.
   [[nodiscard]] Result<std::vector<RunRecord>> BackfillRuns(std::int64_t id);
+  // Notes that backfill `id` was canceled at `now` (the first time counts).
+  [[nodiscard]] Result<void> NoteBackfillCanceled(std::int64_t id, Timestamp now);
 
   // Groups every change made until Commit() into one transaction (the calls above then nest
   // as savepoints); rolled back if destroyed uncommitted. The run loop makes one batch per

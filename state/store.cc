@@ -646,7 +646,7 @@ Result<void> Store::ReleaseLease(const LeaseRecord& me) {
 
 Result<void> Store::ApplyOutsideChange(const RunRecord& run,
                                        const std::vector<TaskInstanceRecord>& tasks,
-                                       const AuditEvent& audit) {
+                                       const std::optional<AuditEvent>& audit) {
   return InTransaction(*db_, [&]() -> Result<void> {
     for (const TaskInstanceRecord& t : tasks) {
       auto ok = WriteTask(*db_, t);
@@ -663,7 +663,8 @@ Result<void> Store::ApplyOutsideChange(const RunRecord& run,
                   .Bind(4, OptionalMillis(run.ended_at))
                   .Run();
     if (!ok) return ok;
-    auto appended = InsertAudit(*db_, audit);
+    if (!audit) return {};
+    auto appended = InsertAudit(*db_, *audit);
     if (!appended) return std::unexpected(appended.error());
     return {};
   });
@@ -718,7 +719,7 @@ namespace {
 std::string BackfillQuery(std::string_view where) {
   return fmt::format(
       "SELECT b.id, b.dag_id, b.from_date, b.to_date, b.options_json, b.actor, b.created_at_ms, "
-      "count(r.run_id), coalesce(sum(r.state = 'queued'), 0), "
+      "b.canceled_at_ms, count(r.run_id), coalesce(sum(r.state = 'queued'), 0), "
       "coalesce(sum(r.state = 'running'), 0), coalesce(sum(r.state = 'success'), 0), "
       "coalesce(sum(r.state = 'failed'), 0), max(r.ended_at_ms) "
       "FROM backfills b LEFT JOIN backfill_runs m ON m.backfill_id = b.id "
@@ -735,12 +736,13 @@ BackfillProgress ReadBackfill(const Statement& s) {
   b.plan.options_json = s.Text(4);
   b.plan.actor = s.Text(5);
   b.plan.created_at = FromMillis(s.Int(6));
-  b.runs = static_cast<int>(s.Int(7));
-  b.queued = static_cast<int>(s.Int(8));
-  b.running = static_cast<int>(s.Int(9));
-  b.success = static_cast<int>(s.Int(10));
-  b.failed = static_cast<int>(s.Int(11));
-  if (b.queued + b.running == 0 && b.runs > 0) b.ended_at = OptionalTime(s, 12);
+  b.plan.canceled_at = OptionalTime(s, 7);
+  b.runs = static_cast<int>(s.Int(8));
+  b.queued = static_cast<int>(s.Int(9));
+  b.running = static_cast<int>(s.Int(10));
+  b.success = static_cast<int>(s.Int(11));
+  b.failed = static_cast<int>(s.Int(12));
+  if (b.queued + b.running == 0 && b.runs > 0) b.ended_at = OptionalTime(s, 13);
   return b;
 }
 
@@ -762,6 +764,13 @@ Result<std::optional<BackfillProgress>> Store::GetBackfill(std::int64_t id) {
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return std::nullopt;
   return std::move(rows->front());
+}
+
+Result<void> Store::NoteBackfillCanceled(std::int64_t id, Timestamp now) {
+  auto stmt = db_->Prepare(
+      "UPDATE backfills SET canceled_at_ms = coalesce(canceled_at_ms, ?2) WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->Bind(1, id).Bind(2, ToMillis(now)).Run();
 }
 
 Result<std::vector<RunRecord>> Store::BackfillRuns(std::int64_t id) {

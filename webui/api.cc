@@ -105,6 +105,7 @@ json BackfillJson(const state::BackfillProgress& b) {
           {"options", ParsedOr(b.plan.options_json, json::object())},
           {"actor", b.plan.actor},
           {"created_at", FormatIso(b.plan.created_at)},
+          {"canceled_at", Iso(b.plan.canceled_at)},
           {"ended_at", Iso(b.ended_at)},
           {"state", b.State()},
           {"counts",
@@ -257,6 +258,17 @@ Result<Query> ParseQuery(std::string_view text) {
     }
   }
   return query;
+}
+
+// A backfill id from a path: a whole number from 1.
+Result<std::int64_t> BackfillId(const std::string& text) {
+  auto id = ParseWholeNumber(text, 1, std::numeric_limits<std::int64_t>::max());
+  if (!id) {
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        fmt::format("backfill id '{}': expected a whole number from 1", Printable(text, 40)));
+  }
+  return *id;
 }
 
 // A whole number in [min, max] from the query, `fallback` when absent.
@@ -688,6 +700,8 @@ struct Api::Impl {
   HttpResponse ListAudit(state::Store& store, const Query& query);
   HttpResponse ListBackfills(state::Store& store, const Query& query);
   HttpResponse GetBackfill(state::Store& store, const std::string& id);
+  HttpResponse CancelBackfill(state::Store& store, const std::string& id, const json& body,
+                              const scheduler::Actor& actor);
   // POST
   HttpResponse Trigger(state::Store& store, const std::string& dag_id, const json& body,
                        const scheduler::Actor& actor);
@@ -861,6 +875,9 @@ HttpResponse Api::Impl::Route(const HttpRequest& request, const std::vector<std:
   if (n == 5 && at(2) == "dags" && (at(4) == "pause" || at(4) == "unpause")) {
     if (auto ok = KnownFields(*body, {"reason"}); !ok) return ErrorAnswer(ok.error());
     return Pause(**store, at(3), at(4) == "pause", actor);
+  }
+  if (n == 5 && at(2) == "backfills" && at(4) == "cancel") {
+    return CancelBackfill(**store, at(3), *body, actor);
   }
   if (n == 5 && at(2) == "runs" && at(4) == "clear") return ClearRun(**store, at(3), *body, actor);
   if (n == 5 && at(2) == "runs" && at(4) == "mark")
@@ -1160,11 +1177,8 @@ HttpResponse Api::Impl::ListBackfills(state::Store& store, const Query& query) {
 }
 
 HttpResponse Api::Impl::GetBackfill(state::Store& store, const std::string& id_text) {
-  auto parsed = ParseWholeNumber(id_text, 1, std::numeric_limits<std::int64_t>::max());
-  if (!parsed) {
-    return ErrorAnswer(400, fmt::format("backfill id '{}': expected a whole number from 1",
-                                        Printable(id_text, 40)));
-  }
+  auto parsed = BackfillId(id_text);
+  if (!parsed) return ErrorAnswer(parsed.error());
   const std::int64_t id = *parsed;
   auto backfill = store.GetBackfill(id);
   if (!backfill) return ErrorAnswer(backfill.error());
@@ -1396,6 +1410,22 @@ HttpResponse Api::Impl::Mark(state::Store& store, const std::string& run_id,
   }
   Changed((*run)->dag_id);
   return Json(200, {{"run_id", run_id}, {"task_id", *task_id}, {"state", **target}});
+}
+
+HttpResponse Api::Impl::CancelBackfill(state::Store& store, const std::string& id_text,
+                                       const json& body, const scheduler::Actor& actor) {
+  if (auto ok = KnownFields(body, {"reason"}); !ok) return ErrorAnswer(ok.error());
+  auto id = BackfillId(id_text);
+  if (!id) return ErrorAnswer(id.error());
+  auto canceled = scheduler::CancelBackfill(store, *id, actor, clock.Now());
+  if (!canceled) return ErrorAnswer(canceled.error());
+  Changed(canceled->dag_id);
+  auto backfill = store.GetBackfill(*id);
+  if (!backfill) return ErrorAnswer(backfill.error());
+  json out = BackfillJson(**backfill);
+  out["canceled"] = canceled->canceled;
+  out["still_running"] = canceled->still_running;
+  return Json(200, out);
 }
 
 }  // namespace weir::webui

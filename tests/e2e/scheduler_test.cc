@@ -391,6 +391,50 @@ tasks:
              << " in a row");
 }
 
+TEST_CASE(
+    "a killed backfill canceled from the command line: its queued runs fail in one audited "
+    "change, and the run it had begun ends when resumed",
+    "[e2e]") {
+  TempDir dir;
+  dir.Write("dags/d.yaml", kBackfillDag);
+  const std::vector<std::string> range = {"daily", "--from", "2026-01-01", "--to", "2026-01-20"};
+  {
+    Scheduler backfill(dir, range, "backfill");
+    for (std::string line = backfill.NextLine(); line.find(" success (") == std::string::npos;
+         line = backfill.NextLine()) {
+      REQUIRE_FALSE(line.empty());
+    }
+    backfill.Stop(SIGKILL);
+  }
+  const auto db = dir / "home" / "weir.db";
+  const std::string queued = Query(db, "SELECT count(*) FROM runs WHERE state = 'queued'");
+  auto weir = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--dags", "dags", "--home", "home"});
+    return Weir(dir, args);
+  };
+  Output cancel = weir({"backfills", "cancel", "1", "--reason", "wrong range"});
+  INFO(cancel.out << cancel.err);
+  REQUIRE(cancel.exit_code == 0);
+  CHECK(
+      Contains(cancel.out, fmt::format("canceled backfill 1 of daily: {} queued runs marked failed",
+                                       queued.substr(0, queued.find('|')))));
+  CHECK(Query(db, "SELECT count(*) FROM runs WHERE state = 'queued'") == "0|\n");
+  CHECK(Query(db, "SELECT count(*) FROM runs WHERE state = 'failed'") == queued);
+  CHECK(Query(db, "SELECT action, reason FROM audit_events ORDER BY id DESC LIMIT 1") ==
+        "cancel_backfill|wrong range|\n");
+  // Running the range again leaves the canceled runs failed and finishes what had begun.
+  Output again = weir({"backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-20"});
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+  Output show = weir({"backfills", "show", "1"});
+  REQUIRE(show.exit_code == 0);
+  CHECK(Contains(show.out, "state     canceled\n"));
+  CHECK(Query(db, "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')") == "0|\n");
+  Output twice = weir({"backfills", "cancel", "1"});
+  CHECK(twice.exit_code == 2);
+  CHECK(twice.err == "weir: backfill 1 has ended (canceled): nothing to cancel\n");
+}
+
 TEST_CASE("with a live scheduler, a backfill hands its plan over and follows it", "[e2e]") {
   TempDir dir;
   dir.Write("dags/d.yaml", kBackfillDag);
@@ -457,6 +501,8 @@ TEST_CASE("bad backfill input gets a one-line error, exit 2, and changes nothing
       {{"backfills", "show", "0"}, "backfill id '0': expected a whole number from 1"},
       {{"backfills", "show", "1\n2"}, "backfill id '1\\n2': expected a whole number from 1"},
       {{"backfills", "show", "99"}, "no backfill 99"},
+      {{"backfills", "cancel", "x1"}, "backfill id 'x1': expected a whole number from 1"},
+      {{"backfills", "cancel", "99"}, "no backfill 99"},
       {{"backfills", "list", "--limit", "0"}, "--limit must be positive"},
       {{"backfills", "list", "--limit", "x"}, "--limit"},
       {{"backfills", "frob"}, "A subcommand is required"},

@@ -253,6 +253,63 @@ TEST_CASE(
   CHECK_FALSE(missing->has_value());
 }
 
+TEST_CASE(
+    "cancelling a backfill fails its queued runs in one audited change, lets its running ones "
+    "end, and refuses one that has ended",
+    "[scheduler]") {
+  Fixture f(kDaily);
+  AppliedBackfill applied = f.Apply(f.Days("2026-01-01", "2026-01-04"));
+  f.Drive({applied.run_ids[0]});
+  // A driver has begun the second run (a scheduler adopted it): it is running.
+  RunLoop loop(
+      *f.store, f.runner,
+      [](const dags::Dag&, const dags::TaskSpec&, const dags::TemplateContext&) -> Result<Command> {
+        return Command{{"true"}, {}, ""};
+      },
+      f.clock, RunLoopOptions{.parallelism = 2, .log_dir = f.dir / "logs"});
+  REQUIRE(loop.Adopt(f.dag, applied.run_ids[1]));
+  Actor canceler{"ann", "api", "wrong range"};
+  const Timestamp canceled_at = f.clock.Now();
+  auto canceled = CancelBackfill(*f.store, applied.id, canceler, canceled_at);
+  REQUIRE(canceled);
+  CHECK(canceled->dag_id == "daily");
+  CHECK(canceled->canceled == Lines{applied.run_ids[2], applied.run_ids[3]});
+  CHECK(canceled->still_running == 1);
+  for (const std::string& id : canceled->canceled) {
+    CHECK((*f.store->GetRun(id))->state == state::RunState::kFailed);
+    auto tasks = f.store->TaskInstances(id);
+    REQUIRE(tasks);
+    for (const auto& t : *tasks) CHECK(t.state == state::TaskState::kSkipped);
+  }
+  CHECK(Counts(f.Progress(applied.id)) ==
+        "4 runs: 0 queued, 1 running, 1 success, 2 failed -> running");
+  auto audit = f.store->ListAudit(1);
+  REQUIRE(audit);
+  CHECK(audit->front().action == "cancel_backfill");
+  CHECK(audit->front().target == "dag:daily");
+  CHECK(audit->front().actor == "ann");
+  CHECK(audit->front().reason == "wrong range");
+  CHECK(audit->front().details_json ==
+        fmt::format(R"({{"backfill":{},"canceled":2,"still_running":1}})", applied.id));
+
+  // The running one goes on to its end; then the backfill is canceled, and stays so.
+  REQUIRE(loop.RunToCompletion(f.dag, applied.run_ids[1]));
+  state::BackfillProgress ended = f.Progress(applied.id);
+  CHECK(Counts(ended) == "4 runs: 0 queued, 0 running, 2 success, 2 failed -> canceled");
+  CHECK(ended.plan.canceled_at == canceled_at);
+  auto again = CancelBackfill(*f.store, applied.id, canceler, f.clock.Now());
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(again.error().message ==
+        fmt::format("backfill {} has ended (canceled): nothing to cancel", applied.id));
+  auto missing = CancelBackfill(*f.store, 99, canceler, f.clock.Now());
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+  CHECK(missing.error().message == "no backfill 99");
+  CHECK(f.store->ListAudit(10)->front().action == "cancel_backfill");
+  CHECK(f.store->ListAudit(10)->size() == 2);  // the backfill and its one cancel
+}
+
 TEST_CASE("bad backfill requests are refused before anything is written", "[scheduler]") {
   Fixture f(kDaily);
   auto error_of = [&](BackfillOptions o) {

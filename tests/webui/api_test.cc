@@ -348,6 +348,28 @@ TEST_CASE(
   CHECK(runs == std::vector<std::string>{"daily@2027-01-03T00:00:00Z", "daily@2027-01-02T00:00:00Z",
                                          "daily@2027-01-01T00:00:00Z"});
   CHECK(one["runs"][2]["state"] == "failed");
+
+  // Cancelling: a second backfill's queued runs fail; an ended backfill cannot be canceled.
+  HttpResponse more =
+      f.Post("/api/v1/dags/daily/backfills", R"({"from": "2027-01-04", "to": "2027-01-05"})");
+  REQUIRE(more.status == 201);
+  const std::int64_t second = Body(more)["backfill_id"];
+  CHECK(f.Send("POST", fmt::format("/api/v1/backfills/{}/cancel", second), "{}", std::nullopt)
+            .status == 401);
+  HttpResponse canceled =
+      f.Post(fmt::format("/api/v1/backfills/{}/cancel", second), R"({"reason": "wrong days"})");
+  REQUIRE(canceled.status == 200);
+  json c = Body(canceled);
+  CHECK(c["state"] == "canceled");
+  CHECK(c["canceled"] == json::array({"daily@2027-01-04T00:00:00Z", "daily@2027-01-05T00:00:00Z"}));
+  CHECK(c["still_running"] == 0);
+  CHECK(c["counts"]["failed"] == 2);
+  CHECK(f.Db("SELECT action, reason FROM audit_events ORDER BY id DESC LIMIT 1") ==
+        "cancel_backfill|wrong days");
+  HttpResponse ended = f.Post(fmt::format("/api/v1/backfills/{}/cancel", id));
+  CHECK(ended.status == 409);
+  CHECK(Body(ended)["error"] ==
+        fmt::format("backfill {} has ended (failed): nothing to cancel", id));
 }
 
 TEST_CASE("bad backfill ids and query strings get a 4xx naming them and change nothing",
@@ -377,6 +399,19 @@ TEST_CASE("bad backfill ids and query strings get a 4xx naming them and change n
     CHECK(Body(r)["error"] == error);
   }
   CHECK(f.Send("POST", "/api/v1/backfills", "{}", kToken).status == 404);
+  const std::pair<std::string, std::string> cancels[] = {
+      {"/api/v1/backfills/abc/cancel", "backfill id 'abc': expected a whole number from 1"},
+      {"/api/v1/backfills/999/cancel", "no backfill 999"},
+  };
+  for (const auto& [target, error] : cancels) {
+    INFO(target);
+    HttpResponse r = f.Post(target);
+    CHECK(r.status == (error.starts_with("no backfill") ? 404 : 400));
+    CHECK(Body(r)["error"] == error);
+  }
+  HttpResponse unknown = f.Post("/api/v1/backfills/1/cancel", R"({"force": true})");
+  CHECK(unknown.status == 400);
+  CHECK(Body(unknown)["error"].get<std::string>().find("force") != std::string::npos);
   CHECK(f.Snapshot() == before);
 }
 
@@ -495,7 +530,7 @@ TEST_CASE("the OpenAPI document describes every route the API answers, and only 
       CHECK(answer.status != 405);
     }
   }
-  CHECK(routes == 27);
+  CHECK(routes == 28);
   CHECK(Body(f.Send("GET", "/api/v1/dags/daily/nothing"))["error"] == "no such API endpoint");
 }
 

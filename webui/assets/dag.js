@@ -53,12 +53,12 @@ export async function dagList(main, ctx) {
   ctx.cleanup(reload.cancel);
 }
 
-// The DAG's latest backfills, each with a bar of its runs' states.
-function backfillTable(backfills) {
+// The DAG's latest backfills, each with a bar of its runs' states, and Cancel while one runs.
+function backfillTable(backfills, onCancel) {
   if (!backfills.length) {
     return h('p', {class: 'empty'}, 'No backfill yet: the Backfill button plans one.');
   }
-  const headers = ['Id', 'Days', 'State', 'Progress', 'By', 'Created'];
+  const headers = ['Id', 'Days', 'State', 'Progress', 'By', 'Created', ''];
   return table(headers, backfills.map((b) => tableRow(headers, [
     String(b.backfill_id),
     b.from === b.to ? b.from : `${b.from} → ${b.to}`,
@@ -66,8 +66,23 @@ function backfillTable(backfills) {
     progressBar(b.counts),
     b.actor,
     fmtTime(b.created_at),
+    b.counts.queued > 0 ? h('button', {type: 'button', class: 'danger small',
+      'data-testid': 'cancel-backfill', onclick: () => onCancel(b)}, 'Cancel') : '',
   ], {'data-testid': 'backfill-row', 'data-backfill': b.backfill_id,
     'data-backfill-state': b.state})));
+}
+
+function cancelBackfill(b) {
+  return action({
+    title: `Cancel backfill ${b.backfill_id}?`,
+    describe: [h('p', {}, `Its ${b.counts.queued} queued run${b.counts.queued === 1 ? '' : 's'} ` +
+      'will be marked failed (their tasks skipped)' + (b.counts.running
+      ? `; the ${b.counts.running} running go on to their end.` : '.'))],
+    confirmLabel: 'Cancel backfill',
+    danger: true,
+    send: () => [`/api/v1/backfills/${b.backfill_id}/cancel`, {}],
+    done: (a) => `Canceled backfill ${a.backfill_id}: ${a.canceled.length} runs marked failed.`,
+  });
 }
 
 function progressBar(counts) {
@@ -226,7 +241,10 @@ export async function dagPage(main, ctx, dagId, q) {
 
   const loadBackfills = async () => {
     const data = await getJson(`/api/v1/backfills${query({dag: dagId, limit: 10})}`);
-    if (ctx.alive) replace(backfillsBox, backfillTable(data.backfills));
+    if (ctx.alive) {
+      replace(backfillsBox, backfillTable(data.backfills,
+        (b) => cancelBackfill(b).then((a) => a && Promise.all([loadBackfills(), loadRuns()]))));
+    }
   };
 
   const loadRuns = async () => {

@@ -243,6 +243,43 @@ await step('the audit log lists the trigger', async () => {
     'markup from a reason became an element');
 });
 
+await step('a backfill planned and started from the form is canceled from its row', async () => {
+  // Days without event files: each run retries for seconds, one at a time (max_active_runs: 1),
+  // so the others wait queued while the backfill is canceled.
+  await page.goto(url(`#/dags/${DAG}`));
+  await page.click('[data-testid=backfill-button]');
+  await page.fill('[data-testid=field-from]', '2026-01-01');
+  await page.fill('[data-testid=field-to]', '2026-01-05');
+  await page.click('[data-testid=confirm-button]');
+  await page.waitForSelector('[data-testid=backfill-plan]');
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' &&
+      r.url().endsWith(`/api/v1/dags/${DAG}/backfills`)),
+    page.click('[data-testid=confirm-button]'),
+  ]);
+  const started = await response.json();
+  check(response.status() === 201 && started.run_ids.length === 5,
+    `the backfill answered ${response.status()}: ${JSON.stringify(started)}`);
+  const row = `[data-testid=backfill-row][data-backfill="${started.backfill_id}"]`;
+  await page.click(`${row} [data-testid=cancel-backfill]`);
+  await page.fill('[data-testid=field-reason]', 'wrong days');
+  const [canceled] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' &&
+      r.url().endsWith(`/api/v1/backfills/${started.backfill_id}/cancel`)),
+    page.click('[data-testid=confirm-button]'),
+  ]);
+  const body = await canceled.json();
+  check(canceled.status() === 200 && body.canceled.length >= 3,
+    `the cancel answered ${canceled.status()}: ${JSON.stringify(body)}`);
+  await page.waitForSelector(`${row}:not(:has([data-testid=cancel-backfill]))`);
+  const progress = await page.textContent(`${row} [data-testid=backfill-progress]`);
+  const failed = /^\d\/5 runs done, (\d) failed/.exec(progress);
+  check(failed && Number(failed[1]) >= body.canceled.length,
+    `the progress reads '${progress}' after ${body.canceled.length} runs were canceled`);
+  log(`    backfill ${started.backfill_id}: ${progress}`);
+  await shot(page, 'dag-backfills.png');
+});
+
 await step('a secret is masked on the run page, in the log and in the audit log', async () => {
   const visible = () => document.querySelector('main').innerText;
   const leaks = (text) => text.includes(SECRET) || text.includes(btoa(SECRET));

@@ -197,15 +197,8 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
       pending.pop_front();
       auto run = (*store)->GetRun(id);
       if (!run || !*run) continue;
-      if ((*run)->state == state::RunState::kSuccess || (*run)->state == state::RunState::kFailed) {
-        // Ended by hand meanwhile (marked, or the backfill canceled): counted, not run.
-        ++done;
-        failed += (*run)->state == state::RunState::kSuccess ? 0 : 1;
-        if (!live)
-          std::cout << fmt::format("run {} {} ({}/{})\n", id, state::Name((*run)->state), done,
-                                   total);
-        continue;
-      }
+      // A run ended by hand meanwhile (marked, or the backfill canceled) is not adopted: the
+      // loop hands it back as finished, and it is counted below.
       auto run_dag = run_dags.Get(**store, **run, *dag);
       if (!run_dag) return Report(run_dag.error());
       if (auto ok = loop.Adopt(*run_dag, id); !ok) return Report(ok.error());

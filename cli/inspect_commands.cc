@@ -82,11 +82,10 @@ int RunBackfillsShow(const Context& context, const std::string& id_text) {
   const std::int64_t id = *parsed;
   auto store = context.OpenStore(false);
   if (!store) return Report(store.error());
-  auto backfill = (*store)->GetBackfill(id);
+  std::vector<state::RunRecord> runs;
+  auto backfill = (*store)->GetBackfill(id, &runs);
   if (!backfill) return Report(backfill.error());
   if (!*backfill) return Report(Error{ErrorCode::kNotFound, fmt::format("no backfill {}", id)});
-  auto runs = (*store)->BackfillRuns(id);
-  if (!runs) return Report(runs.error());
   const state::BackfillProgress& b = **backfill;
   std::cout << fmt::format("backfill  {}\n", b.plan.id);
   std::cout << fmt::format("dag       {}\n", b.plan.dag_id);
@@ -98,7 +97,7 @@ int RunBackfillsShow(const Context& context, const std::string& id_text) {
                            Progress(b), b.queued, b.running, b.success, b.failed);
   std::cout << fmt::format("ended     {}\n\n", b.ended_at ? FormatIso(*b.ended_at) : "-");
   Table table({"RUN", "STATE", "INTERVAL START", "INTERVAL END", "DURATION"});
-  for (const auto& run : *runs) {
+  for (const auto& run : runs) {
     table.Add({run.run_id, state::Name(run.state), FormatIso(run.interval_start),
                FormatIso(run.interval_end), Elapsed(run.started_at, run.ended_at)});
   }

@@ -203,10 +203,22 @@ Result<CanceledBackfill> CancelBackfill(state::Store& store, std::int64_t id, co
   for (const state::RunRecord& run : *runs) {
     if (run.state == state::RunState::kRunning) ++out.still_running;
     if (run.state != state::RunState::kQueued) continue;
+    // Queued, yet with an attempt running (cleared while it ran): it goes on, as running runs do.
+    auto tasks = store.TaskInstances(run.run_id);
+    if (!tasks) return std::unexpected(tasks.error());
+    if (std::any_of(tasks->begin(), tasks->end(), [](const state::TaskInstanceRecord& t) {
+          return t.state == state::TaskState::kRunning;
+        })) {
+      ++out.still_running;
+      continue;
+    }
     if (auto ok = FailRunUnaudited(store, run.run_id, now); !ok) return std::unexpected(ok.error());
     out.canceled.push_back(run.run_id);
   }
   if (auto ok = store.NoteBackfillCanceled(id, now); !ok) return std::unexpected(ok.error());
+  std::vector<std::string> quoted;  // the runs it failed, for the audit log
+  for (const std::string& run_id : out.canceled)
+    quoted.push_back(dags::Value::String(run_id).ToJson());
   state::AuditEvent audit{0,
                           now,
                           actor.name,
@@ -214,8 +226,8 @@ Result<CanceledBackfill> CancelBackfill(state::Store& store, std::int64_t id, co
                           "cancel_backfill",
                           "dag:" + out.dag_id,
                           actor.reason,
-                          fmt::format(R"({{"backfill":{},"canceled":{},"still_running":{}}})", id,
-                                      out.canceled.size(), out.still_running)};
+                          fmt::format(R"({{"backfill":{},"canceled":[{}],"still_running":{}}})", id,
+                                      fmt::join(quoted, ","), out.still_running)};
   if (auto ok = store.AppendAudit(audit); !ok) return std::unexpected(ok.error());
   if (auto ok = batch->Commit(); !ok) return std::unexpected(ok.error());
   return out;

@@ -74,7 +74,9 @@ struct CanceledBackfill {
 // "dag:DAG", with the backfill's id and what it did in its details): its
 // queued runs are marked failed (their task instances that have not run become skipped), the
 // runs it has running go on to their end, and it is noted canceled. kNotFound when there is no
-// such backfill, kFailedPrecondition when every run of it has ended.
+// such backfill, kFailedPrecondition when every run of it has ended. Its runs are every run it
+// drives, also one it resumed or that a later backfill drives too; a queued run with an attempt
+// still running (cleared while it ran) counts as running.
 [[nodiscard]] Result<CanceledBackfill> CancelBackfill(state::Store& store, std::int64_t id,
                                                       const Actor& actor, Timestamp now);
 

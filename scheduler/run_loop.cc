@@ -634,9 +634,18 @@ std::optional<Timestamp> RunLoop::NextDeadline() const {
 
 Result<void> RunLoop::Adopt(std::shared_ptr<const dags::Dag> dag, const std::string& run_id) {
   if (IsAdopted(run_id)) return {};
+  // The run is read inside the write transaction that records its adoption, so a change made
+  // meanwhile from outside (a mark, a cancelled backfill) is seen, never written over.
+  pending_notes_.clear();  // a failed step's
+  auto batch = store_.StartBatch();
+  if (!batch) return std::unexpected(batch.error());
   auto run = store_.GetRun(run_id);
   if (!run) return std::unexpected(run.error());
   if (!*run) return Fail(ErrorCode::kNotFound, fmt::format("no run '{}'", run_id));
+  if ((*run)->state == RunState::kSuccess || (*run)->state == RunState::kFailed) {
+    finished_.push_back(**run);  // ended by hand before its driver got to it: nothing to run
+    return {};
+  }
   auto rows = store_.TaskInstances(run_id);
   if (!rows) return std::unexpected(rows.error());
   std::vector<TaskInstanceRecord> tasks(dag->tasks.size());
@@ -653,9 +662,6 @@ Result<void> RunLoop::Adopt(std::shared_ptr<const dags::Dag> dag, const std::str
   }
   auto execution = std::make_unique<Execution>(*this, std::move(dag), std::move(**run),
                                                std::move(tasks), std::move(seen));
-  pending_notes_.clear();  // a failed step's
-  auto batch = store_.StartBatch();
-  if (!batch) return std::unexpected(batch.error());
   auto begun = execution->Begin();
   if (begun) begun = execution->Flush();
   if (begun) begun = batch->Commit();

@@ -178,7 +178,8 @@ class RunLoop {
 
   // Takes charge of a run, resuming it from whatever state the store has: task instances left
   // queued or running by a process that is gone are scheduled again. `dag` must be the version
-  // the run was created with.
+  // the run was created with. A run that has ended (marked by hand, its backfill cancelled) is
+  // not taken: it is handed back by the next TakeFinished().
   [[nodiscard]] Result<void> Adopt(std::shared_ptr<const dags::Dag> dag, const std::string& run_id);
   // One scheduling step, committed as one batch: records `outcome` (if any), promotes retries
   // that are due, finishes runs that are done, and starts what the bounds allow.

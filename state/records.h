@@ -289,7 +289,8 @@ struct BackfillProgress {
   int running = 0;
   int success = 0;
   int failed = 0;
-  std::optional<Timestamp> ended_at;  // when its last run ended, once every one has
+  std::optional<Timestamp> ended_at;  // when its last run ended, once every one has (one with
+                                      // no run ended as it was made)
 
   // running while a run is queued or running; then canceled when it was, else success, or
   // failed when any run failed.

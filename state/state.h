@@ -147,7 +147,9 @@ class Store {
   // The backfills of `dag_id` (every DAG's when empty), newest first, at most `limit`.
   [[nodiscard]] Result<std::vector<BackfillProgress>> ListBackfills(const std::string& dag_id,
                                                                     int limit);
-  [[nodiscard]] Result<std::optional<BackfillProgress>> GetBackfill(std::int64_t id);
+  // With `runs`, also the runs it drives in its plan's order, read in the same snapshot.
+  [[nodiscard]] Result<std::optional<BackfillProgress>> GetBackfill(
+      std::int64_t id, std::vector<RunRecord>* runs = nullptr);
   // The runs backfill `id` drives, in its plan's order.
   [[nodiscard]] Result<std::vector<RunRecord>> BackfillRuns(std::int64_t id);
   // Notes that backfill `id` was canceled at `now` (the first time counts).

@@ -719,9 +719,10 @@ namespace {
 std::string BackfillQuery(std::string_view where) {
   return fmt::format(
       "SELECT b.id, b.dag_id, b.from_date, b.to_date, b.options_json, b.actor, b.created_at_ms, "
-      "b.canceled_at_ms, count(r.run_id), coalesce(sum(r.state = 'queued'), 0), "
-      "coalesce(sum(r.state = 'running'), 0), coalesce(sum(r.state = 'success'), 0), "
-      "coalesce(sum(r.state = 'failed'), 0), max(r.ended_at_ms) "
+      "b.canceled_at_ms, count(r.run_id), count(CASE WHEN r.state = 'queued' THEN 1 END), "
+      "count(CASE WHEN r.state = 'running' THEN 1 END), "
+      "count(CASE WHEN r.state = 'success' THEN 1 END), "
+      "count(CASE WHEN r.state = 'failed' THEN 1 END), max(r.ended_at_ms) "
       "FROM backfills b LEFT JOIN backfill_runs m ON m.backfill_id = b.id "
       "LEFT JOIN runs r ON r.run_id = m.run_id WHERE {} GROUP BY b.id ORDER BY b.id DESC",
       where);
@@ -742,7 +743,9 @@ BackfillProgress ReadBackfill(const Statement& s) {
   b.running = static_cast<int>(s.Int(10));
   b.success = static_cast<int>(s.Int(11));
   b.failed = static_cast<int>(s.Int(12));
-  if (b.queued + b.running == 0 && b.runs > 0) b.ended_at = OptionalTime(s, 13);
+  if (b.queued + b.running == 0) {
+    b.ended_at = b.runs > 0 ? OptionalTime(s, 13) : b.plan.created_at;  // none: done at once
+  }
   return b;
 }
 
@@ -756,7 +759,14 @@ Result<std::vector<BackfillProgress>> Store::ListBackfills(const std::string& da
   return CollectRows<BackfillProgress>(**stmt, ReadBackfill);
 }
 
-Result<std::optional<BackfillProgress>> Store::GetBackfill(std::int64_t id) {
+Result<std::optional<BackfillProgress>> Store::GetBackfill(std::int64_t id,
+                                                           std::vector<RunRecord>* runs) {
+  ReadSnapshot snapshot(*db_);
+  if (runs != nullptr) {
+    auto read = BackfillRuns(id);
+    if (!read) return std::unexpected(read.error());
+    *runs = std::move(*read);
+  }
   auto stmt = db_->Prepare(BackfillQuery("b.id = ?1"));
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, id);

@@ -380,8 +380,8 @@ bool CrossSite(const HttpRequest& request) {
 // a route becomes "other", so that clients cannot mint new label values.
 std::string RouteName(const std::vector<std::string>& p) {
   static const std::set<std::string, std::less<>> kWords = {
-      "dags",      "runs",     "tasks",   "logs",    "clear", "mark",   "pause",       "unpause",
-      "backfills", "datasets", "dataset", "lineage", "audit", "events", "openapi.json"};
+      "dags",   "runs",      "tasks",    "logs",    "clear",   "mark",  "pause",  "unpause",
+      "cancel", "backfills", "datasets", "dataset", "lineage", "audit", "events", "openapi.json"};
   if (p.size() == 1 && (p[0] == "healthz" || p[0] == "metrics")) return "/" + p[0];
   if (p.size() < 2 || p[0] != "api" || p[1] != "v1") return "other";
   std::string route = "/api/v1";
@@ -390,7 +390,7 @@ std::string RouteName(const std::vector<std::string>& p) {
       route += "/{dag_id}";
     } else if (i == 3 && p[2] == "runs") {
       route += "/{run_id}";
-    } else if (i == 3 && p.size() == 4 && p[2] == "backfills") {
+    } else if (i == 3 && p[2] == "backfills") {
       route += "/{backfill_id}";
     } else if (i == 5 && p[4] == "tasks") {
       route += "/{task_id}";
@@ -1180,14 +1180,13 @@ HttpResponse Api::Impl::GetBackfill(state::Store& store, const std::string& id_t
   auto parsed = BackfillId(id_text);
   if (!parsed) return ErrorAnswer(parsed.error());
   const std::int64_t id = *parsed;
-  auto backfill = store.GetBackfill(id);
+  std::vector<state::RunRecord> runs;
+  auto backfill = store.GetBackfill(id, &runs);
   if (!backfill) return ErrorAnswer(backfill.error());
   if (!*backfill) return ErrorAnswer(404, fmt::format("no backfill {}", id));
-  auto runs = store.BackfillRuns(id);
-  if (!runs) return ErrorAnswer(runs.error());
   json out = BackfillJson(**backfill);
   out["runs"] = json::array();
-  for (const auto& r : *runs) out["runs"].push_back(RunJson(r));
+  for (const auto& r : runs) out["runs"].push_back(RunJson(r));
   return Json(200, out);
 }
 
@@ -1422,6 +1421,7 @@ HttpResponse Api::Impl::CancelBackfill(state::Store& store, const std::string& i
   Changed(canceled->dag_id);
   auto backfill = store.GetBackfill(*id);
   if (!backfill) return ErrorAnswer(backfill.error());
+  if (!*backfill) return ErrorAnswer(404, fmt::format("no backfill {}", *id));
   json out = BackfillJson(**backfill);
   out["canceled"] = canceled->canceled;
   out["still_running"] = canceled->still_running;

@@ -146,8 +146,9 @@ class WriteLockHolder {
   FILE* from_ = nullptr;
 };
 
-// Whether a thread of process `pid` sleeps: weir sleeps nowhere but in SQLite's busy handler,
-// between its tries to take the state database's write lock.
+// Whether a thread of process `pid` sleeps: in SQLite's busy handler, between its tries to take
+// the state database's write lock. (weir sleeps elsewhere only in the executor, for up to
+// 100 ms while a process a task left behind is mid-execve; no task of these tests leaves one.)
 bool AsleepInBusyHandler(pid_t pid) {
   std::error_code ec;
   for (const auto& thread :

@@ -290,7 +290,8 @@ TEST_CASE(
   CHECK(audit->front().actor == "ann");
   CHECK(audit->front().reason == "wrong range");
   CHECK(audit->front().details_json ==
-        fmt::format(R"({{"backfill":{},"canceled":2,"still_running":1}})", applied.id));
+        fmt::format(R"({{"backfill":{},"canceled":["{}","{}"],"still_running":1}})", applied.id,
+                    applied.run_ids[2], applied.run_ids[3]));
 
   // The running one goes on to its end; then the backfill is canceled, and stays so.
   REQUIRE(loop.RunToCompletion(f.dag, applied.run_ids[1]));

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "dags/dags.h"
+#include "scheduler/operations.h"
 #include "scheduler/retry.h"
 #include "scheduler/scheduler.h"
 #include "state/sqlite.h"
@@ -82,6 +83,43 @@ tasks:
   REQUIRE(attempts);
   CHECK(attempts->size() == 3);
   CHECK(attempts->at(0).pid == 1000 + attempts->at(0).id);
+}
+
+TEST_CASE(
+    "a run marked failed by hand before its driver adopts it is handed back as finished, and "
+    "nothing of it starts or is written over",
+    "[scheduler]") {
+  Fixture f(R"(
+dag: chain
+tasks:
+  a: { kind: shell, command: [true] }
+)");
+  RunRequest request{FromMillis(0), FromMillis(86'400'000),
+                     f.dag->params, state::RunKind::kManual,
+                     "tester",      "cli"};
+  auto run = CreateRun(*f.store, *f.dag, request, f.clock.Now());
+  REQUIRE(run);
+  // What a driver that listed it as queued meets when a person marked it meanwhile.
+  REQUIRE(
+      MarkRun(*f.store, *run, state::RunState::kFailed, Actor{"ann", "cli", ""}, f.clock.Now()));
+  auto before = f.store->GetRun(run->run_id);
+  REQUIRE(before);
+  RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
+               RunLoopOptions{.parallelism = 1, .log_dir = f.dir / "logs"});
+  REQUIRE(loop.Adopt(f.dag, run->run_id));
+  CHECK_FALSE(loop.IsAdopted(run->run_id));
+  CHECK(loop.RunCount() == 0);
+  std::vector<state::RunRecord> finished = loop.TakeFinished();
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].run_id == run->run_id);
+  CHECK(finished[0].state == state::RunState::kFailed);
+  REQUIRE(loop.Step(std::nullopt));
+  CHECK(f.runner.starts.empty());
+  auto after = f.store->GetRun(run->run_id);
+  REQUIRE(after);
+  CHECK((*after)->state == state::RunState::kFailed);
+  CHECK((*after)->ended_at == (*before)->ended_at);
+  CHECK(f.States(run->run_id).at("a") == TaskState::kSkipped);
 }
 
 TEST_CASE(

@@ -370,6 +370,14 @@ TEST_CASE(
   CHECK(ended.status == 409);
   CHECK(Body(ended)["error"] ==
         fmt::format("backfill {} has ended (failed): nothing to cancel", id));
+
+  // Metrics name the routes, never the ids.
+  const std::string metrics = f.Send("GET", "/metrics").body;
+  for (const char* route : {"/api/v1/backfills", "/api/v1/backfills/{backfill_id}",
+                            "/api/v1/backfills/{backfill_id}/cancel"}) {
+    INFO(route);
+    CHECK(metrics.find(fmt::format("route=\"{}\"", route)) != std::string::npos);
+  }
 }
 
 TEST_CASE("bad backfill ids and query strings get a 4xx naming them and change nothing",

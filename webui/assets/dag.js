@@ -4,7 +4,7 @@
 import {KEEP_OPEN, action, getJson, openDialog, post, requireSession, showError, showMessage}
   from './api.js';
 import {RUN_STATES, TASK_STATES, debounce, fmtRelative, fmtTime, fmtValue, h, legend, link,
-  query, replace, shortRun, stateBadge, stateBox, table, tableRow} from './dom.js';
+  query, replace, shortRun, stateBadge, stateBox, table, tableRow, throttle} from './dom.js';
 import {drawGraph, layout, readingOrder} from './graph.js';
 
 const enc = encodeURIComponent;
@@ -75,15 +75,18 @@ function backfillTable(backfills, onCancel) {
 function cancelBackfill(b) {
   return action({
     title: `Cancel backfill ${b.backfill_id}?`,
-    describe: [h('p', {}, `Its ${b.counts.queued} queued run${b.counts.queued === 1 ? '' : 's'} ` +
-      'will be marked failed (their tasks skipped)' + (b.counts.running
-      ? `; the ${b.counts.running} running go on to their end.` : '.'))],
+    describe: [h('p', {}, `Its ${plural(b.counts.queued, 'queued run')} will be marked failed ` +
+      '(their tasks skipped)' + (b.counts.running
+      ? `; ${plural(b.counts.running, 'running run')} go on to their end.` : '.'))],
     confirmLabel: 'Cancel backfill',
     danger: true,
     send: () => [`/api/v1/backfills/${b.backfill_id}/cancel`, {}],
-    done: (a) => `Canceled backfill ${a.backfill_id}: ${a.canceled.length} runs marked failed.`,
+    done: (a) => `Canceled backfill ${a.backfill_id}: ` +
+      `${plural(a.canceled.length, 'run')} marked failed.`,
   });
 }
+
+const plural = (n, noun) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 function progressBar(counts) {
   const parts = ['success', 'failed', 'running', 'queued'].filter((st) => counts[st] > 0);
@@ -243,7 +246,9 @@ export async function dagPage(main, ctx, dagId, q) {
     const data = await getJson(`/api/v1/backfills${query({dag: dagId, limit: 10})}`);
     if (ctx.alive) {
       replace(backfillsBox, backfillTable(data.backfills,
-        (b) => cancelBackfill(b).then((a) => a && Promise.all([loadBackfills(), loadRuns()]))));
+        (b) => cancelBackfill(b)
+          .then((a) => a && Promise.all([loadBackfills(), loadRuns()]))
+          .catch(showError)));
     }
   };
 
@@ -257,8 +262,8 @@ export async function dagPage(main, ctx, dagId, q) {
   // A run this page does not show (just triggered, or a state filter now matches it): fetch the
   // page again, once things settle.
   const reload = debounce(() => loadRuns().catch(showError), 300);
-  // A backfill's progress moves with its runs' states.
-  const reloadBackfills = debounce(() => loadBackfills().catch(showError), 1000);
+  // A backfill's progress moves with its runs' states: once a second while they change.
+  const reloadBackfills = throttle(() => loadBackfills().catch(showError), 1000);
   ctx.on((type, ev) => {
     if (ev.dag_id !== dagId) return;
     if (type === 'run') reloadBackfills();

@@ -171,7 +171,7 @@ export function shortRun(runId) {
   return `${fmtTime(start, true)}${suffix ? ` ${suffix}` : ''}`;
 }
 
-// Calls fn at most once per `ms`, after the last call.
+// Calls fn once calls have stopped for `ms`.
 export function debounce(fn, ms) {
   let timer = 0;
   const wrapped = (...args) => {
@@ -179,5 +179,16 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => fn(...args), ms);
   };
   wrapped.cancel = () => clearTimeout(timer);
+  return wrapped;
+}
+
+// Calls fn `ms` after the first of a burst of calls, and so at most once per `ms` however long
+// the calls go on.
+export function throttle(fn, ms) {
+  let timer = 0;
+  const wrapped = () => {
+    if (!timer) timer = setTimeout(() => { timer = 0; fn(); }, ms);
+  };
+  wrapped.cancel = () => { clearTimeout(timer); timer = 0; };
   return wrapped;
 }

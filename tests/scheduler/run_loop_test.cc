@@ -42,15 +42,21 @@ struct Fixture {
     store = std::move(*opened);
   }
 
-  Result<state::RunRecord> Run(int parallelism = 4, CommandBuilder build = TrueCommand) {
+  // A manual run of the DAG, queued.
+  state::RunRecord Create() {
     RunRequest request{FromMillis(0), FromMillis(86'400'000),
                        dag->params,   state::RunKind::kManual,
                        "tester",      "cli"};
     auto run = CreateRun(*store, *dag, request, clock.Now());
     REQUIRE(run);
+    return *run;
+  }
+
+  Result<state::RunRecord> Run(int parallelism = 4, CommandBuilder build = TrueCommand) {
+    auto run = Create();
     RunLoop loop(*store, runner, std::move(build), clock,
                  RunLoopOptions{.parallelism = parallelism, .log_dir = dir / "logs"});
-    return loop.RunToCompletion(dag, run->run_id);
+    return loop.RunToCompletion(dag, run.run_id);
   }
 
   std::map<std::string, TaskState> States(const std::string& run_id) {
@@ -94,32 +100,27 @@ dag: chain
 tasks:
   a: { kind: shell, command: [true] }
 )");
-  RunRequest request{FromMillis(0), FromMillis(86'400'000),
-                     f.dag->params, state::RunKind::kManual,
-                     "tester",      "cli"};
-  auto run = CreateRun(*f.store, *f.dag, request, f.clock.Now());
-  REQUIRE(run);
+  const state::RunRecord run = f.Create();
   // What a driver that listed it as queued meets when a person marked it meanwhile.
-  REQUIRE(
-      MarkRun(*f.store, *run, state::RunState::kFailed, Actor{"ann", "cli", ""}, f.clock.Now()));
-  auto before = f.store->GetRun(run->run_id);
+  REQUIRE(MarkRun(*f.store, run, state::RunState::kFailed, Actor{"ann", "cli", ""}, f.clock.Now()));
+  auto before = f.store->GetRun(run.run_id);
   REQUIRE(before);
   RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
                RunLoopOptions{.parallelism = 1, .log_dir = f.dir / "logs"});
-  REQUIRE(loop.Adopt(f.dag, run->run_id));
-  CHECK_FALSE(loop.IsAdopted(run->run_id));
+  REQUIRE(loop.Adopt(f.dag, run.run_id));
+  CHECK_FALSE(loop.IsAdopted(run.run_id));
   CHECK(loop.RunCount() == 0);
   std::vector<state::RunRecord> finished = loop.TakeFinished();
   REQUIRE(finished.size() == 1);
-  CHECK(finished[0].run_id == run->run_id);
+  CHECK(finished[0].run_id == run.run_id);
   CHECK(finished[0].state == state::RunState::kFailed);
   REQUIRE(loop.Step(std::nullopt));
   CHECK(f.runner.starts.empty());
-  auto after = f.store->GetRun(run->run_id);
+  auto after = f.store->GetRun(run.run_id);
   REQUIRE(after);
   CHECK((*after)->state == state::RunState::kFailed);
   CHECK((*after)->ended_at == (*before)->ended_at);
-  CHECK(f.States(run->run_id).at("a") == TaskState::kSkipped);
+  CHECK(f.States(run.run_id).at("a") == TaskState::kSkipped);
 }
 
 TEST_CASE(
@@ -132,28 +133,24 @@ tasks:
   a: { kind: shell, command: [true] }
   b: { kind: shell, command: [true], deps: [a] }
 )");
-  RunRequest request{FromMillis(0), FromMillis(86'400'000),
-                     f.dag->params, state::RunKind::kManual,
-                     "tester",      "cli"};
-  auto run = CreateRun(*f.store, *f.dag, request, f.clock.Now());
-  REQUIRE(run);
+  const state::RunRecord run = f.Create();
   // A write that fails in the middle of the adoption's batch, as on a full disk.
   REQUIRE(
       f.store->database().Exec("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON task_instances "
                                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"));
   RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
                RunLoopOptions{.parallelism = 4, .log_dir = f.dir / "logs"});
-  auto adopted = loop.Adopt(f.dag, run->run_id);
+  auto adopted = loop.Adopt(f.dag, run.run_id);
   REQUIRE_FALSE(adopted);
   CHECK(adopted.error().message.find("database or disk is full") != std::string::npos);
-  CHECK_FALSE(loop.IsAdopted(run->run_id));
+  CHECK_FALSE(loop.IsAdopted(run.run_id));
   REQUIRE(loop.Step(std::nullopt));
   CHECK(f.runner.starts.empty());
-  CHECK(f.States(run->run_id) ==
+  CHECK(f.States(run.run_id) ==
         std::map<std::string, TaskState>{{"a", TaskState::kPending}, {"b", TaskState::kPending}});
 
   REQUIRE(f.store->database().Exec("DROP TRIGGER refuse"));
-  auto done = loop.RunToCompletion(f.dag, run->run_id);
+  auto done = loop.RunToCompletion(f.dag, run.run_id);
   REQUIRE(done);
   CHECK(done->state == state::RunState::kSuccess);
   CHECK(f.runner.starts.size() == 2);
@@ -312,24 +309,20 @@ tasks:
   a: { kind: shell, command: [true], retries: 1, retry_delay: 0s }
 )");
   f.runner.exit_codes["a"] = {1, 0};
-  RunRequest request{FromMillis(0), FromMillis(86'400'000),
-                     f.dag->params, state::RunKind::kManual,
-                     "tester",      "cli"};
-  auto run = CreateRun(*f.store, *f.dag, request, f.clock.Now());
-  REQUIRE(run);
+  const state::RunRecord run = f.Create();
   RunLoop loop(*f.store, f.runner, TrueCommand, f.clock,
                RunLoopOptions{.parallelism = 1, .log_dir = f.dir / "logs"});
-  REQUIRE(loop.Adopt(f.dag, run->run_id));
+  REQUIRE(loop.Adopt(f.dag, run.run_id));
   REQUIRE(loop.Step(std::nullopt));  // starts try 1
   auto outcome = f.runner.Wait(std::nullopt);
   REQUIRE(outcome);
   REQUIRE(loop.Step(outcome));  // ends try 1 (failed) and starts try 2 at once
   REQUIRE(f.runner.starts.size() == 2);
-  auto tis = f.store->TaskInstances(run->run_id);
+  auto tis = f.store->TaskInstances(run.run_id);
   REQUIRE(tis);
   CHECK(tis->at(0).state == TaskState::kRunning);
   CHECK(tis->at(0).try_number == 2);
-  auto attempts = f.store->Attempts(run->run_id, "a");
+  auto attempts = f.store->Attempts(run.run_id, "a");
   REQUIRE(attempts);
   REQUIRE(attempts->size() == 2);
   CHECK(attempts->at(0).state == state::AttemptState::kFailed);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <iostream>
 #include <thread>
@@ -183,6 +184,7 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
   std::size_t done = 0, failed = 0;
   const Timestamp started = clock.Now();
   Timestamp next_heartbeat = clock.Now() + std::chrono::seconds(5);
+  Timestamp next_check = clock.Now() + std::chrono::seconds(1);
   std::optional<scheduler::AttemptOutcome> outcome;
   int status = 0;
   scheduler::RunDags run_dags(context.dags_dir);
@@ -192,9 +194,28 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
       status = status ? status : 1;
       break;
     }
-    while (loop.RunCount() < limit && !pending.empty()) {
+    // Runs changed by hand since they were adopted (cleared, marked) are let go, as a scheduler
+    // does: their running attempts are cancelled, and they are taken up again from what the
+    // store now says (a run marked failed is then counted as ended).
+    if (clock.Now() >= next_check) {
+      for (const std::string& id : loop.AdoptedRuns()) {
+        auto run = (*store)->GetRun(id);
+        if (!run) return Report(run.error());
+        if (*run && (*run)->generation != loop.AdoptedGeneration(id)) {
+          std::cout << fmt::format("run {} was changed by hand; reloading it\n", id);
+          loop.Release(id);
+          pending.push_front(id);
+        }
+      }
+      next_check = clock.Now() + std::chrono::seconds(1);
+    }
+    for (std::size_t n = pending.size(); n > 0 && loop.RunCount() < limit; --n) {
       std::string id = pending.front();
       pending.pop_front();
+      if (loop.IsReleasing(id)) {  // its cancelled attempts have not ended yet
+        pending.push_back(id);
+        continue;
+      }
       auto run = (*store)->GetRun(id);
       if (!run || !*run) continue;
       // A run ended by hand meanwhile (marked, or the backfill canceled) is not adopted: the
@@ -226,13 +247,18 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
     }
     if (pending.empty() && loop.RunCount() == 0) break;
     // A run just ended and frees a slot: start the next one now, not after the next wait.
-    if (!pending.empty() && loop.RunCount() < limit) continue;
+    if (loop.RunCount() < limit && std::any_of(pending.begin(), pending.end(), [&](const auto& id) {
+          return !loop.IsReleasing(id);
+        })) {
+      continue;
+    }
     if (clock.Now() >= next_heartbeat) {
       (void)(*store)->Heartbeat(me, clock.Now());
       next_heartbeat = clock.Now() + std::chrono::seconds(5);
     }
     std::optional<Timestamp> deadline = loop.NextDeadline();
     if (!deadline || *deadline > next_heartbeat) deadline = next_heartbeat;
+    if (*deadline > next_check) deadline = next_check;
     outcome = pool.Wait(deadline);
   }
   if (live) std::cerr << "\r\x1b[K";

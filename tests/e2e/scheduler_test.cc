@@ -5,15 +5,18 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
 
+#include "common/strings.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/weir_cli.h"
 #include "tests/testing/weir_process.h"
@@ -433,6 +436,41 @@ TEST_CASE(
   Output twice = weir({"backfills", "cancel", "1"});
   CHECK(twice.exit_code == 2);
   CHECK(twice.err == "weir: backfill 1 has ended (canceled): nothing to cancel\n");
+}
+
+TEST_CASE(
+    "a run that weir backfill drives, marked failed by hand, is let go: its task is stopped and "
+    "the backfill ends",
+    "[e2e]") {
+  TempDir dir;
+  const auto started = dir / "started";
+  REQUIRE(::mkfifo(started.c_str(), 0600) == 0);
+  dir.Write("dags/slow.yaml", fmt::format(R"(
+dag: slow
+schedule: "@daily"
+tasks:
+  wait: {{ kind: shell, script: "echo go > {}; sleep 3600" }}
+  after: {{ kind: shell, command: [true], deps: [wait] }}
+)",
+                                          ShellQuote(started.string())));
+  Scheduler backfill(dir, {"slow", "--from", "2026-01-01", "--to", "2026-01-01"}, "backfill");
+  {
+    std::ifstream running(started);  // opens once the task writes: it runs
+    std::string line;
+    REQUIRE(std::getline(running, line));
+  }
+  Output mark = Weir(dir, {"runs", "mark", "slow@2026-01-01T00:00:00Z", "failed", "--dags", "dags",
+                           "--home", "home"});
+  INFO(mark.out << mark.err);
+  REQUIRE(mark.exit_code == 0);
+  REQUIRE(backfill.WaitFor("run slow@2026-01-01T00:00:00Z was changed by hand; reloading it"));
+  REQUIRE(backfill.WaitFor("backfill of slow: 1/1 runs done, 1 failed"));
+  CHECK(backfill.Wait() == 1);
+  const auto db = dir / "home" / "weir.db";
+  CHECK(Query(db, "SELECT state FROM runs") == "failed|\n");
+  CHECK(Query(db, "SELECT task_id, state FROM task_instances ORDER BY task_id") ==
+        "after|skipped|\nwait|failed|\n");
+  CHECK(Query(db, "SELECT count(*) FROM attempts WHERE state = 'running'") == "0|\n");
 }
 
 TEST_CASE("with a live scheduler, a backfill hands its plan over and follows it", "[e2e]") {

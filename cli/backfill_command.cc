@@ -198,14 +198,11 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
     // does: their running attempts are cancelled, and they are taken up again from what the
     // store now says (a run marked failed is then counted as ended).
     if (clock.Now() >= next_check) {
-      for (const std::string& id : loop.AdoptedRuns()) {
-        auto run = (*store)->GetRun(id);
-        if (!run) return Report(run.error());
-        if (*run && (*run)->generation != loop.AdoptedGeneration(id)) {
-          std::cout << fmt::format("run {} was changed by hand; reloading it\n", id);
-          loop.Release(id);
-          pending.push_front(id);
-        }
+      auto changed = loop.ReleaseChanged();
+      if (!changed) return Report(changed.error());
+      for (const std::string& id : *changed) {
+        std::cout << fmt::format("run {} was changed by hand; reloading it\n", id);
+        pending.push_front(id);
       }
       next_check = clock.Now() + std::chrono::seconds(1);
     }

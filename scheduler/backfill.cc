@@ -177,9 +177,8 @@ Result<AppliedBackfill> ApplyBackfill(state::Store& store, const dags::Dag& dag,
                                .options_json = details,
                                .actor = actor.name,
                                .created_at = now};
-  state::AuditEvent audit{
-      0, now, actor.name, actor.source, "backfill", "dag:" + dag.id, actor.reason, details};
-  auto id = store.CreateBackfill(record, created, to_drive, audit);
+  auto id = store.CreateBackfill(record, created, to_drive,
+                                 Audit(actor, now, "backfill", "dag:" + dag.id, details));
   if (!id) return std::unexpected(id.error());
   if (auto ok = batch->Commit(); !ok) return std::unexpected(ok.error());
   return AppliedBackfill{*id, std::move(to_drive)};
@@ -189,7 +188,8 @@ Result<CanceledBackfill> CancelBackfill(state::Store& store, std::int64_t id, co
                                         Timestamp now) {
   auto batch = store.StartBatch();
   if (!batch) return std::unexpected(batch.error());
-  auto backfill = store.GetBackfill(id);
+  std::vector<state::RunRecord> runs;
+  auto backfill = store.GetBackfill(id, &runs);
   if (!backfill) return std::unexpected(backfill.error());
   if (!*backfill) return Fail(ErrorCode::kNotFound, fmt::format("no backfill {}", id));
   if ((*backfill)->queued + (*backfill)->running == 0) {
@@ -197,10 +197,8 @@ Result<CanceledBackfill> CancelBackfill(state::Store& store, std::int64_t id, co
         ErrorCode::kFailedPrecondition,
         fmt::format("backfill {} has ended ({}): nothing to cancel", id, (*backfill)->State()));
   }
-  auto runs = store.BackfillRuns(id);
-  if (!runs) return std::unexpected(runs.error());
   CanceledBackfill out{.dag_id = (*backfill)->plan.dag_id};
-  for (const state::RunRecord& run : *runs) {
+  for (const state::RunRecord& run : runs) {
     if (run.state == state::RunState::kRunning) ++out.still_running;
     if (run.state != state::RunState::kQueued) continue;
     // Queued, yet with an attempt running (cleared while it ran): it goes on, as running runs do.
@@ -216,19 +214,11 @@ Result<CanceledBackfill> CancelBackfill(state::Store& store, std::int64_t id, co
     out.canceled.push_back(run.run_id);
   }
   if (auto ok = store.NoteBackfillCanceled(id, now); !ok) return std::unexpected(ok.error());
-  std::vector<std::string> quoted;  // the runs it failed, for the audit log
-  for (const std::string& run_id : out.canceled)
-    quoted.push_back(dags::Value::String(run_id).ToJson());
-  state::AuditEvent audit{0,
-                          now,
-                          actor.name,
-                          actor.source,
-                          "cancel_backfill",
-                          "dag:" + out.dag_id,
-                          actor.reason,
-                          fmt::format(R"({{"backfill":{},"canceled":[{}],"still_running":{}}})", id,
-                                      fmt::join(quoted, ","), out.still_running)};
-  if (auto ok = store.AppendAudit(audit); !ok) return std::unexpected(ok.error());
+  auto audited =
+      store.AppendAudit(Audit(actor, now, "cancel_backfill", "dag:" + out.dag_id,
+                              fmt::format(R"({{"backfill":{},"canceled":{},"still_running":{}}})",
+                                          id, JsonList(out.canceled), out.still_running)));
+  if (!audited) return std::unexpected(audited.error());
   if (auto ok = batch->Commit(); !ok) return std::unexpected(ok.error());
   return out;
 }

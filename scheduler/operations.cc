@@ -12,8 +12,6 @@
 #include "state/state.h"
 
 namespace weir::scheduler {
-namespace {
-
 using state::RunState;
 using state::TaskInstanceRecord;
 using state::TaskState;
@@ -35,6 +33,8 @@ std::string JsonList(const std::vector<std::string>& items) {
   for (const auto& i : items) values.push_back(dags::Value::String(i));
   return dags::Value::MakeList(std::move(values)).ToJson();
 }
+
+namespace {
 
 // The run's state after its task instances changed by hand: queued while any is undecided.
 void Resettle(state::RunRecord* run, const std::vector<TaskInstanceRecord>& tasks, Timestamp now) {

@@ -29,6 +29,12 @@ struct Actor {
   std::string reason;  // optional
 };
 
+// The audit event of `actor` doing `action` to `target` at `now`; `details` is a JSON object.
+state::AuditEvent Audit(const Actor& actor, Timestamp now, std::string action, std::string target,
+                        std::string details);
+// `items` as a JSON array of strings.
+std::string JsonList(const std::vector<std::string>& items);
+
 // The DAG a run was created with: its stored file text parsed again (paths relative to
 // `dags_dir`), so that a run keeps its version after the file changes.
 [[nodiscard]] Result<std::shared_ptr<const dags::Dag>> LoadRunDag(

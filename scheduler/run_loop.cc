@@ -599,16 +599,15 @@ bool RunLoop::IsReleasing(const std::string& run_id) const {
                      [&](const auto& e) { return e->run().run_id == run_id; });
 }
 
-std::vector<std::string> RunLoop::AdoptedRuns() const {
-  std::vector<std::string> ids;
-  for (const auto& [id, e] : executions_) ids.push_back(id);
-  return ids;
-}
-
-std::optional<std::int64_t> RunLoop::AdoptedGeneration(const std::string& run_id) const {
-  auto it = executions_.find(run_id);
-  if (it == executions_.end()) return std::nullopt;
-  return it->second->run().generation;
+Result<std::vector<std::string>> RunLoop::ReleaseChanged() {
+  std::vector<std::string> changed;
+  for (const auto& [id, execution] : executions_) {
+    auto run = store_.GetRun(id);
+    if (!run) return std::unexpected(run.error());
+    if (*run && (*run)->generation != execution->run().generation) changed.push_back(id);
+  }
+  for (const std::string& id : changed) Release(id);
+  return changed;
 }
 
 void RunLoop::Release(const std::string& run_id) {

@@ -189,14 +189,14 @@ class RunLoop {
   // Runs finished since the last call, with their final records.
   std::vector<state::RunRecord> TakeFinished();
   bool IsAdopted(const std::string& run_id) const;
-  std::vector<std::string> AdoptedRuns() const;
   // Whether a released run still waits for its cancelled attempts to end.
   bool IsReleasing(const std::string& run_id) const;
-  // The generation of the run as adopted (see state::RunRecord::generation), if adopted.
-  std::optional<std::int64_t> AdoptedGeneration(const std::string& run_id) const;
   // Lets go of a run that was changed from outside (clear, mark): its running attempts are
   // cancelled (their ends still recorded) and it can be adopted again from the store.
   void Release(const std::string& run_id);
+  // Releases every adopted run whose generation in the store (see
+  // state::RunRecord::generation) is not the one it was adopted with; returns their ids.
+  [[nodiscard]] Result<std::vector<std::string>> ReleaseChanged();
   int RunCount() const;      // adopted runs not finished yet
   int RunningCount() const;  // attempts running
   int ActiveRunsOf(const std::string& dag_id) const;

@@ -234,13 +234,10 @@ Result<void> SchedulerService::CreateDueRuns(const dags::Dag& dag, std::optional
 Result<void> SchedulerService::AdoptRuns() {
   // Runs changed by hand (clear, mark) since they were adopted are let go and, if still
   // unfinished, adopted again below from what the store now says.
-  for (const std::string& run_id : loop_.AdoptedRuns()) {
-    auto run = store_.GetRun(run_id);
-    if (!run) return std::unexpected(run.error());
-    if (*run && (*run)->generation != loop_.AdoptedGeneration(run_id)) {
-      Log(fmt::format("run {} was changed by hand; reloading it", run_id));
-      loop_.Release(run_id);
-    }
+  auto changed = loop_.ReleaseChanged();
+  if (!changed) return std::unexpected(changed.error());
+  for (const std::string& run_id : *changed) {
+    Log(fmt::format("run {} was changed by hand; reloading it", run_id));
   }
   auto runs = store_.UnfinishedRuns();
   if (!runs) return std::unexpected(runs.error());

@@ -407,6 +407,10 @@ TEST_CASE("bad backfill ids and query strings get a 4xx naming them and change n
     CHECK(Body(r)["error"] == error);
   }
   CHECK(f.Send("POST", "/api/v1/backfills", "{}", kToken).status == 404);
+  // A DAG name is only ever a bound value: SQL in it matches no DAG.
+  HttpResponse injected = f.Send("GET", "/api/v1/backfills?dag=%27%20OR%201%3D1--");
+  CHECK(injected.status == 200);
+  CHECK(Body(injected)["backfills"].empty());
   const std::pair<std::string, std::string> cancels[] = {
       {"/api/v1/backfills/abc/cancel", "backfill id 'abc': expected a whole number from 1"},
       {"/api/v1/backfills/999/cancel", "no backfill 999"},

@@ -273,6 +273,9 @@ Result<Writer> Writer::Begin(const std::filesystem::path& warehouse, WriteTarget
   auto connection = Connection::Open(warehouse);
   if (!connection) return std::unexpected(connection.error());
   Writer writer(std::move(*connection), std::move(target));
+  if (auto ok = writer.connection_.Exec("PRAGMA secure_delete = FAST"); !ok) {
+    return std::unexpected(ok.error());
+  }
   if (auto ok = writer.connection_.Exec("BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
   writer.open_ = true;
   return writer;
@@ -286,13 +289,16 @@ Result<void> Writer::Prepare(std::string_view definition,
                              const std::function<Result<void>(sqlite3_stmt*)>& bind) {
   const std::string into = QuoteIdentifier(target_.into);
   const bool replace = target_.mode == "replace";
-  if (replace) {
-    if (auto ok = connection_.Exec("DROP TABLE IF EXISTS " + into); !ok) {
-      return std::unexpected(ok.error());
+  if (replace && table_ == target_.into && connection_.TableExists(target_.into)) {
+    // A name no table has: the transaction is IMMEDIATE, so none can appear before Commit.
+    table_ = "weir_replacing_" + target_.into;
+    for (int n = 2; connection_.TableExists(table_); ++n) {
+      table_ = fmt::format("weir_replacing_{}_{}", target_.into, n);
     }
   }
   if (replace || !connection_.TableExists(target_.into)) {
-    auto ok = connection_.Exec(fmt::format("CREATE TABLE {} {}", into, definition), bind);
+    auto ok = connection_.Exec(
+        fmt::format("CREATE TABLE {} {}", QuoteIdentifier(table_), definition), bind);
     if (!ok) return std::unexpected(ok.error());
   }
   if (target_.mode == "upsert") {
@@ -324,8 +330,8 @@ std::string Writer::InsertSql(const std::vector<std::string>& columns,
                               std::string_view rows) const {
   std::vector<std::string> quoted;
   for (const std::string& c : columns) quoted.push_back(QuoteIdentifier(c));
-  std::string sql = fmt::format("INSERT INTO {} ({}) {}", QuoteIdentifier(target_.into),
-                                fmt::join(quoted, ", "), rows);
+  std::string sql =
+      fmt::format("INSERT INTO {} ({}) {}", QuoteIdentifier(table_), fmt::join(quoted, ", "), rows);
   if (target_.mode != "upsert") return sql;
   // A row whose key is there replaces its other columns. ("WHERE true" settles a parsing
   // ambiguity of INSERT ... SELECT ... ON CONFLICT.)
@@ -358,16 +364,20 @@ void Writer::BindInterval(sqlite3_stmt* stmt) const {
   }
 }
 
-Result<std::int64_t> Writer::RowCount() const {
-  auto stmt = connection_.Prepare("SELECT count(*) FROM " + QuoteIdentifier(target_.into));
-  if (!stmt) return std::unexpected(stmt.error());
-  if (sqlite3_step(stmt->get()) != SQLITE_ROW) {
-    return std::unexpected(connection_.LastError("counting rows"));
-  }
-  return sqlite3_column_int64(stmt->get(), 0);
-}
-
 Result<void> Writer::Commit() {
+  if (table_ != target_.into) {
+    // The legacy rename leaves views and triggers that name `into` as they are (they name the
+    // new version once it has the name) and does not stop at one that is broken meanwhile.
+    for (const std::string& sql :
+         {"DROP TABLE " + QuoteIdentifier(target_.into),
+          std::string("PRAGMA legacy_alter_table = ON"),
+          fmt::format("ALTER TABLE {} RENAME TO {}", QuoteIdentifier(table_),
+                      QuoteIdentifier(target_.into)),
+          std::string("PRAGMA legacy_alter_table = OFF")}) {
+      if (auto ok = connection_.Exec(sql); !ok) return std::unexpected(ok.error());
+    }
+    table_ = target_.into;
+  }
   if (auto ok = connection_.Exec("COMMIT"); !ok) return std::unexpected(ok.error());
   open_ = false;
   return {};

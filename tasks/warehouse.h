@@ -103,6 +103,14 @@ struct ReadOnlyQuery {
     std::vector<std::string>* parameters);
 
 // One task's write into its table, inside one IMMEDIATE transaction.
+//
+// Replace mode writes the new version of a table that exists beside the old one, under a
+// staging name, and swaps the two at Commit (DROP the old, RENAME the new). The old version's
+// pages are then freed as they are, not copied into the rollback journal first, and the next
+// replace reuses them without journaling either: rewriting a table that was there costs what
+// writing it afresh does, and the file holds at most two versions of it. For the same reason
+// deleted content is zeroed only where that costs no extra I/O (PRAGMA secure_delete = FAST,
+// where Debian's SQLite zeroes every freed page); VACUUM the warehouse to clear its free pages.
 class Writer {
  public:
   [[nodiscard]] static Result<Writer> Begin(const std::filesystem::path& warehouse,
@@ -113,11 +121,14 @@ class Writer {
 
   const Connection& connection() const { return connection_; }
   const WriteTarget& target() const { return target_; }
+  // The table rows go into until Commit: `into`, or the staging table of a replace.
+  const std::string& table() const { return table_; }
 
   // Makes the table ready for this task's rows. `definition` is what follows
   // `CREATE TABLE name`: "(col TYPE, ...)" or "AS SELECT ...", used when the table is created
-  // (always for replace, when missing otherwise). Upsert adds a unique index on the key;
-  // partition deletes the rows of the interval. `bind` binds the parameters of a definition.
+  // (always for replace, under a staging name when `into` exists; when missing otherwise). Upsert
+  // adds a unique index on the key; partition deletes the rows of the interval. `bind` binds the
+  // parameters of a definition.
   [[nodiscard]] Result<void> Prepare(std::string_view definition,
                                      const std::function<Result<void>(sqlite3_stmt*)>& bind = {});
   // The statement that adds rows by the mode: INSERT INTO into (columns) ROWS, with an
@@ -127,16 +138,14 @@ class Writer {
   // using the parameters :weir_start and :weir_end; BindInterval binds them.
   std::string InIntervalSql(std::string_view expression) const;
   void BindInterval(sqlite3_stmt* stmt) const;
-  // The rows of the table now (inside the transaction).
-  [[nodiscard]] Result<std::int64_t> RowCount() const;
-
   [[nodiscard]] Result<void> Commit();
 
  private:
   Writer(Connection connection, WriteTarget target)
-      : connection_(std::move(connection)), target_(std::move(target)) {}
+      : connection_(std::move(connection)), target_(std::move(target)), table_(target_.into) {}
   Connection connection_;
   WriteTarget target_;
+  std::string table_;
   bool open_ = false;  // a transaction to roll back
 };
 

@@ -16,8 +16,10 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/large_vector.h"
 #include "common/strings.h"
 #include "common/time.h"
 
@@ -71,7 +73,8 @@ class Values {
         c.kind = text ? Cell::Kind::kText : Cell::Kind::kBlob;
         c.size = static_cast<std::uint32_t>(sqlite3_column_bytes(stmt, column));
         c.offset = arena_.size();
-        arena_.append(static_cast<const char*>(bytes), c.size);
+        arena_.insert(arena_.end(), static_cast<const char*>(bytes),
+                      static_cast<const char*>(bytes) + c.size);
         return c;
       }
       default:
@@ -81,6 +84,13 @@ class Values {
 
   std::string_view Bytes(const Cell& c) const { return {arena_.data() + c.offset, c.size}; }
   void Clear() { arena_.clear(); }
+  // Takes the bytes of `other`'s texts and blobs; a cell of `other` is one of these once its
+  // offset is moved by what this returns.
+  std::uint64_t Append(const Values& other) {
+    const std::uint64_t base = arena_.size();
+    arena_.insert(arena_.end(), other.arena_.begin(), other.arena_.end());
+    return base;
+  }
 
   void Bind(sqlite3_stmt* stmt, int index, const Cell& c) const {
     switch (c.kind) {
@@ -176,8 +186,11 @@ class Values {
   }
 
  private:
-  std::string arena_;
+  LargeVector<char> arena_;
 };
+
+// A column of values, one per event or label (millions: see common/large_vector.h).
+using Column = LargeVector<Cell>;
 
 // A timestamp in milliseconds since the epoch: ISO 8601 text, or a number of seconds.
 std::optional<std::int64_t> MillisOf(const Cell& c, const Values& values) {
@@ -202,10 +215,10 @@ std::optional<std::int64_t> MillisOf(const Cell& c, const Values& values) {
 // The events of every entity, sorted by (entity, event time, available_at, row): an event's
 // index is its rank, so "first" and "last" compare indexes.
 struct Events {
-  std::vector<std::int64_t> ts, available;
-  std::vector<std::vector<Cell>> columns;            // one per distinct feature column
-  std::vector<std::vector<std::uint32_t>> distinct;  // per column: a dense id per distinct value
-  std::vector<std::size_t> begin;  // entity k's events are [begin[k], begin[k + 1])
+  LargeVector<std::int64_t> ts, available;
+  std::vector<Column> columns;                       // one per distinct feature column
+  std::vector<LargeVector<std::uint32_t>> distinct;  // per column: a dense id per distinct value
+  LargeVector<std::size_t> begin;  // entity k's events are [begin[k], begin[k + 1])
 };
 
 enum class Agg { kCount, kSum, kAvg, kStddev, kMin, kMax, kFirst, kLast, kCountDistinct };
@@ -247,7 +260,7 @@ class CompensatedSum {
 
 class Count : public Aggregate {
  public:
-  explicit Count(const std::vector<Cell>* column) : column_(column) {}
+  explicit Count(const Column* column) : column_(column) {}
   void Add(std::size_t e) override { n_ += Counts(e); }
   void Remove(std::size_t e) override { n_ -= Counts(e); }
   Cell Value() override { return Cell::Integer(n_); }
@@ -257,7 +270,7 @@ class Count : public Aggregate {
   int Counts(std::size_t e) const {
     return column_ == nullptr || (*column_)[e].kind != Cell::Kind::kNull ? 1 : 0;
   }
-  const std::vector<Cell>* column_;  // null: count events
+  const Column* column_;  // null: count events
   std::int64_t n_ = 0;
 };
 
@@ -266,7 +279,7 @@ class Count : public Aggregate {
 // spread around a large mean.
 class Moments : public Aggregate {
  public:
-  Moments(const std::vector<Cell>& column, Agg agg) : column_(column), agg_(agg) {}
+  Moments(const Column& column, Agg agg) : column_(column), agg_(agg) {}
   void Add(std::size_t e) override { Update(e, +1); }
   void Remove(std::size_t e) override { Update(e, -1); }
   Cell Value() override {
@@ -314,7 +327,7 @@ class Moments : public Aggregate {
       squares_.Add(sign * d * d);
     }
   }
-  const std::vector<Cell>& column_;
+  const Column& column_;
   Agg agg_;
   std::int64_t n_ = 0, reals_ = 0;
   __int128 integers_ = 0;
@@ -326,8 +339,7 @@ class Moments : public Aggregate {
 // are dropped when they reach the top. `live[e]` says whether event e is in the window.
 class Extreme : public Aggregate {
  public:
-  Extreme(const std::vector<Cell>& column, const Values& values, Agg agg,
-          const std::vector<char>& live)
+  Extreme(const Column& column, const Values& values, Agg agg, const LargeVector<char>& live)
       : column_(column), values_(values), agg_(agg), live_(live) {}
   // The heap's "less": its top is the answer.
   auto Order() const {
@@ -360,16 +372,16 @@ class Extreme : public Aggregate {
   void Clear() override { heap_.clear(); }
 
  private:
-  const std::vector<Cell>& column_;
+  const Column& column_;
   const Values& values_;
   Agg agg_;
-  const std::vector<char>& live_;
+  const LargeVector<char>& live_;
   std::vector<std::uint32_t> heap_;
 };
 
 class CountDistinct : public Aggregate {
  public:
-  CountDistinct(const std::vector<std::uint32_t>& ids, std::size_t distinct_values)
+  CountDistinct(const LargeVector<std::uint32_t>& ids, std::size_t distinct_values)
       : ids_(ids), counts_(distinct_values, 0) {}
   // Id 0 is NULL, which is not counted.
   void Add(std::size_t e) override {
@@ -387,7 +399,7 @@ class CountDistinct : public Aggregate {
   }
 
  private:
-  const std::vector<std::uint32_t>& ids_;
+  const LargeVector<std::uint32_t>& ids_;
   std::vector<std::int32_t> counts_;
   std::vector<std::uint32_t> touched_;
   std::int64_t distinct_ = 0;
@@ -572,6 +584,69 @@ Result<Inspection> Inspect(const Connection& connection, const FeatureConfig& c)
   return in;
 }
 
+// Entity keys and the dense ids given to them, 0, 1, ... in order of first appearance. A key of
+// one integer (the usual case) is kept as its value, any other as bytes under which values
+// SQLite's = finds equal are equal (Values::AppendKey).
+class EntityIds {
+ public:
+  template <typename Key>
+  std::int32_t Add(const Key& key) {
+    auto [it, inserted] = Map<Key>().try_emplace(key, size_);
+    if (inserted) ++size_;
+    return it->second;
+  }
+  template <typename Key>
+  std::int32_t Find(const Key& key) const {
+    auto it = Map<Key>().find(key);
+    return it == Map<Key>().end() ? -1 : it->second;
+  }
+  void Prefetch(std::int64_t key) const { integers_.prefetch(key); }
+  std::int32_t size() const { return size_; }
+
+  // Gives each key of `other` an id here, in `other`'s order; returns the id here of each of
+  // `other`'s ids.
+  std::vector<std::int32_t> Merge(const EntityIds& other) {
+    std::vector<std::int32_t> mine(static_cast<std::size_t>(other.size_));
+    std::vector<std::pair<std::int32_t, const std::int64_t*>> integers;
+    std::vector<std::pair<std::int32_t, const std::string*>> others;
+    for (const auto& [key, id] : other.integers_) integers.emplace_back(id, &key);
+    for (const auto& [key, id] : other.others_) others.emplace_back(id, &key);
+    std::sort(integers.begin(), integers.end());
+    std::sort(others.begin(), others.end());
+    auto i = integers.begin();
+    auto o = others.begin();
+    while (i != integers.end() || o != others.end()) {
+      if (o == others.end() || (i != integers.end() && i->first < o->first)) {
+        mine[static_cast<std::size_t>(i->first)] = Add(*i->second), ++i;
+      } else {
+        mine[static_cast<std::size_t>(o->first)] = Add(*o->second), ++o;
+      }
+    }
+    return mine;
+  }
+
+ private:
+  template <typename Key>
+  auto& Map() {
+    if constexpr (std::is_same_v<Key, std::int64_t>) {
+      return integers_;
+    } else {
+      return others_;
+    }
+  }
+  template <typename Key>
+  const auto& Map() const {
+    if constexpr (std::is_same_v<Key, std::int64_t>) {
+      return integers_;
+    } else {
+      return others_;
+    }
+  }
+  absl::flat_hash_map<std::int64_t, std::int32_t> integers_;
+  absl::flat_hash_map<std::string, std::int32_t> others_;
+  std::int32_t size_ = 0;
+};
+
 // Runs work(0) ... work(n - 1), on as many threads as there are cores (and work).
 void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& work) {
   const std::size_t threads =
@@ -583,6 +658,15 @@ void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& work) {
   std::vector<std::jthread> pool;
   for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
+}
+
+// Runs work(begin, end) over [0, n) cut into a few ranges, side by side as ParallelFor does.
+void ParallelRanges(std::size_t n, const std::function<void(std::size_t, std::size_t)>& work) {
+  constexpr std::size_t kRanges = 16;
+  ParallelFor(std::min(n, kRanges), [&](std::size_t r) {
+    const std::size_t ranges = std::min(n, kRanges);
+    work(n * r / ranges, n * (r + 1) / ranges);
+  });
 }
 
 // ---- The task ------------------------------------------------------------------------------
@@ -606,7 +690,7 @@ class FeatureRun {
     if (auto ok = writer->Commit(); !ok) return Fail(ok.error().code, where() + ok.error().message);
     return FeatureReport{.labels = static_cast<std::int64_t>(label_cutoff_.size()),
                          .events = static_cast<std::int64_t>(events_.ts.size()),
-                         .entities = entities_};
+                         .entities = ids_.size()};
   }
 
  private:
@@ -618,52 +702,64 @@ class FeatureRun {
                  fmt::format("{}{} table {} row {}: {}", where(), side, table, row, why)};
   }
 
-  // The entity's id, made when `add` (events) or -1 for one no event has (labels). `row` names
-  // the row in an error about a NULL key. A key of one integer (the usual case) is looked up by
-  // its value; any other by its bytes, under which values SQLite's = finds equal are equal.
+  // What one thread needs to read rows: a place for the values it looks at once.
+  struct Scratch {
+    Values values;
+    std::string key;
+  };
+
+  // The entity's id in `ids`, made when `add` (events) or -1 for one no event has (labels).
+  // `row` names the row in an error about a NULL key.
   Result<std::int32_t> EntityOf(sqlite3_stmt* stmt, int first, const FeatureConfig::Side& side,
-                                std::string_view name, std::int64_t row, bool add) {
-    key_.clear();
+                                std::string_view name, std::int64_t row, EntityIds* ids, bool add,
+                                Scratch* scratch) const {
+    scratch->key.clear();
     for (std::size_t i = 0; i < side.entity.size(); ++i) {
       const int column = first + static_cast<int>(i);
       if (sqlite3_column_type(stmt, column) == SQLITE_NULL) {
         return std::unexpected(RowError(name, side.table, row,
                                         fmt::format("entity column {} is NULL", side.entity[i])));
       }
-      scratch_.Clear();
-      const Cell cell = scratch_.Read(stmt, column);
+      scratch->values.Clear();
+      const Cell cell = scratch->values.Read(stmt, column);
       if (side.entity.size() == 1) {
-        if (auto integer = scratch_.AsInteger(cell)) return IdOf(&integer_ids_, *integer, add);
+        if (auto integer = Values::AsInteger(cell)) {
+          return add ? ids->Add(*integer) : ids->Find(*integer);
+        }
       }
-      scratch_.AppendKey(cell, &key_);
+      scratch->values.AppendKey(cell, &scratch->key);
     }
-    return IdOf(&other_ids_, key_, add);
-  }
-
-  template <typename Map, typename Key>
-  std::int32_t IdOf(Map* ids, const Key& key, bool add) {
-    if (!add) {
-      auto it = ids->find(key);
-      return it == ids->end() ? -1 : it->second;
-    }
-    auto [it, inserted] = ids->try_emplace(key, entities_);
-    if (inserted) ++entities_;
-    return it->second;
+    return add ? ids->Add(scratch->key) : ids->Find(scratch->key);
   }
 
   Result<std::int64_t> TimeOf(sqlite3_stmt* stmt, int column, std::string_view side,
-                              const std::string& table, const std::string& name, std::int64_t row) {
-    scratch_.Clear();
-    Cell cell = scratch_.Read(stmt, column);
-    if (auto ms = MillisOf(cell, scratch_)) return *ms;
+                              const std::string& table, const std::string& name, std::int64_t row,
+                              Scratch* scratch) const {
+    scratch->values.Clear();
+    Cell cell = scratch->values.Read(stmt, column);
+    if (auto ms = MillisOf(cell, scratch->values)) return *ms;
     return std::unexpected(
         RowError(side, table, row,
                  fmt::format("{} {} is not a time (write ISO 8601 such as 2026-01-10T07:30:00Z, or "
                              "seconds since the Unix epoch)",
-                             name, scratch_.Show(cell))));
+                             name, scratch->values.Show(cell))));
   }
 
-  Result<void> ReadEvents(const Connection& connection) {
+  // The events of one range of rowids (or of the whole table), in rowid order, with entity ids
+  // of their own.
+  struct EventRows {
+    LargeVector<std::int32_t> entity;
+    LargeVector<std::int64_t> times, available;
+    std::vector<Column> values;
+    Values texts;  // the bytes of the text and blob values
+    EntityIds ids;
+  };
+
+  // Reads the rows of the events table that `filter` (on rowid, with ?1 and ?2) keeps, or all of
+  // them, into `out`; `rows` is about how many there are.
+  Result<void> ReadEventRows(const Connection& connection, const std::string& filter,
+                             std::int64_t low, std::int64_t high, std::size_t rows,
+                             EventRows* out) const {
     const FeatureConfig::Side& e = c_.events;
     const std::vector<std::string> value_columns = FeatureColumns(c_);
     std::vector<bool> numeric(value_columns.size(), false);
@@ -680,48 +776,125 @@ class FeatureRun {
     const int ts = 1 + static_cast<int>(e.entity.size());
     const int first_value = ts + (e.available_at.empty() ? 1 : 2);
 
-    std::vector<std::int32_t> entity;
-    std::vector<std::int64_t> times, available;
-    std::vector<std::vector<Cell>> values(value_columns.size());
-    auto ok = Scan(connection, where(), e.table, columns, "", {},
-                   [&](sqlite3_stmt* stmt, std::int64_t row) -> Result<void> {
-                     // The entity's slot is fetched while the times are parsed: the lookup
-                     // is a cache miss more often than not.
-                     if (e.entity.size() == 1 && sqlite3_column_type(stmt, 1) == SQLITE_INTEGER) {
-                       integer_ids_.prefetch(sqlite3_column_int64(stmt, 1));
-                     }
-                     auto t = TimeOf(stmt, ts, "events", e.table, e.timestamp, row);
-                     Result<std::int64_t> avail = std::numeric_limits<std::int64_t>::min();
-                     if (!e.available_at.empty()) {
-                       avail = TimeOf(stmt, ts + 1, "events", e.table, e.available_at, row);
-                     }
-                     auto id = EntityOf(stmt, 1, e, "events", row, /*add=*/true);
-                     if (!id) return std::unexpected(id.error());
-                     if (!t) return std::unexpected(t.error());
-                     if (!avail) return std::unexpected(avail.error());
-                     entity.push_back(*id);
-                     times.push_back(*t);
-                     available.push_back(*avail);
-                     for (std::size_t v = 0; v < values.size(); ++v) {
-                       Cell cell = values_.Read(stmt, first_value + static_cast<int>(v));
-                       if (numeric[v] && !cell.is_number() && cell.kind != Cell::Kind::kNull) {
-                         return std::unexpected(RowError(
-                             "events", e.table, row,
-                             fmt::format("{} is {}, not a number (sum, avg and stddev need "
-                                         "numbers)",
-                                         value_columns[v], values_.Show(cell))));
-                       }
-                       values[v].push_back(cell);
-                     }
-                     return {};
-                   });
-    if (!ok) return ok;
+    // Room for every row up front: no copy of what was read each time an array doubles. Room
+    // never written is never touched (see LargeVector), so an estimate too high costs nothing.
+    out->values.resize(value_columns.size());
+    out->entity.reserve(rows);
+    out->times.reserve(rows);
+    out->available.reserve(rows);
+    for (Column& v : out->values) v.reserve(rows);
+    Scratch scratch;
+    return Scan(
+        connection, where(), e.table, columns, filter,
+        [&](sqlite3_stmt* stmt) {
+          if (filter.empty()) return;
+          sqlite3_bind_int64(stmt, 1, low);
+          sqlite3_bind_int64(stmt, 2, high);
+        },
+        [&](sqlite3_stmt* stmt, std::int64_t row) -> Result<void> {
+          // The entity's slot is fetched while the times are parsed: the lookup is a cache
+          // miss more often than not.
+          if (e.entity.size() == 1 && sqlite3_column_type(stmt, 1) == SQLITE_INTEGER) {
+            out->ids.Prefetch(sqlite3_column_int64(stmt, 1));
+          }
+          auto t = TimeOf(stmt, ts, "events", e.table, e.timestamp, row, &scratch);
+          Result<std::int64_t> avail = std::numeric_limits<std::int64_t>::min();
+          if (!e.available_at.empty()) {
+            avail = TimeOf(stmt, ts + 1, "events", e.table, e.available_at, row, &scratch);
+          }
+          auto id = EntityOf(stmt, 1, e, "events", row, &out->ids, /*add=*/true, &scratch);
+          if (!id) return std::unexpected(id.error());
+          if (!t) return std::unexpected(t.error());
+          if (!avail) return std::unexpected(avail.error());
+          out->entity.push_back(*id);
+          out->times.push_back(*t);
+          out->available.push_back(*avail);
+          for (std::size_t v = 0; v < out->values.size(); ++v) {
+            Cell cell = out->texts.Read(stmt, first_value + static_cast<int>(v));
+            if (numeric[v] && !cell.is_number() && cell.kind != Cell::Kind::kNull) {
+              return std::unexpected(
+                  RowError("events", e.table, row,
+                           fmt::format("{} is {}, not a number (sum, avg and stddev need numbers)",
+                                       value_columns[v], out->texts.Show(cell))));
+            }
+            out->values[v].push_back(cell);
+          }
+          return {};
+        });
+  }
 
-    // Rank order: entity, time, available_at, row. A counting sort by entity (stable: rows stay
-    // in order), then each entity's events by time, each entity's few in a run of their own.
-    const std::size_t n = times.size();
-    events_.begin.assign(static_cast<std::size_t>(entities_) + 1, 0);
-    for (std::int32_t id : entity) ++events_.begin[static_cast<std::size_t>(id) + 1];
+  // Reads the events on two threads when the table is large enough and has rowids: the lower
+  // half of its rowids through the task's own connection, the upper half through a second,
+  // read-only one. Both see the same data: the task's transaction holds the warehouse's write
+  // lock, so no one else can commit, and it has written nothing yet. The first error in rowid
+  // order is the one reported, as a single scan would.
+  Result<void> ReadEvents(const Connection& connection) {
+    constexpr std::int64_t kReserveAtMost = 1 << 22;              // rows: rowids may leave gaps
+    std::optional<std::pair<std::int64_t, std::int64_t>> rowids;  // the smallest and the largest
+    if (auto stmt = connection.Prepare("SELECT min(rowid), max(rowid) FROM " +
+                                       QuoteIdentifier(c_.events.table));
+        stmt && sqlite3_step(stmt->get()) == SQLITE_ROW &&
+        sqlite3_column_type(stmt->get(), 0) == SQLITE_INTEGER) {
+      rowids.emplace(sqlite3_column_int64(stmt->get(), 0), sqlite3_column_int64(stmt->get(), 1));
+    }
+    // Half the rowids' range (each end halved first, so that nothing overflows).
+    const std::int64_t half = rowids ? rowids->second / 2 - rowids->first / 2 : 0;
+    const bool split =
+        rowids && half >= c_.split_read_from / 2 && std::thread::hardware_concurrency() > 1;
+    std::vector<EventRows> parts(split ? 2 : 1);
+    if (!split) {
+      const std::int64_t rows = rowids ? std::min(half, kReserveAtMost / 2) * 2 + 1 : 0;
+      auto ok = ReadEventRows(connection, "", 0, 0, static_cast<std::size_t>(rows), &parts[0]);
+      if (!ok) return ok;
+    } else {
+      const std::int64_t middle = rowids->first + half;
+      const auto rows = static_cast<std::size_t>(std::min(half + 1, kReserveAtMost));
+      Result<void> lower, upper;
+      {
+        std::jthread second([&] {
+          auto other = Connection::Open(c_.warehouse, /*read_only=*/true);
+          if (!other) {
+            upper = Fail(other.error().code, where() + other.error().message);
+            return;
+          }
+          upper = ReadEventRows(*other, "rowid > ?1 AND rowid <= ?2", middle, rowids->second, rows,
+                                &parts[1]);
+        });
+        lower = ReadEventRows(connection, "rowid >= ?1 AND rowid <= ?2", rowids->first, middle,
+                              rows, &parts[0]);
+      }                          // the second thread has ended
+      if (!lower) return lower;  // first: its rows come first
+      if (!upper) return upper;
+    }
+    SortEvents(&parts);
+    NumberDistinctValues();
+    return {};
+  }
+
+  // Ranks the events read by (entity, time, available_at, row) into events_: a counting sort by
+  // entity (stable: rows stay in order), then each entity's events by time, each entity's few
+  // in a run of their own.
+  void SortEvents(std::vector<EventRows>* parts) {
+    ids_ = std::move((*parts)[0].ids);
+    values_ = std::move((*parts)[0].texts);
+    // Where each part's rows start among all rows, and where its texts now are in values_.
+    std::vector<std::size_t> first_row(parts->size() + 1, 0);
+    std::vector<std::uint64_t> text_base(parts->size(), 0);
+    for (std::size_t p = 0; p < parts->size(); ++p) {
+      EventRows& part = (*parts)[p];
+      if (p > 0) {
+        const std::vector<std::int32_t> id = ids_.Merge(part.ids);
+        for (std::int32_t& e : part.entity) e = id[static_cast<std::size_t>(e)];
+        text_base[p] = values_.Append(part.texts);
+        part.texts = {};
+      }
+      first_row[p + 1] = first_row[p] + part.entity.size();
+    }
+    const std::size_t n = first_row.back();
+    events_.begin.assign(static_cast<std::size_t>(ids_.size()) + 1, 0);
+    for (const EventRows& part : *parts) {
+      for (std::int32_t id : part.entity) ++events_.begin[static_cast<std::size_t>(id) + 1];
+    }
     std::partial_sum(events_.begin.begin(), events_.begin.end(), events_.begin.begin());
     struct Rank {
       std::int64_t ts, available;
@@ -730,54 +903,78 @@ class FeatureRun {
         return std::tie(ts, available, row) < std::tie(o.ts, o.available, o.row);
       }
     };
-    std::vector<Rank> ranks(n);
-    std::vector<std::size_t> next(events_.begin.begin(), events_.begin.end() - 1);
-    for (std::uint32_t r = 0; r < n; ++r) {
-      ranks[next[static_cast<std::size_t>(entity[r])]++] = {times[r], available[r], r};
+    LargeVector<Rank> ranks(n);
+    {
+      LargeVector<std::size_t> next(events_.begin.begin(), events_.begin.end() - 1);
+      for (std::size_t p = 0; p < parts->size(); ++p) {
+        const EventRows& part = (*parts)[p];
+        for (std::size_t i = 0; i < part.entity.size(); ++i) {
+          ranks[next[static_cast<std::size_t>(part.entity[i])]++] = {
+              part.times[i], part.available[i], static_cast<std::uint32_t>(first_row[p] + i)};
+        }
+      }
     }
-    for (std::size_t k = 0; k + 1 < events_.begin.size(); ++k) {
-      std::sort(ranks.begin() + static_cast<std::ptrdiff_t>(events_.begin[k]),
-                ranks.begin() + static_cast<std::ptrdiff_t>(events_.begin[k + 1]));
-    }
-    events_.ts.resize(n);
-    events_.available.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      events_.ts[i] = ranks[i].ts;
-      events_.available[i] = ranks[i].available;
-    }
-    events_.columns.resize(values.size());
-    for (std::size_t v = 0; v < values.size(); ++v) {
-      events_.columns[v].resize(n);
-      for (std::size_t i = 0; i < n; ++i) events_.columns[v][i] = values[v][ranks[i].row];
-      values[v] = {};
-    }
+    ParallelRanges(events_.begin.size() - 1, [&](std::size_t first, std::size_t end) {
+      for (std::size_t k = first; k < end; ++k) {
+        std::sort(ranks.begin() + static_cast<std::ptrdiff_t>(events_.begin[k]),
+                  ranks.begin() + static_cast<std::ptrdiff_t>(events_.begin[k + 1]));
+      }
+    });
+    // The times, then each value column, in rank order: gathers, side by side.
+    const std::size_t width = (*parts)[0].values.size();
+    events_.columns.resize(width);
+    ParallelFor(width + 1, [&](std::size_t v) {
+      if (v == width) {
+        events_.ts.resize(n);
+        events_.available.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          events_.ts[i] = ranks[i].ts;
+          events_.available[i] = ranks[i].available;
+        }
+        return;
+      }
+      Column& column = events_.columns[v];
+      column.resize(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t row = ranks[i].row;
+        const std::size_t p = row < first_row[1] ? 0 : 1;  // at most two parts
+        Cell cell = (*parts)[p].values[v][row - first_row[p]];
+        if (cell.kind == Cell::Kind::kText || cell.kind == Cell::Kind::kBlob) {
+          cell.offset += text_base[p];
+        }
+        column[i] = cell;
+      }
+      for (EventRows& part : *parts) part.values[v] = {};
+    });
+  }
+
+  // Dense ids of distinct values, for count_distinct (0 is NULL).
+  void NumberDistinctValues() {
+    const std::vector<std::string> value_columns = FeatureColumns(c_);
     column_index_.clear();
     for (std::size_t v = 0; v < value_columns.size(); ++v) column_index_[value_columns[v]] = v;
-
-    // Dense ids of distinct values, for count_distinct (0 is NULL).
-    events_.distinct.resize(values.size());
-    distinct_values_.assign(values.size(), 1);
+    events_.distinct.resize(value_columns.size());
+    distinct_values_.assign(value_columns.size(), 1);
+    std::string key;
     for (const FeatureSpec& f : c_.features) {
       if (f.agg != "count_distinct") continue;
       const std::size_t v = column_index_.at(f.column);
       if (!events_.distinct[v].empty() || events_.ts.empty()) continue;
       absl::flat_hash_map<std::string, std::uint32_t> ids;
-      std::vector<std::uint32_t>& out = events_.distinct[v];
+      LargeVector<std::uint32_t>& out = events_.distinct[v];
       out.reserve(events_.ts.size());
       for (const Cell& cell : events_.columns[v]) {
         if (cell.kind == Cell::Kind::kNull) {
           out.push_back(0);
           continue;
         }
-        key_.clear();
-        values_.AppendKey(cell, &key_);
+        key.clear();
+        values_.AppendKey(cell, &key);
         out.push_back(
-            ids.try_emplace(key_, static_cast<std::uint32_t>(ids.size() + 1)).first->second);
+            ids.try_emplace(key, static_cast<std::uint32_t>(ids.size() + 1)).first->second);
       }
       distinct_values_[v] = ids.size() + 1;
     }
-
-    return {};
   }
 
   Result<void> ReadLabels(const Writer& writer) {
@@ -792,6 +989,7 @@ class FeatureRun {
       filter = writer.InIntervalSql(QuoteIdentifier(c_.target.partition_column));
     }
     const std::size_t width = label_columns_.names.size();
+    Scratch scratch;
     auto ok = Scan(
         writer.connection(), where(), l.table, read, filter,
         [&](sqlite3_stmt* stmt) { writer.BindInterval(stmt); },
@@ -799,9 +997,9 @@ class FeatureRun {
           for (std::size_t i = 0; i < width; ++i) {
             label_cells_.push_back(values_.Read(stmt, 1 + static_cast<int>(i)));
           }
-          auto id = EntityOf(stmt, first_entity, l, "labels", row, /*add=*/false);
+          auto id = EntityOf(stmt, first_entity, l, "labels", row, &ids_, /*add=*/false, &scratch);
           if (!id) return std::unexpected(id.error());
-          auto t = TimeOf(stmt, ts, "labels", l.table, l.timestamp, row);
+          auto t = TimeOf(stmt, ts, "labels", l.table, l.timestamp, row, &scratch);
           if (!t) return std::unexpected(t.error());
           label_entity_.push_back(*id);
           label_cutoff_.push_back(*t - c_.delay_ms);
@@ -810,8 +1008,8 @@ class FeatureRun {
     return ok;
   }
 
-  std::unique_ptr<Aggregate> Make(const FeatureSpec& f, const std::vector<char>& live) const {
-    const std::vector<Cell>* column =
+  std::unique_ptr<Aggregate> Make(const FeatureSpec& f, const LargeVector<char>& live) const {
+    const Column* column =
         f.column.empty() ? nullptr : &events_.columns[column_index_.at(f.column)];
     const Agg agg = AggOf(f.agg);
     switch (agg) {
@@ -835,11 +1033,11 @@ class FeatureRun {
   void Compute() {
     const std::size_t n_labels = label_cutoff_.size();
     const std::size_t n_events = events_.ts.size();
-    results_.assign(c_.features.size(), std::vector<Cell>(n_labels));
+    results_.assign(c_.features.size(), Column(n_labels));
     // Labels by (entity, cutoff, row).
-    Slides slides{.labels = std::vector<std::uint32_t>(n_labels),
-                  .enter = std::vector<std::int64_t>(n_events),
-                  .entering = std::vector<std::uint32_t>(n_events)};
+    Slides slides{.labels = LargeVector<std::uint32_t>(n_labels),
+                  .enter = LargeVector<std::int64_t>(n_events),
+                  .entering = LargeVector<std::uint32_t>(n_events)};
     std::iota(slides.labels.begin(), slides.labels.end(), 0);
     std::sort(slides.labels.begin(), slides.labels.end(), [&](std::uint32_t a, std::uint32_t b) {
       return std::tie(label_entity_[a], label_cutoff_[a], a) <
@@ -852,12 +1050,14 @@ class FeatureRun {
     }
     std::iota(slides.entering.begin(), slides.entering.end(), 0);
     if (!c_.events.available_at.empty()) {
-      for (std::size_t k = 0; k + 1 < events_.begin.size(); ++k) {
-        std::stable_sort(
-            slides.entering.begin() + static_cast<std::ptrdiff_t>(events_.begin[k]),
-            slides.entering.begin() + static_cast<std::ptrdiff_t>(events_.begin[k + 1]),
-            [&](std::uint32_t a, std::uint32_t b) { return slides.enter[a] < slides.enter[b]; });
-      }
+      ParallelRanges(events_.begin.size() - 1, [&](std::size_t first, std::size_t end) {
+        for (std::size_t k = first; k < end; ++k) {
+          std::stable_sort(
+              slides.entering.begin() + static_cast<std::ptrdiff_t>(events_.begin[k]),
+              slides.entering.begin() + static_cast<std::ptrdiff_t>(events_.begin[k + 1]),
+              [&](std::uint32_t a, std::uint32_t b) { return slides.enter[a] < slides.enter[b]; });
+        }
+      });
     }
     std::map<std::int64_t, std::vector<std::size_t>> by_window;
     for (std::size_t f = 0; f < c_.features.size(); ++f) {
@@ -871,24 +1071,24 @@ class FeatureRun {
 
   // What every window length shares.
   struct Slides {
-    std::vector<std::uint32_t> labels;    // by (entity, cutoff, row)
-    std::vector<std::int64_t> enter;      // per event
-    std::vector<std::uint32_t> entering;  // events, by (entity, enter)
+    LargeVector<std::uint32_t> labels;    // by (entity, cutoff, row)
+    LargeVector<std::int64_t> enter;      // per event
+    LargeVector<std::uint32_t> entering;  // events, by (entity, enter)
   };
 
   // The `features` of one window length. Writes only their columns of results_.
   void Slide(const Slides& slides, std::int64_t window, const std::vector<std::size_t>& features) {
     const std::size_t n_labels = slides.labels.size();
     const std::size_t n_events = events_.ts.size();
-    const std::vector<std::uint32_t>& labels = slides.labels;
-    const std::vector<std::int64_t>& enter = slides.enter;
-    const std::vector<std::uint32_t>& entering = slides.entering;
+    const LargeVector<std::uint32_t>& labels = slides.labels;
+    const LargeVector<std::int64_t>& enter = slides.enter;
+    const LargeVector<std::uint32_t>& entering = slides.entering;
     constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-    std::vector<char> live(n_events, 0);
+    LargeVector<char> live(n_events, 0);
     std::vector<std::unique_ptr<Aggregate>> aggs;
     for (std::size_t f : features) aggs.push_back(Make(c_.features[f], live));
     // Event e is in the window of cutoff c when enter[e] <= c <= leave[e].
-    std::vector<std::int64_t> leave(n_events);
+    LargeVector<std::int64_t> leave(n_events);
     for (std::size_t e = 0; e < n_events; ++e) {
       leave[e] = window == 0 ? kNever : events_.ts[e] + window;
     }
@@ -952,7 +1152,7 @@ class FeatureRun {
       int slot = 1;
       for (std::size_t i = 0; i < width; ++i)
         values_.Bind(stmt, slot++, label_cells_[l * width + i]);
-      for (const std::vector<Cell>& feature : results_) values_.Bind(stmt, slot++, feature[l]);
+      for (const Column& feature : results_) values_.Bind(stmt, slot++, feature[l]);
       if (sqlite3_step(stmt) != SQLITE_DONE) {
         return std::unexpected(writer->connection().LastError(
             fmt::format("{}writing the row of label {}", where(), l + 1)));
@@ -963,19 +1163,16 @@ class FeatureRun {
   }
 
   const FeatureConfig& c_;
-  Values values_, scratch_;
-  std::string key_;
-  std::int32_t entities_ = 0;  // ids made so far
-  absl::flat_hash_map<std::int64_t, std::int32_t> integer_ids_;
-  absl::flat_hash_map<std::string, std::int32_t> other_ids_;
+  Values values_;  // the bytes of the events' and labels' texts and blobs
+  EntityIds ids_;
   Events events_;
   std::map<std::string, std::size_t> column_index_;
   std::vector<std::size_t> distinct_values_;
   TableColumns label_columns_, events_columns_;
-  std::vector<Cell> label_cells_;  // row-major
-  std::vector<std::int32_t> label_entity_;
-  std::vector<std::int64_t> label_cutoff_;
-  std::vector<std::vector<Cell>> results_;  // [feature][label]
+  Column label_cells_;  // row-major
+  LargeVector<std::int32_t> label_entity_;
+  LargeVector<std::int64_t> label_cutoff_;
+  std::vector<Column> results_;  // [feature][label]
 };
 
 }  // namespace

@@ -47,6 +47,9 @@ struct FeatureConfig {
   WriteTarget target;  // partition: only the labels whose partition_column is in the interval
   std::filesystem::path warehouse;
   std::string table_uri_prefix = "warehouse://";
+  // An events table whose rowids span at least this many is read on two threads (when the
+  // machine has two cores), each half of it through a connection of its own. Tests lower it.
+  std::int64_t split_read_from = 100'000;
 };
 
 // What the task reads, checked before it runs: both tables and every named column exist, no

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
@@ -584,7 +585,8 @@ TEST_CASE("every aggregate agrees with pandas on random data with ties, late eve
     TempDir dir;
     const auto warehouse = dir / "warehouse.db";
     ExecSql(warehouse, WarehouseSql(data.events, data.labels));
-    const FeatureConfig config = RandomDataConfig(warehouse, c.inclusive, c.delay, c.available_at);
+    FeatureConfig config = RandomDataConfig(warehouse, c.inclusive, c.delay, c.available_at);
+    if (c.seed % 2 == 0) config.split_read_from = 1;  // the events read on two threads
     const auto report = RunFeatures(config);
     if (!report) FAIL("RunFeatures: " << report.error().message);
     CHECK(report->labels == c.labels);
@@ -598,6 +600,67 @@ TEST_CASE("every aggregate agrees with pandas on random data with ties, late eve
     CHECK(empty < c.labels / 2);
     CHECK(Differences(ours, expected, 1e-9) == "");
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the events on two threads (a table of 100,000 rows or more; forced here).
+
+TEST_CASE("events read on two threads give the table one thread gives, gaps in the rowids too",
+          "[feature]") {
+  const Data data = Generate(21, 3000, 400);
+  TempDir dir;
+  const auto warehouse = dir / "warehouse.db";
+  ExecSql(warehouse, WarehouseSql(data.events, data.labels));
+  // Gaps, and a last stretch of rowids of entities and tags seen only there.
+  ExecSql(warehouse,
+          "DELETE FROM events WHERE rowid % 7 = 0 OR rowid BETWEEN 1200 AND 1300;"
+          "INSERT INTO events (rowid, uid, region, event_ts, available_at, amount, qty, tag)"
+          " SELECT rowid + 100000, uid + 10, region, event_ts, available_at, amount, qty,"
+          " tag || '+' FROM events WHERE rowid < 500;"
+          "INSERT INTO labels (id, user_id, area, label_ts, y) SELECT id + 1000, user_id + 10,"
+          " area, label_ts, y FROM labels WHERE id % 3 = 0;");
+  for (bool one_column_key : {false, true}) {
+    INFO((one_column_key ? "an entity key of one integer" : "an entity key of two columns"));
+    FeatureConfig config = RandomDataConfig(warehouse, false, kHour, true);
+    if (one_column_key) {
+      config.labels.entity = {"user_id"};
+      config.events.entity = {"uid"};
+    }
+    config.split_read_from = std::numeric_limits<std::int64_t>::max();
+    config.target.into = "one_thread";
+    const Table one = RunAndRead(config);
+    config.split_read_from = 1;
+    config.target.into = "two_threads";
+    const Table two = RunAndRead(config);
+    REQUIRE(one.rows.size() == data.labels.size() + data.labels.size() / 3);
+    CHECK(Differences(two, one, 0) == "");
+    // The entities of the last stretch are there, with their own tags.
+    const std::vector<std::string> last = Values(two, "last_tag_all");
+    CHECK(std::count_if(last.begin(), last.end(),
+                        [](const std::string& tag) { return tag.ends_with("+'"); }) > 50);
+  }
+}
+
+TEST_CASE("events read on two threads name the first bad row in rowid order", "[feature]") {
+  const Data data = Generate(22, 2000, 100);
+  TempDir dir;
+  const auto warehouse = dir / "warehouse.db";
+  ExecSql(warehouse, WarehouseSql(data.events, data.labels));
+  FeatureConfig config = RandomDataConfig(warehouse, false, kHour, true);
+  config.split_read_from = 1;
+  auto expect_refused = [&](const std::string& row) {
+    const std::string before = DumpEveryTable(warehouse);
+    const auto result = RunFeatures(config);
+    REQUIRE_FALSE(result);
+    CHECK_THAT(result.error().message, Catch::Contains("user_features") &&
+                                           Catch::Contains("events table events " + row) &&
+                                           Catch::Contains("is not a time"));
+    CHECK(DumpEveryTable(warehouse) == before);
+  };
+  ExecSql(warehouse, "UPDATE events SET event_ts = 'soon' WHERE rowid = 1990");
+  expect_refused("row 1990");
+  ExecSql(warehouse, "UPDATE events SET available_at = 'later' WHERE rowid = 7");
+  expect_refused("row 7");
 }
 
 // ---------------------------------------------------------------------------------------------

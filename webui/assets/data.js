@@ -42,18 +42,31 @@ function columns(schema) {
   return [];
 }
 
+// How far the lineage graph goes: attempts away from the version ('' for all the way).
+const DEPTHS = [['', 'all'], ['1', '1 step'], ['2', '2 steps'], ['3', '3 steps'],
+  ['5', '5 steps']];
+
 export async function datasetPage(main, ctx, q) {
   const uri = q.get('uri') || '';
   document.title = `${uri} · weir`;
   const direction = q.get('direction') === 'downstream' ? 'downstream' : 'upstream';
+  // The version whose lineage is drawn (none: the latest); anything but a version number is
+  // ignored, as is a depth the selector does not offer.
+  const asked = /^[1-9][0-9]{0,15}$/.test(q.get('version') || '') ? q.get('version') : '';
+  const depth = DEPTHS.some(([d]) => d === q.get('depth')) ? q.get('depth') : '';
   const data = await getJson(`/api/v1/dataset${query({uri})}`);
   if (!ctx.alive) return;
   const latest = data.versions[0];
+  const version = asked || (latest ? String(latest.version) : '');
   const by = data.checks[0];  // the checks all come from one validate attempt
   const graphBox = h('div', {class: 'graph-scroll'},
     h('p', {class: 'muted'}, 'Loading the lineage…'));
   const writers = h('div', {});
-  const here = (dir) => link.dataset(uri) + (dir === 'downstream' ? '&direction=downstream' : '');
+  const here = (o) => link.dataset(uri, {version: asked,
+    direction: direction === 'downstream' ? direction : '', depth, ...o});
+  const depthSelect = h('select', {id: 'lineage-depth', 'data-testid': 'lineage-depth'},
+    DEPTHS.map(([d, label]) => h('option', {value: d, selected: d === depth}, label)));
+  depthSelect.addEventListener('change', () => { location.hash = here({depth: depthSelect.value}); });
 
   const checkHeaders = ['Check', 'Column', 'Severity', 'Result', 'Observed', 'Threshold', 'Detail'];
   const versionHeaders = ['Version', 'Rows', 'Size', 'Fingerprint', 'Recorded', 'Written by'];
@@ -66,15 +79,21 @@ export async function datasetPage(main, ctx, q) {
         fact('Size', fmtBytes(latest.bytes)), fact('Recorded', fmtTime(latest.recorded_at)))
         : null),
     h('section', {'aria-labelledby': 'lineage-h'},
-      h('div', {class: 'section-head'}, h('h2', {id: 'lineage-h'}, 'Lineage'),
+      h('div', {class: 'section-head'},
+        h('h2', {id: 'lineage-h'}, 'Lineage', version ? ` of v${version}` : ''),
         h('div', {class: 'toggle', role: 'group', 'aria-label': 'direction'},
-          ['upstream', 'downstream'].map((dir) => h('a', {href: here(dir),
+          ['upstream', 'downstream'].map((dir) => h('a', {
+            href: here({direction: dir === 'downstream' ? dir : ''}),
             class: `button${dir === direction ? ' pressed' : ''}`,
             'aria-current': dir === direction ? 'true' : null,
-            'data-testid': `lineage-${dir}`}, dir)))),
-      h('p', {class: 'muted small'}, direction === 'upstream'
-        ? 'Where the latest version came from: versions read → attempt → versions written.'
-        : 'What was built from the latest version.'),
+            'data-testid': `lineage-${dir}`}, dir))),
+        h('label', {class: 'inline-field', for: 'lineage-depth'}, 'Depth ', depthSelect)),
+      h('p', {class: 'muted small'}, (direction === 'upstream'
+        ? `Where v${version} came from: versions read → attempt → versions written.`
+        : `What was built from v${version}.`),
+        asked && latest && asked !== String(latest.version)
+          ? [' ', h('a', {href: here({version: ''}), 'data-testid': 'lineage-latest'},
+            `Show the latest, v${latest.version}.`)] : null),
       graphBox),
     h('section', {'aria-labelledby': 'checks-h'},
       h('h2', {id: 'checks-h'}, 'Quality checks'),
@@ -101,15 +120,26 @@ export async function datasetPage(main, ctx, q) {
     h('section', {'aria-labelledby': 'versions-h'},
       h('h2', {id: 'versions-h'}, 'Versions'), writers));
 
+  // Each version links to its own lineage; the one drawn is marked.
   replace(writers,
     table(versionHeaders, data.versions.map((v) => [
-      `v${v.version}`, fmtNumber(v.rows), fmtBytes(v.bytes),
+      String(v.version) === version
+        ? h('strong', {'aria-current': 'true'}, `v${v.version}`)
+        : h('a', {href: here({version: v === latest ? '' : v.version}),
+          'data-testid': 'version-lineage', 'data-version': v.version,
+          title: `the lineage of v${v.version}`}, `v${v.version}`),
+      fmtNumber(v.rows), fmtBytes(v.bytes),
       h('code', {title: v.fingerprint}, shortFingerprint(v.fingerprint)), fmtTime(v.recorded_at),
       writer(v),
-    ])));
+    ]), {'data-testid': 'versions-table'}));
 
+  if (!version) {
+    replace(graphBox, h('p', {class: 'empty'}, 'No version recorded.'));
+    return;
+  }
   try {
-    const graph = await getJson(`/api/v1/lineage${query({dataset: uri, direction})}`);
+    const graph = await getJson(`/api/v1/lineage${query({dataset: `${uri}@${version}`, direction,
+      depth})}`);
     if (!ctx.alive) return;
     replace(graphBox, lineageGraph(graph));
     // The version this page is about: the right end upstream, the left end downstream.
@@ -181,7 +211,7 @@ function lineageGraph(g) {
       ? {class: 'node-dataset', 'data-dataset': n.v.dataset, 'data-version': n.v.version}
       : {class: 'st', 'data-run': n.a.run, 'data-task': n.a.task, 'data-try': n.a.try,
         'data-state': n.a.state}),
-    href: (n) => (n.kind === 'version' ? link.dataset(n.v.dataset)
+    href: (n) => (n.kind === 'version' ? link.dataset(n.v.dataset, {version: n.v.version})
       : link.log(n.a.run, n.a.task, n.a.try)),
   });
 }

@@ -150,7 +150,9 @@ export const link = {
   log: (run, task, tryNumber) =>
     `#/runs/${enc(run)}/tasks/${enc(task)}/logs${tryNumber ? `?try=${tryNumber}` : ''}`,
   datasets: () => '#/datasets',
-  dataset: (uri) => `#/dataset?uri=${enc(uri)}`,
+  // o: {version, direction, depth}, each left out when empty (the latest, upstream, all).
+  dataset: (uri, o = {}) => `#/dataset${query({uri, version: o.version, direction: o.direction,
+    depth: o.depth})}`,
   audit: (q = {}) => `#/audit${query(q)}`,
 };
 

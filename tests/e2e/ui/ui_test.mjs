@@ -223,6 +223,41 @@ await step('the dataset page shows versions, checks and the lineage graph', asyn
   await shot(page, 'lineage.png');
 });
 
+await step('an older version\'s lineage, and one step of it, are drawn on request', async () => {
+  const graph = '[data-testid=lineage-graph]';
+  const rootVersion = () => page.$eval(`${graph} .node-root`, (e) => e.dataset.version);
+  const attempts = () => page.locator(`${graph} [data-testid=graph-node][data-task]`).count();
+  const latest = await rootVersion();
+  const allSteps = await attempts();
+  const older = await page.$$eval('[data-testid=version-lineage]',
+    (els) => els.map((e) => e.dataset.version));
+  check(older.length >= 1 && !older.includes(latest),
+    `the versions table links versions ${older.join(', ')} (latest v${latest}, drawn)`);
+  const version = older[older.length - 1];  // the oldest
+  await page.click(`[data-testid=version-lineage][data-version="${version}"]`);
+  await page.waitForFunction((v) => document.querySelector(
+    '[data-testid=lineage-graph] .node-root')?.dataset.version === v, version, {timeout: STEP_MS});
+  check((await page.textContent('#lineage-h')).includes(`of v${version}`),
+    `the heading does not name v${version}: ${await page.textContent('#lineage-h')}`);
+  check(await page.$eval(`${graph} .node-root`, (e) => e.dataset.dataset) === DATASET,
+    'the drawn version is not of this dataset');
+  await page.selectOption('[data-testid=lineage-depth]', '1');
+  await page.waitForFunction(() => location.hash.includes('depth=1'), null, {timeout: STEP_MS});
+  await page.waitForFunction((v) => document.querySelector(
+    '[data-testid=lineage-graph] .node-root')?.dataset.version === v, version, {timeout: STEP_MS});
+  const oneStep = await attempts();
+  check(oneStep === 1 && allSteps > 1,
+    `one step up draws ${oneStep} attempts (all the way: ${allSteps}); expected only the writer`);
+  await page.click('[data-testid=lineage-latest]');
+  await page.waitForFunction((v) => document.querySelector(
+    '[data-testid=lineage-graph] .node-root')?.dataset.version === v, latest, {timeout: STEP_MS});
+  check(await page.evaluate(() => location.hash.includes('depth=1') &&
+    !location.hash.includes('version=')), `the latest keeps the depth: ${await page.url()}`);
+  log(`    v${version} one step: ${oneStep} attempt; all the way: ${allSteps}`);
+  await page.goto(url(`#/dataset?uri=${encodeURIComponent(DATASET)}`));
+  await page.waitForSelector(`${graph} [data-testid=graph-node]`);
+});
+
 await step('a dataset node opens that dataset\'s page', async () => {
   const other = 'warehouse://user_features';
   await page.click(

@@ -254,8 +254,15 @@ await step('an older version\'s lineage, and one step of it, are drawn on reques
   check(await page.evaluate(() => location.hash.includes('depth=1') &&
     !location.hash.includes('version=')), `the latest keeps the depth: ${await page.url()}`);
   log(`    v${version} one step: ${oneStep} attempt; all the way: ${allSteps}`);
-  await page.goto(url(`#/dataset?uri=${encodeURIComponent(DATASET)}`));
-  await page.waitForSelector(`${graph} [data-testid=graph-node]`);
+  // A version and a depth that are not numbers the page offers are ignored.
+  await page.goto(url(`#/dataset?uri=${encodeURIComponent(DATASET)}` +
+    `&version=${encodeURIComponent("1' OR 1=1")}&depth=${encodeURIComponent(HOSTILE)}`));
+  // (The page before had depth 1: the selector back at 'all' is the new page.)
+  await page.waitForFunction((v) =>
+    document.querySelector('[data-testid=lineage-depth]')?.value === '' &&
+    document.querySelector('[data-testid=lineage-graph] .node-root')?.dataset.version === v,
+  latest, {timeout: STEP_MS});
+  check(await attempts() === allSteps, 'the lineage is not drawn all the way');
 });
 
 await step('a dataset node opens that dataset\'s page', async () => {

@@ -1063,11 +1063,46 @@ class FeatureRun {
     for (std::size_t f = 0; f < c_.features.size(); ++f) {
       by_window[c_.features[f].window_ms].push_back(f);
     }
-    const std::vector<std::pair<std::int64_t, std::vector<std::size_t>>> windows(by_window.begin(),
-                                                                                 by_window.end());
-    ParallelFor(windows.size(),
-                [&](std::size_t w) { Slide(slides, windows[w].first, windows[w].second); });
+    std::vector<Window> windows;
+    for (auto& [length, features] : by_window) {
+      windows.push_back({.length = length, .features = std::move(features)});
+    }
+    ParallelFor(windows.size(), [&](std::size_t w) {
+      constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+      Window& window = windows[w];
+      window.live.assign(n_events, 0);
+      window.leave.resize(n_events);
+      for (std::size_t e = 0; e < n_events; ++e) {
+        window.leave[e] = window.length == 0 ? kNever : events_.ts[e] + window.length;
+      }
+    });
+    // The labels cut into ranges of whole entities, which slide independently: every window
+    // length over every range, side by side.
+    constexpr std::size_t kRanges = 8;
+    std::vector<std::size_t> cuts = {0};
+    for (std::size_t r = 1; r < kRanges; ++r) {
+      std::size_t i = std::max(cuts.back(), n_labels * r / kRanges);
+      while (i > 0 && i < n_labels &&
+             label_entity_[slides.labels[i]] == label_entity_[slides.labels[i - 1]]) {
+        ++i;
+      }
+      cuts.push_back(i);
+    }
+    cuts.push_back(n_labels);
+    ParallelFor(windows.size() * kRanges, [&](std::size_t item) {
+      const std::size_t r = item % kRanges;
+      Slide(slides, windows[item / kRanges], cuts[r], cuts[r + 1]);
+    });
   }
+
+  // One window length and the features that use it. live[e]: event e is in the window now (of
+  // the label being computed for its entity); leave[e]: the last cutoff whose window holds e.
+  struct Window {
+    std::int64_t length = 0;
+    std::vector<std::size_t> features;
+    LargeVector<char> live;
+    LargeVector<std::int64_t> leave;
+  };
 
   // What every window length shares.
   struct Slides {
@@ -1076,44 +1111,41 @@ class FeatureRun {
     LargeVector<std::uint32_t> entering;  // events, by (entity, enter)
   };
 
-  // The `features` of one window length. Writes only their columns of results_.
-  void Slide(const Slides& slides, std::int64_t window, const std::vector<std::size_t>& features) {
-    const std::size_t n_labels = slides.labels.size();
-    const std::size_t n_events = events_.ts.size();
+  // The window's features for the labels [first, end) of slides.labels, which hold whole
+  // entities: only those entities' events and results are touched, so ranges can slide side by
+  // side. Writes only the window's columns of results_.
+  void Slide(const Slides& slides, Window& window, std::size_t first, std::size_t end) {
     const LargeVector<std::uint32_t>& labels = slides.labels;
     const LargeVector<std::int64_t>& enter = slides.enter;
     const LargeVector<std::uint32_t>& entering = slides.entering;
-    constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-    LargeVector<char> live(n_events, 0);
+    const std::vector<std::size_t>& features = window.features;
+    const LargeVector<std::int64_t>& leave = window.leave;
+    LargeVector<char>& live = window.live;  // written only at this range's entities' events
     std::vector<std::unique_ptr<Aggregate>> aggs;
     for (std::size_t f : features) aggs.push_back(Make(c_.features[f], live));
-    // Event e is in the window of cutoff c when enter[e] <= c <= leave[e].
-    LargeVector<std::int64_t> leave(n_events);
-    for (std::size_t e = 0; e < n_events; ++e) {
-      leave[e] = window == 0 ? kNever : events_.ts[e] + window;
-    }
     std::vector<Cell> empty;
     for (auto& agg : aggs) empty.push_back(agg->Value());
 
-    std::size_t i = 0;
-    while (i < n_labels) {
+    // Event e is in the window of cutoff c when enter[e] <= c <= leave[e].
+    std::size_t i = first;
+    while (i < end) {
       const std::int32_t entity = label_entity_[labels[i]];
       if (entity < 0) {  // an entity without events
         for (std::size_t a = 0; a < aggs.size(); ++a) results_[features[a]][labels[i]] = empty[a];
         ++i;
         continue;
       }
-      const std::size_t end = events_.begin[entity + 1];
+      const std::size_t last = events_.begin[entity + 1];
       std::size_t in = events_.begin[entity], out = in;
-      for (; i < n_labels && label_entity_[labels[i]] == entity; ++i) {
+      for (; i < end && label_entity_[labels[i]] == entity; ++i) {
         const std::int64_t cutoff = label_cutoff_[labels[i]];
-        for (; in < end && enter[entering[in]] <= cutoff; ++in) {
+        for (; in < last && enter[entering[in]] <= cutoff; ++in) {
           const std::uint32_t e = entering[in];
           if (enter[e] > leave[e]) continue;  // available only after it left every window
           live[e] = 1;
           for (auto& agg : aggs) agg->Add(e);
         }
-        for (; out < end && leave[out] < cutoff; ++out) {
+        for (; out < last && leave[out] < cutoff; ++out) {
           if (!live[out]) continue;
           live[out] = 0;
           for (auto& agg : aggs) agg->Remove(out);
@@ -1122,7 +1154,7 @@ class FeatureRun {
           results_[features[a]][labels[i]] = aggs[a]->Value();
         }
       }
-      for (std::size_t e = events_.begin[entity]; e < end; ++e) live[e] = 0;
+      for (std::size_t e = events_.begin[entity]; e < last; ++e) live[e] = 0;
       for (auto& agg : aggs) agg->Clear();
     }
   }

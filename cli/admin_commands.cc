@@ -30,10 +30,6 @@ Result<Loaded> LoadRun(const Context& context, const std::string& run_id) {
   return Loaded{std::move(*store), *run, *dag};
 }
 
-scheduler::Actor Who(const Context& context, const std::string& reason) {
-  return scheduler::Actor{context.actor, "cli", reason};
-}
-
 int PrintCleared(const std::string& run_id, const std::vector<std::string>& cleared) {
   std::cout << fmt::format("cleared {} task instance{} of {}: {}\n", cleared.size(),
                            cleared.size() == 1 ? "" : "s", run_id, fmt::join(cleared, ", "));

@@ -131,8 +131,8 @@ int RunBackfill(const Context& context, const BackfillCommand& command) {
 
   SignalWatcher signals;  // before any thread starts
   SystemClock& clock = SystemClock::Instance();
-  scheduler::Actor actor{context.actor, "cli", command.reason};
-  auto applied = scheduler::ApplyBackfill(**store, **dag, *options, *plan, actor, clock.Now());
+  auto applied = scheduler::ApplyBackfill(**store, **dag, *options, *plan,
+                                          Who(context, command.reason), clock.Now());
   if (!applied) return Report(applied.error());
   const std::vector<std::string>* run_ids = &applied->run_ids;
   if (run_ids->empty()) {

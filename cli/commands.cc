@@ -45,6 +45,10 @@ std::unique_ptr<OpenLineageClient> MakeOpenLineageClient(
       *config, [](const std::string& line) { std::cerr << "weir: " << line << "\n"; });
 }
 
+scheduler::Actor Who(const Context& context, const std::string& reason) {
+  return scheduler::Actor{context.actor, "cli", reason};
+}
+
 scheduler::RunLoopOptions RunLoopOptionsFor(const Context& context, std::optional<int> parallelism,
                                             state::Store& store, OpenLineageClient* openlineage) {
   scheduler::RunLoopOptions options{.parallelism = parallelism.value_or(0),

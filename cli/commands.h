@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "dags/dags.h"
 #include "executor/executor.h"
+#include "scheduler/operations.h"
 #include "scheduler/scheduler.h"
 #include "state/state.h"
 #include "tasks/tasks.h"
@@ -72,6 +73,9 @@ Result<state::RunRecord> RequireRun(state::Store& store, const std::string& run_
 
 // Prints "weir: <message>" on stderr and returns the error's exit code.
 int Report(const Error& error);
+
+// The person running this command, from the CLI, for the audit log.
+scheduler::Actor Who(const Context& context, const std::string& reason);
 
 // Masks what a person typed and the store kept as typed (a run's params, which tasks must get
 // unmasked) with the secrets of the config file and of every DAG under context.dags_dir that

@@ -218,9 +218,10 @@ int RunDagsPause(const Context& context, const std::string& dag_id, bool paused,
   if (!before) return Report(before.error());
   bool was_paused = std::find(before->begin(), before->end(), id) != before->end();
   const char* action = paused ? "pause" : "unpause";
-  state::AuditEvent audit{
-      0, SystemClock::Instance().Now(), context.actor, "cli", action, "dag:" + id, reason, "{}"};
-  auto done = (*store)->SetPaused(id, paused, audit);
+  auto done =
+      (*store)->SetPaused(id, paused,
+                          scheduler::Audit(Who(context, reason), SystemClock::Instance().Now(),
+                                           action, "dag:" + id, "{}"));
   if (!done) return Report(done.error());
   std::string note;
   if (was_paused == paused) note = paused ? " (it already was)" : " (it was not paused)";
@@ -255,15 +256,10 @@ int RunPoolsSet(const Context& context, const std::string& name, const std::stri
   if (!slots) return Report(slots.error());
   auto store = context.OpenStore(true);
   if (!store) return Report(store.error());
-  state::AuditEvent audit{0,
-                          SystemClock::Instance().Now(),
-                          context.actor,
-                          "cli",
-                          "pool.set",
-                          "pool:" + name,
-                          reason,
-                          fmt::format("{{\"slots\":{}}}", *slots)};
-  auto done = (*store)->SetPool(name, *slots, audit);
+  auto done = (*store)->SetPool(
+      name, *slots,
+      scheduler::Audit(Who(context, reason), SystemClock::Instance().Now(), "pool.set",
+                       "pool:" + name, fmt::format("{{\"slots\":{}}}", *slots)));
   if (!done) return Report(done.error());
   std::cout << fmt::format("pool {}: {} slot{}\n", name, *slots, *slots == 1 ? "" : "s");
   return 0;

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "scheduler/operations.h"
 #include "scheduler/retry.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/trigger_rules.h"
@@ -161,17 +162,11 @@ Result<RunRecord> CreateRun(state::Store& store, const dags::Dag& dag, const Run
     for (TaskInstanceRecord& t : tasks) t.run_id = run.run_id;
     std::optional<state::AuditEvent> audit;
     if (request.kind == state::RunKind::kManual) {
-      audit = state::AuditEvent{
-          0,
-          now,
-          request.actor,
-          request.source,
-          "trigger",
-          "run:" + run.run_id,
-          request.reason,
+      audit = Audit(
+          Actor{request.actor, request.source, request.reason}, now, "trigger", "run:" + run.run_id,
           fmt::format(R"({{"dag":{},"interval_start":"{}","interval_end":"{}","params":{}}})",
                       dags::Value::String(dag.id).ToJson(), FormatIso(run.interval_start),
-                      FormatIso(run.interval_end), run.params_json)};
+                      FormatIso(run.interval_end), run.params_json));
     }
     auto created = store.CreateRun(run, tasks, audit);
     if (created) return run;

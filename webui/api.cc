@@ -1313,14 +1313,8 @@ HttpResponse Api::Impl::Pause(state::Store& store, const std::string& dag_id, bo
                               const scheduler::Actor& actor) {
   auto dag = FindDag(dag_id);
   if (!dag) return ErrorAnswer(dag.error());
-  state::AuditEvent audit{0,
-                          clock.Now(),
-                          actor.name,
-                          "api",
-                          paused ? "pause" : "unpause",
-                          "dag:" + (*dag)->id,
-                          actor.reason,
-                          "{}"};
+  auto audit =
+      scheduler::Audit(actor, clock.Now(), paused ? "pause" : "unpause", "dag:" + (*dag)->id, "{}");
   if (auto ok = store.SetPaused((*dag)->id, paused, audit); !ok) return ErrorAnswer(ok.error());
   Changed((*dag)->id);
   return Json(200, {{"dag_id", (*dag)->id}, {"paused", paused}});

@@ -617,9 +617,11 @@ class EntityIds {
     auto o = others.begin();
     while (i != integers.end() || o != others.end()) {
       if (o == others.end() || (i != integers.end() && i->first < o->first)) {
-        mine[static_cast<std::size_t>(i->first)] = Add(*i->second), ++i;
+        mine[static_cast<std::size_t>(i->first)] = Add(*i->second);
+        ++i;
       } else {
-        mine[static_cast<std::size_t>(o->first)] = Add(*o->second), ++o;
+        mine[static_cast<std::size_t>(o->first)] = Add(*o->second);
+        ++o;
       }
     }
     return mine;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -103,13 +104,19 @@ class Values {
       case Cell::Kind::kReal:
         sqlite3_bind_double(stmt, index, c.real);
         break;
+      // An empty value is bound without a pointer into the arena, which may have none: SQLite
+      // binds a null pointer as NULL.
       case Cell::Kind::kText:
-        sqlite3_bind_text(stmt, index, arena_.data() + c.offset, static_cast<int>(c.size),
-                          SQLITE_STATIC);
+        sqlite3_bind_text(stmt, index, c.size == 0 ? "" : arena_.data() + c.offset,
+                          static_cast<int>(c.size), SQLITE_STATIC);
         break;
       case Cell::Kind::kBlob:
-        sqlite3_bind_blob(stmt, index, arena_.data() + c.offset, static_cast<int>(c.size),
-                          SQLITE_STATIC);
+        if (c.size == 0) {
+          sqlite3_bind_zeroblob(stmt, index, 0);
+        } else {
+          sqlite3_bind_blob(stmt, index, arena_.data() + c.offset, static_cast<int>(c.size),
+                            SQLITE_STATIC);
+        }
         break;
     }
   }
@@ -833,14 +840,23 @@ class FeatureRun {
   Result<void> ReadEvents(const Connection& connection) {
     constexpr std::int64_t kReserveAtMost = 1 << 22;              // rows: rowids may leave gaps
     std::optional<std::pair<std::int64_t, std::int64_t>> rowids;  // the smallest and the largest
+    // Only the real rowid: a column named like it hides it (and may hold anything).
+    const bool rowid_hidden = std::any_of(
+        events_columns_.names.begin(), events_columns_.names.end(), [](std::string name) {
+          std::transform(name.begin(), name.end(), name.begin(),
+                         [](unsigned char ch) { return std::tolower(ch); });
+          return name == "rowid" || name == "_rowid_" || name == "oid";
+        });
     if (auto stmt = connection.Prepare("SELECT min(rowid), max(rowid) FROM " +
                                        QuoteIdentifier(c_.events.table));
-        stmt && sqlite3_step(stmt->get()) == SQLITE_ROW &&
-        sqlite3_column_type(stmt->get(), 0) == SQLITE_INTEGER) {
+        !rowid_hidden && stmt && sqlite3_step(stmt->get()) == SQLITE_ROW &&
+        sqlite3_column_type(stmt->get(), 0) == SQLITE_INTEGER &&
+        sqlite3_column_type(stmt->get(), 1) == SQLITE_INTEGER) {
       rowids.emplace(sqlite3_column_int64(stmt->get(), 0), sqlite3_column_int64(stmt->get(), 1));
     }
     // Half the rowids' range (each end halved first, so that nothing overflows).
-    const std::int64_t half = rowids ? rowids->second / 2 - rowids->first / 2 : 0;
+    const std::int64_t half =
+        rowids ? std::max<std::int64_t>(0, rowids->second / 2 - rowids->first / 2) : 0;
     const bool split =
         rowids && half >= c_.split_read_from / 2 && std::thread::hardware_concurrency() > 1;
     std::vector<EventRows> parts(split ? 2 : 1);
@@ -850,7 +866,7 @@ class FeatureRun {
       if (!ok) return ok;
     } else {
       const std::int64_t middle = rowids->first + half;
-      const auto rows = static_cast<std::size_t>(std::min(half + 1, kReserveAtMost));
+      const auto rows = static_cast<std::size_t>(std::min(half, kReserveAtMost - 1) + 1);
       Result<void> lower, upper;
       {
         std::jthread second([&] {

@@ -136,7 +136,9 @@ Result<std::int64_t> Connection::Exec(
 }
 
 bool Connection::TableExists(std::string_view table) const {
-  auto stmt = Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  // SQLite compares names without regard to case.
+  auto stmt =
+      Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
   if (!stmt) return false;
   sqlite3_bind_text(stmt->get(), 1, table.data(), static_cast<int>(table.size()), SQLITE_TRANSIENT);
   return sqlite3_step(stmt->get()) == SQLITE_ROW;
@@ -269,6 +271,24 @@ Result<std::string> RunScratchStatements(const Connection& connection, std::stri
   }
 }
 
+namespace {
+
+// `name` in the main database: a TEMP table of the same name (a script may make one) does not
+// shadow it.
+std::string InMain(std::string_view name) { return "main." + QuoteIdentifier(name); }
+
+// Whether any table, view, index or trigger of main or temp has the name `name`.
+bool NameTaken(const Connection& connection, const std::string& name) {
+  auto stmt = connection.Prepare(
+      "SELECT 1 FROM sqlite_master WHERE name = ?1 COLLATE NOCASE UNION ALL "
+      "SELECT 1 FROM sqlite_temp_master WHERE name = ?1 COLLATE NOCASE");
+  if (!stmt) return true;
+  sqlite3_bind_text(stmt->get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  return sqlite3_step(stmt->get()) == SQLITE_ROW;
+}
+
+}  // namespace
+
 Result<Writer> Writer::Begin(const std::filesystem::path& warehouse, WriteTarget target) {
   auto connection = Connection::Open(warehouse);
   if (!connection) return std::unexpected(connection.error());
@@ -287,26 +307,26 @@ Writer::~Writer() {
 
 Result<void> Writer::Prepare(std::string_view definition,
                              const std::function<Result<void>(sqlite3_stmt*)>& bind) {
-  const std::string into = QuoteIdentifier(target_.into);
+  const std::string into = InMain(target_.into);
   const bool replace = target_.mode == "replace";
   if (replace && table_ == target_.into && connection_.TableExists(target_.into)) {
-    // A name no table has: the transaction is IMMEDIATE, so none can appear before Commit.
+    // A name nothing has: the transaction is IMMEDIATE, so none can appear before Commit.
     table_ = "weir_replacing_" + target_.into;
-    for (int n = 2; connection_.TableExists(table_); ++n) {
+    for (int n = 2; NameTaken(connection_, table_); ++n) {
       table_ = fmt::format("weir_replacing_{}_{}", target_.into, n);
     }
   }
   if (replace || !connection_.TableExists(target_.into)) {
-    auto ok = connection_.Exec(
-        fmt::format("CREATE TABLE {} {}", QuoteIdentifier(table_), definition), bind);
+    auto ok = connection_.Exec(fmt::format("CREATE TABLE {} {}", InMain(table_), definition), bind);
     if (!ok) return std::unexpected(ok.error());
   }
   if (target_.mode == "upsert") {
     std::vector<std::string> key;
     for (const std::string& k : target_.key) key.push_back(QuoteIdentifier(k));
+    // (The index is named in main, so its table is main's: ON takes no schema.)
     auto ok = connection_.Exec(fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})",
-                                           QuoteIdentifier(target_.into + "_weir_key"), into,
-                                           fmt::join(key, ", ")));
+                                           InMain(target_.into + "_weir_key"),
+                                           QuoteIdentifier(target_.into), fmt::join(key, ", ")));
     if (!ok) {
       return Fail(ErrorCode::kInvalidArgument,
                   fmt::format("upsert into {}: the key ({}) must identify one row: {}",
@@ -331,7 +351,7 @@ std::string Writer::InsertSql(const std::vector<std::string>& columns,
   std::vector<std::string> quoted;
   for (const std::string& c : columns) quoted.push_back(QuoteIdentifier(c));
   std::string sql =
-      fmt::format("INSERT INTO {} ({}) {}", QuoteIdentifier(table_), fmt::join(quoted, ", "), rows);
+      fmt::format("INSERT INTO {} ({}) {}", InMain(table_), fmt::join(quoted, ", "), rows);
   if (target_.mode != "upsert") return sql;
   // A row whose key is there replaces its other columns. ("WHERE true" settles a parsing
   // ambiguity of INSERT ... SELECT ... ON CONFLICT.)
@@ -369,10 +389,8 @@ Result<void> Writer::Commit() {
     // The legacy rename leaves views and triggers that name `into` as they are (they name the
     // new version once it has the name) and does not stop at one that is broken meanwhile.
     for (const std::string& sql :
-         {"DROP TABLE " + QuoteIdentifier(target_.into),
-          std::string("PRAGMA legacy_alter_table = ON"),
-          fmt::format("ALTER TABLE {} RENAME TO {}", QuoteIdentifier(table_),
-                      QuoteIdentifier(target_.into)),
+         {"DROP TABLE " + InMain(target_.into), std::string("PRAGMA legacy_alter_table = ON"),
+          fmt::format("ALTER TABLE {} RENAME TO {}", InMain(table_), QuoteIdentifier(target_.into)),
           std::string("PRAGMA legacy_alter_table = OFF")}) {
       if (auto ok = connection_.Exec(sql); !ok) return std::unexpected(ok.error());
     }

@@ -663,6 +663,60 @@ TEST_CASE("events read on two threads name the first bad row in rowid order", "[
   expect_refused("row 7");
 }
 
+TEST_CASE("a column named rowid in the events is read in one scan, every row counted",
+          "[feature]") {
+  // The column hides the real rowid and holds NULL and numbers (and text): splitting on it would
+  // lose the NULL's row, and a text max() is no bound.
+  TempDir dir;
+  const auto warehouse = dir / "warehouse.db";
+  ExecSql(warehouse,
+          "CREATE TABLE labels (user_id INTEGER, label_ts TEXT);"
+          "INSERT INTO labels VALUES (1, '2026-01-02 00:00:00'), (2, '2026-01-02 00:00:00');"
+          "CREATE TABLE events (rowid, user_id INTEGER, event_ts TEXT, amount REAL);"
+          "INSERT INTO events VALUES (NULL, 1, '2026-01-01 01:00:00', 1),"
+          " (7, 1, '2026-01-01 02:00:00', 2), (5, 2, '2026-01-01 03:00:00', 4),"
+          " (-9, 2, '2026-01-01 04:00:00', 8), (3, 1, '2026-01-01 05:00:00', 16);"
+          "CREATE TABLE mixed AS SELECT * FROM events;"
+          "UPDATE mixed SET rowid = 'x' WHERE rowid = 7;");
+  FeatureConfig config;
+  config.task = "t";
+  config.labels = {.table = "labels", .entity = {"user_id"}, .timestamp = "label_ts"};
+  config.events = {.table = "events", .entity = {"user_id"}, .timestamp = "event_ts"};
+  config.features = {{"n", "count", "", 0}, {"total", "sum", "amount", 0}};
+  config.target.into = "out";
+  config.warehouse = warehouse;
+  config.split_read_from = 1;
+  for (const std::string table : {"events", "mixed"}) {
+    INFO("events table " << table << (table == "mixed" ? " (text among the numbers)" : ""));
+    config.events.table = table;
+    const Table out = RunAndRead(config);
+    CHECK(Values(out, "n") == std::vector<std::string>{"3", "2"});
+    CHECK(Values(out, "total") == std::vector<std::string>{"19.0", "12.0"});
+  }
+}
+
+TEST_CASE("an empty text stays empty text when no other text was read", "[feature]") {
+  // Every value read is a number but one label column's '': it must not come out NULL.
+  TempDir dir;
+  const auto warehouse = dir / "warehouse.db";
+  ExecSql(warehouse,
+          "CREATE TABLE labels (user_id INTEGER, label_ts INTEGER, note TEXT, raw BLOB);"
+          "INSERT INTO labels VALUES (1, 1767312000, '', x'');"
+          "CREATE TABLE events (user_id INTEGER, event_ts INTEGER, amount REAL);"
+          "INSERT INTO events VALUES (1, 1767225600, 2.5);");
+  FeatureConfig config;
+  config.task = "t";
+  config.labels = {.table = "labels", .entity = {"user_id"}, .timestamp = "label_ts"};
+  config.events = {.table = "events", .entity = {"user_id"}, .timestamp = "event_ts"};
+  config.features = {{"total", "sum", "amount", 0}};
+  config.target.into = "out";
+  config.warehouse = warehouse;
+  const Table out = RunAndRead(config);
+  CHECK(Values(out, "note") == std::vector<std::string>{"''"});
+  CHECK(Values(out, "raw") == std::vector<std::string>{"X''"});
+  CHECK(Values(out, "total") == std::vector<std::string>{"2.5"});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Leakage.
 

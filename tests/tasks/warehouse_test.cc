@@ -101,6 +101,41 @@ TEST_CASE("a replace leaves a table that has the staging name alone") {
   CHECK(Query(db, "SELECT DISTINCT n FROM docs") == "2|\n");
 }
 
+TEST_CASE("a replace finds the table whatever the case of its name") {
+  TempDir dir;
+  const auto db = dir / "warehouse.db";
+  Replace(db, "docs", 1);
+  Replace(db, "Docs", 2);
+  CHECK(Query(db, "SELECT name FROM sqlite_master WHERE type = 'table'") == "Docs|\n");
+  CHECK(Query(db, "SELECT DISTINCT n FROM docs") == "2|\n");
+}
+
+TEST_CASE("TEMP tables named like the table or its staging name shadow neither") {
+  TempDir dir;
+  const auto db = dir / "warehouse.db";
+  Replace(db, "docs", 1);
+  ExecSql(db, "CREATE VIEW weir_replacing_docs_2 AS SELECT 1");  // no staging name either
+  for (const std::string mode : {"replace", "append"}) {
+    INFO("mode " << mode);
+    auto writer = Writer::Begin(db, WriteTarget{.into = "docs", .mode = mode});
+    REQUIRE(writer);
+    // What a script transform may leave behind on the writer's connection.
+    REQUIRE(writer->connection().Exec("CREATE TEMP TABLE docs (x)"));
+    REQUIRE(writer->connection().Exec("CREATE TEMP TABLE weir_replacing_docs (x)"));
+    REQUIRE(writer->Prepare("(id INTEGER PRIMARY KEY, n INTEGER, payload BLOB)"));
+    if (mode == "replace") CHECK(writer->table() == "weir_replacing_docs_3");
+    const int id = mode == "replace" ? 1 : 2;
+    REQUIRE(writer->connection().Exec(
+        writer->InsertSql({"id", "n", "payload"}, fmt::format("VALUES ({}, 7, NULL)", id))));
+    REQUIRE(writer->Commit());
+    CHECK(Query(db, fmt::format("SELECT n FROM docs WHERE id = {}", id)) == "7|\n");
+  }
+  // The replace left its one row, the append added one.
+  CHECK(Query(db, "SELECT id FROM docs ORDER BY id") == "1|\n2|\n");
+  CHECK(Query(db, "SELECT name FROM sqlite_master ORDER BY 1") ==
+        "docs|\nweir_replacing_docs_2|\n");
+}
+
 TEST_CASE("a replace that is not committed leaves the old version and no staging table") {
   TempDir dir;
   const auto db = dir / "warehouse.db";

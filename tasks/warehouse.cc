@@ -277,12 +277,14 @@ namespace {
 // shadow it.
 std::string InMain(std::string_view name) { return "main." + QuoteIdentifier(name); }
 
-// Whether any table, view, index or trigger of main or temp has the name `name`.
+// Whether any table, view, index or trigger of main or temp has the name `name`. (If the
+// question cannot be asked, no: the CREATE TABLE that follows then says what is wrong, where
+// answering yes would try names forever.)
 bool NameTaken(const Connection& connection, const std::string& name) {
   auto stmt = connection.Prepare(
       "SELECT 1 FROM sqlite_master WHERE name = ?1 COLLATE NOCASE UNION ALL "
       "SELECT 1 FROM sqlite_temp_master WHERE name = ?1 COLLATE NOCASE");
-  if (!stmt) return true;
+  if (!stmt) return false;
   sqlite3_bind_text(stmt->get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   return sqlite3_step(stmt->get()) == SQLITE_ROW;
 }

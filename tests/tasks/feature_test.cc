@@ -663,6 +663,19 @@ TEST_CASE("events read on two threads name the first bad row in rowid order", "[
   expect_refused("row 7");
 }
 
+// `features` of events(user_id, event_ts) for labels(user_id, label_ts), into `out`.
+FeatureConfig UserConfig(const std::filesystem::path& warehouse,
+                         std::vector<FeatureSpec> features) {
+  FeatureConfig config;
+  config.task = "t";
+  config.labels = {.table = "labels", .entity = {"user_id"}, .timestamp = "label_ts"};
+  config.events = {.table = "events", .entity = {"user_id"}, .timestamp = "event_ts"};
+  config.features = std::move(features);
+  config.target.into = "out";
+  config.warehouse = warehouse;
+  return config;
+}
+
 TEST_CASE("a column named rowid in the events is read in one scan, every row counted",
           "[feature]") {
   // The column hides the real rowid and holds NULL and numbers (and text): splitting on it would
@@ -678,13 +691,8 @@ TEST_CASE("a column named rowid in the events is read in one scan, every row cou
           " (-9, 2, '2026-01-01 04:00:00', 8), (3, 1, '2026-01-01 05:00:00', 16);"
           "CREATE TABLE mixed AS SELECT * FROM events;"
           "UPDATE mixed SET rowid = 'x' WHERE rowid = 7;");
-  FeatureConfig config;
-  config.task = "t";
-  config.labels = {.table = "labels", .entity = {"user_id"}, .timestamp = "label_ts"};
-  config.events = {.table = "events", .entity = {"user_id"}, .timestamp = "event_ts"};
-  config.features = {{"n", "count", "", 0}, {"total", "sum", "amount", 0}};
-  config.target.into = "out";
-  config.warehouse = warehouse;
+  FeatureConfig config =
+      UserConfig(warehouse, {{"n", "count", "", 0}, {"total", "sum", "amount", 0}});
   config.split_read_from = 1;
   for (const std::string table : {"events", "mixed"}) {
     INFO("events table " << table << (table == "mixed" ? " (text among the numbers)" : ""));
@@ -704,13 +712,7 @@ TEST_CASE("an empty text stays empty text when no other text was read", "[featur
           "INSERT INTO labels VALUES (1, 1767312000, '', x'');"
           "CREATE TABLE events (user_id INTEGER, event_ts INTEGER, amount REAL);"
           "INSERT INTO events VALUES (1, 1767225600, 2.5);");
-  FeatureConfig config;
-  config.task = "t";
-  config.labels = {.table = "labels", .entity = {"user_id"}, .timestamp = "label_ts"};
-  config.events = {.table = "events", .entity = {"user_id"}, .timestamp = "event_ts"};
-  config.features = {{"total", "sum", "amount", 0}};
-  config.target.into = "out";
-  config.warehouse = warehouse;
+  const FeatureConfig config = UserConfig(warehouse, {{"total", "sum", "amount", 0}});
   const Table out = RunAndRead(config);
   CHECK(Values(out, "note") == std::vector<std::string>{"''"});
   CHECK(Values(out, "raw") == std::vector<std::string>{"X''"});
